@@ -304,9 +304,10 @@ export class TaskValidationError extends Error {
   }
 }
 
-const compiled = Object.fromEntries(
-  Object.entries(TASK_SCHEMAS).map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
-) as Record<TaskType, ReturnType<typeof TypeCompiler.Compile>>;
+type TaskChecker = { Check(value: unknown): boolean; Errors(value: unknown): Iterable<{ path: string; message: string }> };
+const compiled: Record<string, TaskChecker> = Object.fromEntries(
+  Object.entries(TASK_SCHEMAS).map(([type, schema]): [string, TaskChecker] => [type, TypeCompiler.Compile(schema as TSchema)]),
+);
 
 /** Issues that a JSON schema cannot express. */
 function semanticIssues(task: TaskPayload): TaskValidationIssue[] {
@@ -349,7 +350,7 @@ export function validateTaskPayload(input: unknown): TaskPayload {
   if (typeof type !== 'string' || !(type in compiled)) {
     throw new TaskValidationError([{ path: '/type', message: `must be one of ${TASK_TYPES.join(', ')}` }]);
   }
-  const checker = compiled[type as TaskType];
+  const checker = compiled[type];
   if (!checker.Check(input)) {
     const issues = [...checker.Errors(input)].slice(0, 20).map((e) => ({ path: e.path, message: e.message }));
     throw new TaskValidationError(issues);
