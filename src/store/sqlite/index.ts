@@ -1,0 +1,981 @@
+/**
+ * The embedded SQLite backend of `Store` (better-sqlite3 12).
+ *
+ * Raw SQL, not Kysely: better-sqlite3 is synchronous and its prepared statements are the fastest
+ * path SQLite offers; Kysely would add an async layer and a query compilation per call on the hot
+ * path of a boot storm (one commit per session), and it would not make the PostgreSQL backend
+ * free either (upserts, JSON columns, locks and numeric comparisons differ per dialect). The two
+ * backends are kept equivalent by the shared contract suite (src/store/contract.ts), not by a
+ * shared query builder.
+ *
+ * Durability: WAL journal + `synchronous=NORMAL`. In WAL mode a commit appends the transaction to
+ * the -wal file with write(2) before returning, so a killed process (SIGKILL, crash) loses nothing
+ * that was committed; only an OS crash or power cut can lose the last transactions (NORMAL skips the
+ * fsync per commit, which FULL would pay on every session of a boot storm). Pass
+ * `synchronous: 'FULL'` to survive power cuts at that cost.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { migrate } from './migrations.ts';
+import { buildDeviceQuery, numericOrNull } from './device-query.ts';
+import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
+import {
+  DEFAULT_TASK_MAX_ATTEMPTS,
+  StoreError,
+  type ApiRole,
+  type ApiToken,
+  type AuditEntry,
+  type AuditPage,
+  type AuditQuery,
+  type Device,
+  type DevicePage,
+  type DevicePatch,
+  type DeviceQuery,
+  type DeviceWrite,
+  type FaultPage,
+  type FaultQuery,
+  type FaultRecord,
+  type FaultSource,
+  type IsoTimestamp,
+  type JsonObject,
+  type JsonValue,
+  type LockResult,
+  type NewApiToken,
+  type NewAuditEntry,
+  type NewDevice,
+  type NewFaultRecord,
+  type NewSessionRecord,
+  type NewTask,
+  type ParameterDelete,
+  type ParameterSelection,
+  type ParameterWrite,
+  type SessionCommit,
+  type SessionCommitResult,
+  type SessionOutcome,
+  type SessionPage,
+  type SessionQuery,
+  type SessionRecord,
+  type Store,
+  type StoredParameter,
+  type Task,
+  type TaskPage,
+  type TaskQuery,
+  type TaskStatus,
+  type TaskUpdate,
+} from '../types.ts';
+
+export interface SqliteStoreOptions {
+  /** Directory of the database (created if missing); the file is `switchboard.sqlite`. */
+  dataDir?: string;
+  /** Exact database file path (wins over dataDir); `:memory:` for tests. */
+  file?: string;
+  /** Default NORMAL (see the module comment). */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** Clock in ms, for lock expiry and default timestamps (tests may fake it). */
+  now?: () => number;
+}
+
+/** The default database file name inside the data directory. */
+export const SQLITE_FILE_NAME = 'switchboard.sqlite';
+
+// Rows as SQLite returns them -------------------------------------------------------------------
+
+interface DeviceRow {
+  id: string;
+  manufacturer: string;
+  oui: string;
+  product_class: string;
+  serial_number: string;
+  first_contact: string | null;
+  last_contact: string | null;
+  last_boot: string | null;
+  last_bootstrap: string | null;
+  source_address: string | null;
+  software_version: string | null;
+  hardware_version: string | null;
+  connection_request_url: string | null;
+  udp_connection_request_address: string | null;
+  cwmp_version: string | null;
+  tags: string;
+  acs_username: string | null;
+  acs_password: string | null;
+  cr_username: string | null;
+  cr_password: string | null;
+}
+
+interface ParameterRow {
+  name: string;
+  value: string | null;
+  type: string | null;
+  writable: number | null;
+  notification: number | null;
+  access_list: string | null;
+  object: number;
+  updated_at: string;
+}
+
+interface TaskRow {
+  id: number;
+  device_id: string;
+  type: string;
+  payload: string;
+  status: string;
+  result: string | null;
+  fault_code: number | null;
+  fault_string: string | null;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at: string | null;
+  expires_at: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  connection_request: number;
+}
+
+interface SessionRow {
+  id: number;
+  device_id: string;
+  started_at: string;
+  ended_at: string | null;
+  events: string;
+  remote_address: string | null;
+  cwmp_version: string | null;
+  outcome: string;
+  rpc_count: number;
+  detail: string | null;
+}
+
+interface FaultRow {
+  id: number;
+  device_id: string;
+  task_id: string | null;
+  source: string;
+  code: string;
+  message: string;
+  detail: string | null;
+  at: string;
+}
+
+interface TokenRow {
+  id: number;
+  name: string;
+  role: string;
+  hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  detail: string | null;
+}
+
+function rowToDevice(r: DeviceRow): Device {
+  return {
+    id: r.id,
+    manufacturer: r.manufacturer,
+    oui: r.oui,
+    productClass: r.product_class,
+    serialNumber: r.serial_number,
+    firstContact: r.first_contact,
+    lastContact: r.last_contact,
+    lastBoot: r.last_boot,
+    lastBootstrap: r.last_bootstrap,
+    sourceAddress: r.source_address,
+    softwareVersion: r.software_version,
+    hardwareVersion: r.hardware_version,
+    connectionRequestUrl: r.connection_request_url,
+    udpConnectionRequestAddress: r.udp_connection_request_address,
+    cwmpVersion: r.cwmp_version,
+    tags: JSON.parse(r.tags) as string[],
+    credentials: {
+      acsUsername: r.acs_username,
+      acsPassword: r.acs_password,
+      connectionRequestUsername: r.cr_username,
+      connectionRequestPassword: r.cr_password,
+    },
+  };
+}
+
+function rowToParameter(r: ParameterRow): StoredParameter {
+  return {
+    name: r.name,
+    value: r.value,
+    type: r.type,
+    writable: r.writable === null ? null : r.writable === 1,
+    notification: r.notification,
+    accessList: r.access_list === null ? null : (JSON.parse(r.access_list) as string[]),
+    object: r.object === 1,
+    updatedAt: r.updated_at,
+  };
+}
+
+function parseJson(text: string | null): JsonValue | null {
+  return text === null ? null : (JSON.parse(text) as JsonValue);
+}
+
+function rowToTask(r: TaskRow): Task {
+  return {
+    id: String(r.id),
+    deviceId: r.device_id,
+    type: r.type,
+    payload: JSON.parse(r.payload) as JsonObject,
+    status: r.status as TaskStatus,
+    result: parseJson(r.result),
+    faultCode: r.fault_code,
+    faultString: r.fault_string,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    nextAttemptAt: r.next_attempt_at,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    connectionRequest: r.connection_request === 1,
+  };
+}
+
+function rowToSession(r: SessionRow): SessionRecord {
+  return {
+    id: String(r.id),
+    deviceId: r.device_id,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    events: JSON.parse(r.events) as SessionRecord['events'],
+    remoteAddress: r.remote_address,
+    cwmpVersion: r.cwmp_version,
+    outcome: r.outcome as SessionOutcome,
+    rpcCount: r.rpc_count,
+    detail: r.detail,
+  };
+}
+
+function rowToFault(r: FaultRow): FaultRecord {
+  return {
+    id: String(r.id),
+    deviceId: r.device_id,
+    taskId: r.task_id,
+    source: r.source as FaultSource,
+    code: r.code,
+    message: r.message,
+    detail: parseJson(r.detail),
+    at: r.at,
+  };
+}
+
+function rowToToken(r: TokenRow): ApiToken {
+  return {
+    id: String(r.id),
+    name: r.name,
+    role: r.role as ApiRole,
+    hash: r.hash,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+function rowToAudit(r: AuditRow): AuditEntry {
+  return { id: String(r.id), at: r.at, actor: r.actor, action: r.action, target: r.target, detail: parseJson(r.detail) };
+}
+
+/** Parses a numeric id given as text; non-numeric ids simply match nothing. */
+function numericId(id: string): number | null {
+  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : null;
+}
+
+function json(value: JsonValue | undefined | null): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'done', 'failed', 'cancelled'];
+
+/** Column of each optional DeviceWrite field. */
+const DEVICE_WRITE_COLUMNS = {
+  lastContact: 'last_contact',
+  lastBoot: 'last_boot',
+  lastBootstrap: 'last_bootstrap',
+  sourceAddress: 'source_address',
+  softwareVersion: 'software_version',
+  hardwareVersion: 'hardware_version',
+  connectionRequestUrl: 'connection_request_url',
+  udpConnectionRequestAddress: 'udp_connection_request_address',
+  cwmpVersion: 'cwmp_version',
+} as const satisfies Partial<Record<keyof DeviceWrite, string>>;
+type DeviceWriteField = keyof typeof DEVICE_WRITE_COLUMNS;
+const DEVICE_WRITE_FIELDS = Object.keys(DEVICE_WRITE_COLUMNS) as DeviceWriteField[];
+
+const PARAMETER_WRITE_COLUMNS = {
+  value: 'value',
+  type: 'type',
+  writable: 'writable',
+  notification: 'notification',
+  accessList: 'access_list',
+} as const;
+type ParameterWriteField = keyof typeof PARAMETER_WRITE_COLUMNS;
+const PARAMETER_WRITE_FIELDS = Object.keys(PARAMETER_WRITE_COLUMNS) as ParameterWriteField[];
+
+const TASK_UPDATE_COLUMNS = {
+  status: 'status',
+  result: 'result',
+  faultCode: 'fault_code',
+  faultString: 'fault_string',
+  attempts: 'attempts',
+  nextAttemptAt: 'next_attempt_at',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+} as const;
+type TaskUpdateField = keyof typeof TASK_UPDATE_COLUMNS;
+const TASK_UPDATE_FIELDS = Object.keys(TASK_UPDATE_COLUMNS) as TaskUpdateField[];
+
+/** Highest code point: an upper bound for "every name starting with prefix" range scans. */
+const MAX_CHAR = String.fromCodePoint(0x10ffff);
+
+/**
+ * `Store` on one SQLite file. Create it with `openSqliteStore`.
+ */
+export class SqliteStore implements Store {
+  readonly name: string;
+  private readonly db: Database.Database;
+  private readonly clock: () => number;
+  private closed = false;
+  /** Statement cache for statements whose text depends on which optional fields are present. */
+  private readonly dynamic = new Map<string, Database.Statement>();
+  private readonly s: ReturnType<SqliteStore['prepareStatements']>;
+
+  constructor(db: Database.Database, name: string, clock: () => number) {
+    this.db = db;
+    this.name = name;
+    this.clock = clock;
+    this.s = this.prepareStatements();
+  }
+
+  private prepareStatements() {
+    const db = this.db;
+    return {
+      getDevice: db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE id = ?'),
+      deviceExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM devices WHERE id = ?'),
+      insertDevice: db.prepare(
+        `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, tags, acs_username, acs_password, cr_username, cr_password)
+         VALUES (@id, @manufacturer, @oui, @productClass, @serialNumber, @tags, @acsUsername, @acsPassword, @crUsername, @crPassword)`,
+      ),
+      setDeviceTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
+      setDeviceCredentials: db.prepare(
+        'UPDATE devices SET acs_username = @acsUsername, acs_password = @acsPassword, cr_username = @crUsername, cr_password = @crPassword WHERE id = @id',
+      ),
+      deleteTagsOf: db.prepare('DELETE FROM device_tags WHERE device_id = ?'),
+      insertTag: db.prepare('INSERT OR IGNORE INTO device_tags (device_id, tag) VALUES (?, ?)'),
+      deleteDevice: db.prepare('DELETE FROM devices WHERE id = ?'),
+      deleteParametersOf: db.prepare('DELETE FROM parameters WHERE device_id = ?'),
+      deleteTasksOf: db.prepare('DELETE FROM tasks WHERE device_id = ?'),
+      deleteSessionsOf: db.prepare('DELETE FROM sessions WHERE device_id = ?'),
+      deleteFaultsOf: db.prepare('DELETE FROM faults WHERE device_id = ?'),
+      deleteLockOf: db.prepare('DELETE FROM session_locks WHERE device_id = ?'),
+
+      allParameters: db.prepare<[string], ParameterRow>(
+        'SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters WHERE device_id = ? ORDER BY name',
+      ),
+      parametersByPrefix: db.prepare<[string, string, string], ParameterRow>(
+        `SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters
+         WHERE device_id = ? AND name >= ? AND name < ? ORDER BY name`,
+      ),
+      parameterByName: db.prepare<[string, string], ParameterRow>(
+        'SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters WHERE device_id = ? AND name = ?',
+      ),
+      parameterNamesByPrefix: db.prepare<[string, string, string], { name: string }>(
+        'SELECT name FROM parameters WHERE device_id = ? AND name >= ? AND name < ?',
+      ),
+      deleteParameter: db.prepare('DELETE FROM parameters WHERE device_id = ? AND name = ?'),
+      deleteParametersByPrefix: db.prepare('DELETE FROM parameters WHERE device_id = ? AND name >= ? AND name < ?'),
+
+      insertTask: db.prepare(
+        `INSERT INTO tasks (device_id, type, payload, status, attempts, max_attempts, expires_at, created_at, connection_request)
+         VALUES (@deviceId, @type, @payload, 'pending', 0, @maxAttempts, @expiresAt, @createdAt, @connectionRequest)`,
+      ),
+      getTask: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      tasksToRun: db.prepare<[string], TaskRow>(
+        "SELECT * FROM tasks WHERE device_id = ? AND status IN ('pending', 'running') ORDER BY id",
+      ),
+      cancelTask: db.prepare(
+        "UPDATE tasks SET status = 'cancelled', finished_at = ? WHERE id = ? AND status IN ('pending', 'running')",
+      ),
+
+      insertSession: db.prepare(
+        `INSERT INTO sessions (device_id, started_at, ended_at, events, remote_address, cwmp_version, outcome, rpc_count, detail)
+         VALUES (@deviceId, @startedAt, @endedAt, @events, @remoteAddress, @cwmpVersion, @outcome, @rpcCount, @detail)`,
+      ),
+      insertFault: db.prepare(
+        `INSERT INTO faults (device_id, task_id, source, code, message, detail, at)
+         VALUES (@deviceId, @taskId, @source, @code, @message, @detail, @at)`,
+      ),
+
+      getLock: db.prepare<[string], { owner: string; expires_at: number }>('SELECT owner, expires_at FROM session_locks WHERE device_id = ?'),
+      upsertLock: db.prepare(
+        `INSERT INTO session_locks (device_id, owner, expires_at) VALUES (@deviceId, @owner, @expiresAt)
+         ON CONFLICT (device_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE session_locks.owner = excluded.owner OR session_locks.expires_at <= @now`,
+      ),
+      refreshLock: db.prepare('UPDATE session_locks SET expires_at = ? WHERE device_id = ? AND owner = ? AND expires_at > ?'),
+      releaseLock: db.prepare('DELETE FROM session_locks WHERE device_id = ? AND owner = ?'),
+
+      insertToken: db.prepare('INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)'),
+      getToken: db.prepare<[number], TokenRow>('SELECT * FROM api_tokens WHERE id = ?'),
+      tokenByHash: db.prepare<[string], TokenRow>('SELECT * FROM api_tokens WHERE hash = ?'),
+      listTokens: db.prepare<[], TokenRow>('SELECT * FROM api_tokens ORDER BY id'),
+      touchToken: db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?'),
+      revokeToken: db.prepare('UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+
+      insertAudit: db.prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)'),
+      getAudit: db.prepare<[number], AuditRow>('SELECT * FROM audit WHERE id = ?'),
+    };
+  }
+
+  private nowIso(): IsoTimestamp {
+    return new Date(this.clock()).toISOString();
+  }
+
+  private open(): void {
+    if (this.closed) throw new StoreError('unavailable', 'store is closed');
+  }
+
+  /** Caches a statement whose SQL text is built from a key (the set of present optional fields). */
+  private dynamicStatement(key: string, build: () => string): Database.Statement {
+    let st = this.dynamic.get(key);
+    if (!st) {
+      st = this.db.prepare(build());
+      this.dynamic.set(key, st);
+    }
+    return st;
+  }
+
+  // Devices -------------------------------------------------------------------------------------
+
+  async getDevice(id: string): Promise<Device | null> {
+    this.open();
+    const row = this.s.getDevice.get(id);
+    return row ? rowToDevice(row) : null;
+  }
+
+  async createDevice(input: NewDevice): Promise<Device> {
+    this.open();
+    const id = `${input.oui}-${input.productClass}-${input.serialNumber}`;
+    if (!input.oui || !input.productClass || !input.serialNumber) {
+      throw new StoreError('invalid', 'oui, productClass and serialNumber are required');
+    }
+    const tags = normaliseTags(input.tags ?? []);
+    const c = input.credentials ?? {};
+    this.db.transaction(() => {
+      if (this.s.deviceExists.get(id)) throw new StoreError('conflict', `device ${id} exists`);
+      this.s.insertDevice.run({
+        id,
+        manufacturer: input.manufacturer,
+        oui: input.oui,
+        productClass: input.productClass,
+        serialNumber: input.serialNumber,
+        tags: JSON.stringify(tags),
+        acsUsername: c.acsUsername ?? null,
+        acsPassword: c.acsPassword ?? null,
+        crUsername: c.connectionRequestUsername ?? null,
+        crPassword: c.connectionRequestPassword ?? null,
+      });
+      for (const t of tags) this.s.insertTag.run(id, t);
+    })();
+    return rowToDevice(this.s.getDevice.get(id)!);
+  }
+
+  async updateDevice(id: string, patch: DevicePatch): Promise<Device | null> {
+    this.open();
+    const tags = patch.tags === undefined ? undefined : normaliseTags(patch.tags);
+    const found = this.db.transaction(() => {
+      const row = this.s.getDevice.get(id);
+      if (!row) return false;
+      if (tags !== undefined) {
+        this.s.setDeviceTags.run(JSON.stringify(tags), id);
+        this.s.deleteTagsOf.run(id);
+        for (const t of tags) this.s.insertTag.run(id, t);
+      }
+      if (patch.credentials !== undefined) {
+        const c = patch.credentials;
+        const pick = (v: string | null | undefined, old: string | null) => (v === undefined ? old : v);
+        this.s.setDeviceCredentials.run({
+          id,
+          acsUsername: pick(c.acsUsername, row.acs_username),
+          acsPassword: pick(c.acsPassword, row.acs_password),
+          crUsername: pick(c.connectionRequestUsername, row.cr_username),
+          crPassword: pick(c.connectionRequestPassword, row.cr_password),
+        });
+      }
+      return true;
+    })();
+    return found ? rowToDevice(this.s.getDevice.get(id)!) : null;
+  }
+
+  async deleteDevice(id: string): Promise<boolean> {
+    this.open();
+    return this.db.transaction(() => {
+      const changes = this.s.deleteDevice.run(id).changes;
+      if (changes === 0) return false;
+      this.s.deleteTagsOf.run(id);
+      this.s.deleteParametersOf.run(id);
+      this.s.deleteTasksOf.run(id);
+      this.s.deleteSessionsOf.run(id);
+      this.s.deleteFaultsOf.run(id);
+      this.s.deleteLockOf.run(id);
+      return true;
+    })();
+  }
+
+  async queryDevices(query: DeviceQuery): Promise<DevicePage> {
+    this.open();
+    const built = buildDeviceQuery(query);
+    const rows = this.db.prepare<unknown[], DeviceRow>(built.pageSql).all(...built.pageParams);
+    const hasMore = rows.length > built.limit;
+    const devices = rows.slice(0, built.limit).map(rowToDevice);
+    const page: DevicePage = { devices, nextCursor: hasMore ? built.cursorOf(devices[devices.length - 1]) : null };
+    if (query.count) {
+      page.total = (this.db.prepare<unknown[], { n: number }>(built.countSql).get(...built.countParams) as { n: number }).n;
+    }
+    return page;
+  }
+
+  async countDevices(query: Omit<DeviceQuery, 'sort' | 'limit' | 'offset' | 'cursor' | 'count'>): Promise<number> {
+    this.open();
+    const built = buildDeviceQuery(query);
+    return (this.db.prepare<unknown[], { n: number }>(built.countSql).get(...built.countParams) as { n: number }).n;
+  }
+
+  // Parameters ----------------------------------------------------------------------------------
+
+  async getParameters(deviceId: string, selection: ParameterSelection = {}): Promise<StoredParameter[]> {
+    this.open();
+    let rows: ParameterRow[];
+    if (selection.names !== undefined) {
+      rows = [];
+      for (const name of [...new Set(selection.names)].sort()) {
+        if (selection.prefix !== undefined && !name.startsWith(selection.prefix)) continue;
+        const r = this.s.parameterByName.get(deviceId, name);
+        if (r) rows.push(r);
+      }
+    } else if (selection.prefix !== undefined && selection.prefix !== '') {
+      rows = this.s.parametersByPrefix.all(deviceId, selection.prefix, selection.prefix + MAX_CHAR);
+    } else {
+      rows = this.s.allParameters.all(deviceId);
+    }
+    return rows.map(rowToParameter);
+  }
+
+  // Sessions ------------------------------------------------------------------------------------
+
+  async commitSession(commit: SessionCommit): Promise<SessionCommitResult> {
+    this.open();
+    validateDeviceWrite(commit.device);
+    return this.db.transaction((): SessionCommitResult => {
+      const created = this.upsertDevice(commit.device);
+      for (const d of commit.parameterDeletes ?? []) this.deleteParameters(commit.device.id, d);
+      for (const p of commit.parameters ?? []) this.writeParameter(commit.device.id, p, commit.at);
+      for (const u of commit.taskUpdates ?? []) this.applyTaskUpdate(u);
+      for (const f of commit.faults ?? []) this.insertFault(f);
+      let sessionId: string | null = null;
+      if (commit.session) sessionId = this.insertSession(commit.session);
+      if (commit.releaseLock) this.s.releaseLock.run(commit.device.id, commit.releaseLock.owner);
+      return { sessionId, created };
+    })();
+  }
+
+  private upsertDevice(w: DeviceWrite): boolean {
+    const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
+    const key = `device:${present.join(',')}`;
+    const existed = this.s.deviceExists.get(w.id) !== undefined;
+    const st = this.dynamicStatement(key, () => {
+      const cols = present.map((f) => DEVICE_WRITE_COLUMNS[f]);
+      const insertCols = ['id', 'manufacturer', 'oui', 'product_class', 'serial_number', 'first_contact', ...cols];
+      const insertVals = ['@id', '@manufacturer', '@oui', '@productClass', '@serialNumber', present.includes('lastContact') ? '@lastContact' : 'NULL', ...present.map((f) => `@${f}`)];
+      const updates = [
+        'manufacturer = excluded.manufacturer',
+        'oui = excluded.oui',
+        'product_class = excluded.product_class',
+        'serial_number = excluded.serial_number',
+        'first_contact = COALESCE(devices.first_contact, excluded.first_contact)',
+        ...cols.map((c) => `${c} = excluded.${c}`),
+      ];
+      return `INSERT INTO devices (${insertCols.join(', ')}) VALUES (${insertVals.join(', ')})
+              ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`;
+    });
+    const params: Record<string, string | null> = {
+      id: w.id,
+      manufacturer: w.manufacturer,
+      oui: w.oui,
+      productClass: w.productClass,
+      serialNumber: w.serialNumber,
+    };
+    for (const f of present) params[f] = w[f] as string | null;
+    st.run(params);
+    return !existed;
+  }
+
+  private deleteParameters(deviceId: string, d: ParameterDelete): void {
+    if (!d.prefix.endsWith('.') && d.prefix !== '') throw new StoreError('invalid', `delete prefix must end with "." (${d.prefix})`);
+    const upper = d.prefix + MAX_CHAR;
+    if (!d.except || d.except.length === 0) {
+      this.s.deleteParametersByPrefix.run(deviceId, d.prefix, upper);
+      return;
+    }
+    const keep = new Set(d.except);
+    for (const { name } of this.s.parameterNamesByPrefix.all(deviceId, d.prefix, upper)) {
+      if (!keep.has(name)) this.s.deleteParameter.run(deviceId, name);
+    }
+  }
+
+  private writeParameter(deviceId: string, p: ParameterWrite, at: IsoTimestamp): void {
+    if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
+    const present = PARAMETER_WRITE_FIELDS.filter((f) => p[f] !== undefined);
+    const st = this.dynamicStatement(`param:${present.join(',')}`, () => {
+      const cols = present.map((f) => PARAMETER_WRITE_COLUMNS[f]);
+      return `INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
+              VALUES (@deviceId, @name, @object, @at${present.map((f) => `, @${f}`).join('')})
+              ON CONFLICT (device_id, name) DO UPDATE SET updated_at = excluded.updated_at${cols.map((c) => `, ${c} = excluded.${c}`).join('')}`;
+    });
+    const params: Record<string, string | number | null> = { deviceId, name: p.name, object: p.name.endsWith('.') ? 1 : 0, at };
+    for (const f of present) {
+      const v = p[f];
+      if (f === 'writable') params[f] = v === null ? null : v ? 1 : 0;
+      else if (f === 'accessList') params[f] = v === null ? null : JSON.stringify(v);
+      else params[f] = v as string | number | null;
+    }
+    st.run(params);
+  }
+
+  private applyTaskUpdate(u: TaskUpdate): void {
+    const id = numericId(u.id);
+    if (id === null) return;
+    if (u.status !== undefined && !TASK_STATUSES.includes(u.status)) throw new StoreError('invalid', `unknown task status ${u.status}`);
+    const present = TASK_UPDATE_FIELDS.filter((f) => u[f] !== undefined);
+    if (present.length === 0) return;
+    const st = this.dynamicStatement(`task:${present.join(',')}`, () =>
+      `UPDATE tasks SET ${present.map((f) => `${TASK_UPDATE_COLUMNS[f]} = @${f}`).join(', ')} WHERE id = @id`,
+    );
+    const params: Record<string, string | number | null> = { id };
+    for (const f of present) params[f] = f === 'result' ? json(u.result) : (u[f] as string | number | null);
+    st.run(params);
+  }
+
+  private insertFault(f: NewFaultRecord): string {
+    const r = this.s.insertFault.run({
+      deviceId: f.deviceId,
+      taskId: f.taskId,
+      source: f.source,
+      code: f.code,
+      message: f.message,
+      detail: json(f.detail),
+      at: f.at,
+    });
+    return String(r.lastInsertRowid);
+  }
+
+  private insertSession(s: NewSessionRecord): string {
+    const r = this.s.insertSession.run({
+      deviceId: s.deviceId,
+      startedAt: s.startedAt,
+      endedAt: s.endedAt,
+      events: JSON.stringify(s.events),
+      remoteAddress: s.remoteAddress,
+      cwmpVersion: s.cwmpVersion,
+      outcome: s.outcome,
+      rpcCount: s.rpcCount,
+      detail: s.detail,
+    });
+    return String(r.lastInsertRowid);
+  }
+
+  async listSessions(query: SessionQuery): Promise<SessionPage> {
+    this.open();
+    const limit = pageLimit(query.limit);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(query.deviceId);
+    }
+    if (query.cursor !== undefined) {
+      where.push('id < ?');
+      params.push(Number(decodeCursor(query.cursor, ['id']).id));
+    }
+    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<unknown[], SessionRow>(sql).all(...params, limit + 1);
+    const sessions = rows.slice(0, limit).map(rowToSession);
+    return { sessions, nextCursor: rows.length > limit ? encodeCursor({ id: Number(sessions[sessions.length - 1].id) }) : null };
+  }
+
+  async acquireSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<LockResult> {
+    this.open();
+    const now = this.clock();
+    return this.db.transaction((): LockResult => {
+      const r = this.s.upsertLock.run({ deviceId, owner, expiresAt: now + ttlMs, now });
+      if (r.changes > 0) return { acquired: true };
+      const held = this.s.getLock.get(deviceId)!;
+      return { acquired: false, holder: held.owner, expiresAt: new Date(held.expires_at).toISOString() };
+    })();
+  }
+
+  async refreshSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.open();
+    const now = this.clock();
+    return this.s.refreshLock.run(now + ttlMs, deviceId, owner, now).changes > 0;
+  }
+
+  async releaseSessionLock(deviceId: string, owner: string): Promise<boolean> {
+    this.open();
+    return this.s.releaseLock.run(deviceId, owner).changes > 0;
+  }
+
+  // Tasks ---------------------------------------------------------------------------------------
+
+  async createTask(input: NewTask): Promise<Task> {
+    this.open();
+    if (typeof input.payload?.type !== 'string' || input.payload.type === '') throw new StoreError('invalid', 'task payload needs a type');
+    const maxAttempts = input.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new StoreError('invalid', 'maxAttempts must be a positive integer');
+    const id = this.db.transaction(() => {
+      if (!this.s.deviceExists.get(input.deviceId)) throw new StoreError('not_found', `device ${input.deviceId} not found`);
+      return this.s.insertTask.run({
+        deviceId: input.deviceId,
+        type: input.payload.type,
+        payload: JSON.stringify(input.payload),
+        maxAttempts,
+        expiresAt: input.expiresAt ?? null,
+        createdAt: input.createdAt ?? this.nowIso(),
+        connectionRequest: input.connectionRequest ? 1 : 0,
+      }).lastInsertRowid;
+    })();
+    return rowToTask(this.s.getTask.get(Number(id))!);
+  }
+
+  async getTask(id: string): Promise<Task | null> {
+    this.open();
+    const n = numericId(id);
+    const row = n === null ? undefined : this.s.getTask.get(n);
+    return row ? rowToTask(row) : null;
+  }
+
+  async listTasks(query: TaskQuery): Promise<TaskPage> {
+    this.open();
+    const limit = pageLimit(query.limit);
+    const desc = query.order === 'desc';
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(query.deviceId);
+    }
+    if (query.status !== undefined) {
+      if (query.status.length === 0) return { tasks: [], nextCursor: null };
+      where.push(`status IN (${query.status.map(() => '?').join(', ')})`);
+      params.push(...query.status);
+    }
+    if (query.type !== undefined) {
+      where.push('type = ?');
+      params.push(query.type);
+    }
+    let offset = query.offset ?? 0;
+    if (query.cursor !== undefined) {
+      where.push(desc ? 'id < ?' : 'id > ?');
+      params.push(Number(decodeCursor(query.cursor, ['id']).id));
+      offset = 0;
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`;
+    const rows = this.db.prepare<unknown[], TaskRow>(sql).all(...params, limit + 1, offset);
+    const tasks = rows.slice(0, limit).map(rowToTask);
+    return { tasks, nextCursor: rows.length > limit ? encodeCursor({ id: Number(tasks[tasks.length - 1].id) }) : null };
+  }
+
+  async tasksToRun(deviceId: string): Promise<Task[]> {
+    this.open();
+    return this.s.tasksToRun.all(deviceId).map(rowToTask);
+  }
+
+  async updateTasks(updates: TaskUpdate[]): Promise<void> {
+    this.open();
+    this.db.transaction(() => {
+      for (const u of updates) this.applyTaskUpdate(u);
+    })();
+  }
+
+  async cancelTask(id: string, at?: IsoTimestamp): Promise<Task | null> {
+    this.open();
+    const n = numericId(id);
+    if (n === null) return null;
+    this.s.cancelTask.run(at ?? this.nowIso(), n);
+    const row = this.s.getTask.get(n);
+    return row ? rowToTask(row) : null;
+  }
+
+  // Faults --------------------------------------------------------------------------------------
+
+  async listFaults(query: FaultQuery): Promise<FaultPage> {
+    this.open();
+    const limit = pageLimit(query.limit);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (query.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(query.deviceId);
+    }
+    if (query.taskId !== undefined) {
+      where.push('task_id = ?');
+      params.push(query.taskId);
+    }
+    if (query.cursor !== undefined) {
+      where.push('id < ?');
+      params.push(Number(decodeCursor(query.cursor, ['id']).id));
+    }
+    const sql = `SELECT * FROM faults ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<unknown[], FaultRow>(sql).all(...params, limit + 1);
+    const faults = rows.slice(0, limit).map(rowToFault);
+    return { faults, nextCursor: rows.length > limit ? encodeCursor({ id: Number(faults[faults.length - 1].id) }) : null };
+  }
+
+  async deleteFaults(selector: { ids?: string[]; deviceId?: string }): Promise<number> {
+    this.open();
+    if (selector.ids === undefined && selector.deviceId === undefined) throw new StoreError('invalid', 'deleteFaults needs ids or deviceId');
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (selector.ids !== undefined) {
+      const ids = selector.ids.map(numericId).filter((n): n is number => n !== null);
+      if (ids.length === 0) return 0;
+      where.push(`id IN (${ids.map(() => '?').join(', ')})`);
+      params.push(...ids);
+    }
+    if (selector.deviceId !== undefined) {
+      where.push('device_id = ?');
+      params.push(selector.deviceId);
+    }
+    return this.db.prepare(`DELETE FROM faults WHERE ${where.join(' AND ')}`).run(...params).changes;
+  }
+
+  // API tokens ----------------------------------------------------------------------------------
+
+  async createApiToken(input: NewApiToken): Promise<ApiToken> {
+    this.open();
+    if (!/^[0-9a-f]{64}$/.test(input.hash)) throw new StoreError('invalid', 'token hash must be 64 lower-case hex digits (SHA-256)');
+    if (!['admin', 'operator', 'viewer'].includes(input.role)) throw new StoreError('invalid', `unknown role ${input.role}`);
+    if (this.s.tokenByHash.get(input.hash)) throw new StoreError('conflict', 'a token with this hash exists');
+    const id = this.s.insertToken.run(input.name, input.role, input.hash, input.createdAt ?? this.nowIso()).lastInsertRowid;
+    return rowToToken(this.s.getToken.get(Number(id))!);
+  }
+
+  async findApiTokenByHash(hash: string): Promise<ApiToken | null> {
+    this.open();
+    const row = this.s.tokenByHash.get(hash);
+    return row ? rowToToken(row) : null;
+  }
+
+  async listApiTokens(): Promise<ApiToken[]> {
+    this.open();
+    return this.s.listTokens.all().map(rowToToken);
+  }
+
+  async touchApiToken(id: string, at: IsoTimestamp): Promise<void> {
+    this.open();
+    const n = numericId(id);
+    if (n !== null) this.s.touchToken.run(at, n);
+  }
+
+  async revokeApiToken(id: string, at?: IsoTimestamp): Promise<ApiToken | null> {
+    this.open();
+    const n = numericId(id);
+    if (n === null) return null;
+    this.s.revokeToken.run(at ?? this.nowIso(), n);
+    const row = this.s.getToken.get(n);
+    return row ? rowToToken(row) : null;
+  }
+
+  // Audit ---------------------------------------------------------------------------------------
+
+  async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
+    this.open();
+    const id = this.s.insertAudit.run(entry.at ?? this.nowIso(), entry.actor, entry.action, entry.target, json(entry.detail)).lastInsertRowid;
+    return rowToAudit(this.s.getAudit.get(Number(id))!);
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditPage> {
+    this.open();
+    const limit = pageLimit(query.limit);
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const eq = (col: string, v: string | undefined) => {
+      if (v !== undefined) {
+        where.push(`${col} = ?`);
+        params.push(v);
+      }
+    };
+    eq('actor', query.actor);
+    eq('target', query.target);
+    eq('action', query.action);
+    if (query.since !== undefined) {
+      where.push('at >= ?');
+      params.push(query.since);
+    }
+    if (query.until !== undefined) {
+      where.push('at < ?');
+      params.push(query.until);
+    }
+    if (query.cursor !== undefined) {
+      where.push('id < ?');
+      params.push(Number(decodeCursor(query.cursor, ['id']).id));
+    }
+    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare<unknown[], AuditRow>(sql).all(...params, limit + 1);
+    const entries = rows.slice(0, limit).map(rowToAudit);
+    return { entries, nextCursor: rows.length > limit ? encodeCursor({ id: Number(entries[entries.length - 1].id) }) : null };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Fold the WAL back into the main file so a copied database file is complete on its own.
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // another process may hold the WAL; the checkpoint happens later, nothing is lost
+    }
+    this.db.close();
+  }
+}
+
+function validateDeviceWrite(w: DeviceWrite): void {
+  if (!w.id || !w.oui || !w.productClass || !w.serialNumber) {
+    throw new StoreError('invalid', 'device write needs id, oui, productClass and serialNumber');
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite database and migrates it to the latest schema.
+ * Returns the store; throws when the directory cannot be created or the schema is newer than the code.
+ */
+export function openSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
+  const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    // Wait instead of failing when another process (or a backup) holds the write lock briefly.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = OFF');
+    // Bigger page cache (negative = KiB): the parameter table is the hot set during a storm.
+    db.pragma('cache_size = -65536');
+    db.function('sb_num', { deterministic: true }, (v: unknown) => numericOrNull(v));
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteStore(db, `sqlite:${file}`, options.now ?? Date.now);
+}
