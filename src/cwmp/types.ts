@@ -121,13 +121,15 @@ export interface ArgStruct {
 
 export interface OptionStruct {
   optionName: string;
+  /** xs:unsignedInt on the wire; kept as its decimal text. */
   voucherSN: string;
-  /** 0 disabled, 1 enabled, 2 enabled with expiration */
-  state: number;
-  /** 0 normal, 1 temporary, 2 extended? (schema: Mode is a string enum) */
-  mode: string;
+  /** xs:unsignedInt 0..3 (schema: 0 disabled, 1 enabled, 2 enabled with expiration, 3 ...). */
+  state: 0 | 1 | 2 | 3;
+  /** xs:int 0..2 (schema enumeration). */
+  mode: 0 | 1 | 2;
   startDate: string;
   expirationDate?: string;
+  /** xs:int 0/1 on the wire. */
   isTransferable: boolean;
 }
 

@@ -1,0 +1,653 @@
+/**
+ * CWMP SOAP envelope parser and builder, driven by the message table in
+ * messages.ts. The XML layer (and the choice of saxes, with measurements) is in
+ * xml.ts; bytes and charsets are in encoding.ts.
+ *
+ * Parsing is tolerant (any prefix, missing xsi:type, arrayType mismatches, a few
+ * omitted elements get defaults) but bounded (size, depth, children per element,
+ * no DTD). Building is strict: the output is valid against the BBF schema of the
+ * requested version in strict envelope mode, or a CodecError says why not.
+ */
+import { CodecError } from './errors.ts';
+import { DEFAULT_MAX_BYTES, decodeHttpBody } from './encoding.ts';
+import {
+  MESSAGES,
+  OPERATION_FIELDS,
+  faultCodeCheck,
+  schemaGen,
+  spvFaultCodeCheck,
+  type FieldSpec,
+  type MessageSpec,
+  type ScalarType,
+  type SchemaGen,
+  type ValueType,
+} from './messages.ts';
+import {
+  CWMP_NAMESPACES,
+  SOAP_ENC_NS,
+  SOAP_ENV_NS,
+  XSD_NS,
+  XSI_NS,
+  type ChangeDUStateOperation,
+  type CwmpEnvelope,
+  type CwmpHeader,
+  type CwmpMessage,
+  type CwmpNamespace,
+  type CwmpVersion,
+  type ParameterValueStruct,
+  type SetParameterValuesFault,
+  type SoapFault,
+  type XsdType,
+} from './types.ts';
+import { isXsdType, parseBoolean, parseXsdInteger, validateXsdValue } from './values.ts';
+import { attr, escapeXml, findIllegalXmlChar, parseXmlTree, type XmlElement } from './xml.ts';
+
+export interface ParseOptions {
+  /** Maximum body size in bytes (UTF-8 for strings). Default 4 MiB. */
+  maxBytes?: number;
+  /** Maximum element nesting depth. Default 32. */
+  maxDepth?: number;
+  /** Maximum child elements of any one element (array items). Default 20000. */
+  maxItems?: number;
+}
+
+export interface ParsedEnvelope extends CwmpEnvelope {
+  /** The CWMP namespace of the message; null for an empty body without CWMP headers. */
+  namespace: CwmpNamespace | null;
+  /**
+   * From the namespace: 1.0/1.1/1.2; '1.3' when a SessionTimeout header is seen,
+   * '1.4' when SupportedCWMPVersions or UseCWMPVersion is seen. '1.0' when nothing tells.
+   */
+  version: CwmpVersion;
+}
+
+export const DEFAULT_MAX_DEPTH = 32;
+export const DEFAULT_MAX_ITEMS = 20000;
+
+const VERSIONS: readonly CwmpVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
+const NAMESPACE_VERSION: ReadonlyMap<string, CwmpVersion> = new Map([
+  [CWMP_NAMESPACES['1.0'], '1.0'],
+  [CWMP_NAMESPACES['1.1'], '1.1'],
+  [CWMP_NAMESPACES['1.2'], '1.2'],
+]);
+const UINT_MAX = 2 ** 32 - 1;
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+/** The CWMP namespace URI of a version (1.2, 1.3 and 1.4 share cwmp-1-2). */
+export function namespaceForVersion(v: CwmpVersion): CwmpNamespace {
+  switch (v) {
+    case '1.0':
+      return CWMP_NAMESPACES['1.0'];
+    case '1.1':
+      return CWMP_NAMESPACES['1.1'];
+    case '1.2':
+    case '1.3':
+    case '1.4':
+      return CWMP_NAMESPACES['1.2'];
+    default:
+      throw new CodecError('UNKNOWN_NAMESPACE', `unknown CWMP version ${JSON.stringify(v)}`);
+  }
+}
+
+function isCwmpNamespace(uri: string): uri is CwmpNamespace {
+  return NAMESPACE_VERSION.has(uri);
+}
+
+// ===========================================================================
+// Parsing
+// ===========================================================================
+
+function invalid(path: string, message: string): CodecError {
+  return new CodecError('INVALID_MESSAGE', `${path}: ${message}`, { path });
+}
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+const XML_WS_ONLY = /^[ \t\n\r]*$/;
+
+/**
+ * Parses a CWMP SOAP envelope (text, or raw bytes whose charset is found from a
+ * BOM or the XML declaration; use decodeHttpBody first when you have HTTP headers).
+ * An empty or whitespace-only input gives `body: null`.
+ * Returns the typed envelope with its namespace and version.
+ * Throws CodecError (TOO_LARGE, BAD_ENCODING, DTD_FORBIDDEN, MALFORMED_XML, TOO_DEEP,
+ * TOO_MANY_ITEMS, NOT_SOAP, UNKNOWN_NAMESPACE, UNKNOWN_METHOD, INVALID_MESSAGE) and nothing else.
+ */
+export function parseEnvelope(input: string | Uint8Array, options?: ParseOptions): ParsedEnvelope {
+  const maxBytes = options?.maxBytes ?? DEFAULT_MAX_BYTES;
+  let text: string;
+  if (typeof input === 'string') {
+    // Each UTF-16 unit is at least one UTF-8 byte: cheap early refusal before counting exactly.
+    if (input.length > maxBytes || (input.length * 3 > maxBytes && utf8Length(input) > maxBytes)) {
+      throw new CodecError('TOO_LARGE', `body larger than ${maxBytes} bytes`);
+    }
+    text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  } else if (input instanceof Uint8Array) {
+    text = decodeHttpBody(input, {}, { maxBytes });
+  } else {
+    throw new CodecError('NOT_SOAP', 'input is neither a string nor bytes');
+  }
+  if (XML_WS_ONLY.test(text)) return { header: {}, body: null, namespace: null, version: '1.0' };
+  const root = parseXmlTree(text, {
+    maxDepth: options?.maxDepth ?? DEFAULT_MAX_DEPTH,
+    maxItems: options?.maxItems ?? DEFAULT_MAX_ITEMS,
+  });
+  return decodeEnvelopeTree(root);
+}
+
+function elementChildren(el: XmlElement, uri: string, local: string): XmlElement | undefined {
+  for (const c of el.children) if (c.local === local && c.uri === uri) return c;
+  return undefined;
+}
+
+/** First child with this local name, in any namespace (CWMP body elements are unqualified; peers vary). */
+function child(el: XmlElement, local: string): XmlElement | undefined {
+  for (const c of el.children) if (c.local === local) return c;
+  return undefined;
+}
+
+/**
+ * Decodes an already parsed element tree (root = soap-env:Envelope) into a CWMP envelope.
+ * Exposed so that other XML front ends can share the CWMP layer (the benchmark does).
+ * Returns the envelope; throws CodecError.
+ */
+export function decodeEnvelopeTree(root: XmlElement): ParsedEnvelope {
+  if (root.local !== 'Envelope' || root.uri !== SOAP_ENV_NS) {
+    throw new CodecError('NOT_SOAP', `root element is {${root.uri}}${root.local}, expected a SOAP 1.1 Envelope`);
+  }
+  const headerEl = elementChildren(root, SOAP_ENV_NS, 'Header');
+  const bodyEl = elementChildren(root, SOAP_ENV_NS, 'Body');
+  if (!bodyEl) throw new CodecError('NOT_SOAP', 'SOAP Envelope without Body');
+
+  const { header, headerNamespace, headerVersion } = decodeHeader(headerEl);
+  const bodyChildren = bodyEl.children;
+  if (bodyChildren.length > 1) throw invalid('Body', `${bodyChildren.length} elements in the SOAP Body (one RPC per envelope)`);
+
+  let namespace: CwmpNamespace | null = headerNamespace;
+  let body: CwmpMessage | null = null;
+  const rpc = bodyChildren[0];
+  if (rpc) {
+    if (rpc.local === 'Fault' && rpc.uri === SOAP_ENV_NS) {
+      const fault = decodeFault(rpc);
+      body = fault.fault;
+      namespace = fault.namespace ?? namespace;
+    } else {
+      if (!isCwmpNamespace(rpc.uri)) {
+        throw new CodecError('UNKNOWN_NAMESPACE', `body element {${rpc.uri}}${rpc.local} is not in a CWMP namespace`);
+      }
+      namespace = rpc.uri;
+      const spec = MESSAGES.get(rpc.local);
+      if (!spec) throw new CodecError('UNKNOWN_METHOD', `unknown CWMP method ${rpc.local}`);
+      body = decodeMessage(rpc, spec);
+    }
+  }
+  let version: CwmpVersion = namespace ? NAMESPACE_VERSION.get(namespace)! : '1.0';
+  if (headerVersion && version === '1.2') version = headerVersion;
+  return { header, body, namespace, version };
+}
+
+function decodeHeader(headerEl: XmlElement | undefined): {
+  header: CwmpHeader;
+  headerNamespace: CwmpNamespace | null;
+  headerVersion: '1.3' | '1.4' | null;
+} {
+  const header: CwmpHeader = {};
+  let headerNamespace: CwmpNamespace | null = null;
+  let headerVersion: '1.3' | '1.4' | null = null;
+  if (!headerEl) return { header, headerNamespace, headerVersion };
+  for (const h of headerEl.children) {
+    if (!isCwmpNamespace(h.uri)) continue; // foreign headers are ignored
+    headerNamespace ??= h.uri;
+    const path = `Header/${h.local}`;
+    switch (h.local) {
+      case 'ID':
+        header.id = h.text;
+        break;
+      case 'HoldRequests':
+        header.holdRequests = boolOrThrow(h.text, path);
+        break;
+      case 'NoMoreRequests':
+        header.noMoreRequests = boolOrThrow(h.text, path);
+        break;
+      case 'SessionTimeout':
+        header.sessionTimeout = intOrThrow(h.text, path, 0, UINT_MAX);
+        if (headerVersion === null) headerVersion = '1.3';
+        break;
+      case 'SupportedCWMPVersions':
+        header.supportedCwmpVersions = h.text.trim();
+        headerVersion = '1.4';
+        break;
+      case 'UseCWMPVersion':
+        header.useCwmpVersion = h.text.trim();
+        headerVersion = '1.4';
+        break;
+      default:
+        break; // unknown CWMP header: ignored (tolerance)
+    }
+  }
+  return { header, headerNamespace, headerVersion };
+}
+
+function boolOrThrow(text: string, path: string): boolean {
+  const b = parseBoolean(text);
+  if (b === null) throw invalid(path, `${JSON.stringify(truncate(text))} is not a boolean`);
+  return b;
+}
+
+function intOrThrow(text: string, path: string, min: number, max: number): number {
+  const n = parseXsdInteger(text);
+  if (n === null) throw invalid(path, `${JSON.stringify(truncate(text))} is not an integer`);
+  if (n < min || n > max) throw invalid(path, `${n} is out of range ${min}..${max}`);
+  return n;
+}
+
+function truncate(s: string): string {
+  const MAX_SHOWN = 40;
+  return s.length > MAX_SHOWN ? `${s.slice(0, MAX_SHOWN)}...` : s;
+}
+
+function decodeFault(el: XmlElement): { fault: SoapFault; namespace: CwmpNamespace | null } {
+  const codeText = child(el, 'faultcode')?.text.trim() ?? '';
+  const localCode = codeText.slice(codeText.indexOf(':') + 1);
+  // SOAP 1.2 names (Sender/Receiver) and dotted subcodes are tolerated.
+  const faultcode: SoapFault['faultcode'] = /^(Client|Sender)/i.test(localCode) ? 'Client' : 'Server';
+  const faultstring = child(el, 'faultstring')?.text ?? '';
+  const detail = child(el, 'detail');
+  const cwmpFault = detail?.children.find((c) => c.local === 'Fault' && isCwmpNamespace(c.uri));
+  if (!cwmpFault) throw invalid('Fault', 'SOAP Fault without a cwmp:Fault detail');
+  const codeEl = child(cwmpFault, 'FaultCode');
+  if (!codeEl) throw invalid('Fault/detail/Fault/FaultCode', 'missing');
+  const faultCode = intOrThrow(codeEl.text, 'Fault/detail/Fault/FaultCode', 0, UINT_MAX);
+  const faultString = child(cwmpFault, 'FaultString')?.text ?? '';
+  const setParameterValuesFaults: SetParameterValuesFault[] = [];
+  let i = 0;
+  for (const c of cwmpFault.children) {
+    if (c.local !== 'SetParameterValuesFault') continue;
+    const path = `Fault/detail/Fault/SetParameterValuesFault[${i++}]`;
+    const pcode = child(c, 'FaultCode');
+    if (!pcode) throw invalid(`${path}/FaultCode`, 'missing');
+    setParameterValuesFaults.push({
+      parameterName: child(c, 'ParameterName')?.text ?? '',
+      faultCode: intOrThrow(pcode.text, `${path}/FaultCode`, 0, UINT_MAX),
+      faultString: child(c, 'FaultString')?.text ?? '',
+    });
+  }
+  return {
+    fault: { method: 'Fault', faultcode, faultstring, faultCode, faultString, setParameterValuesFaults },
+    namespace: cwmpFault.uri as CwmpNamespace,
+  };
+}
+
+function decodeMessage(el: XmlElement, spec: MessageSpec): CwmpMessage {
+  const out: Record<string, unknown> = { method: spec.method };
+  decodeFields(el, spec.fields, spec.method, out);
+  return out as unknown as CwmpMessage;
+}
+
+function decodeFields(el: XmlElement, fields: readonly FieldSpec[], path: string, out: Record<string, unknown>): void {
+  for (const field of fields) {
+    const fpath = `${path}/${field.el}`;
+    if (field.repeated) {
+      const items: unknown[] = [];
+      for (const c of el.children) if (c.local === field.el) items.push(decodeValue(c, field.type, `${fpath}[${items.length}]`));
+      if (items.length < field.repeated.minItems) throw invalid(fpath, `at least ${field.repeated.minItems} expected`);
+      out[field.prop] = items;
+      continue;
+    }
+    const c = child(el, field.el);
+    if (!c) {
+      if (field.optional) continue;
+      if (field.parseDefault !== undefined) {
+        out[field.prop] = Array.isArray(field.parseDefault) ? [] : field.parseDefault;
+        continue;
+      }
+      throw invalid(fpath, 'missing');
+    }
+    out[field.prop] = decodeValue(c, field.type, fpath);
+  }
+}
+
+function isNil(el: XmlElement): boolean {
+  const v = attr(el, XSI_NS, 'nil');
+  return v !== undefined && (v.trim() === 'true' || v.trim() === '1');
+}
+
+function decodeValue(el: XmlElement, type: ValueType, path: string): unknown {
+  switch (type.t) {
+    case 'scalar':
+      return decodeScalar(el, type, path);
+    case 'struct': {
+      const out: Record<string, unknown> = {};
+      decodeFields(el, type.fields, path, out);
+      return out;
+    }
+    case 'array': {
+      // Items are the element children whatever their name; soap-enc:arrayType (and its count) is not trusted.
+      const items: unknown[] = new Array(el.children.length);
+      for (let i = 0; i < el.children.length; i++) items[i] = decodeValue(el.children[i], type.of, `${path}[${i}]`);
+      return items;
+    }
+    case 'custom':
+      return type.name === 'ParameterValueStruct' ? decodePvs(el, path) : decodeOperation(el, path);
+  }
+}
+
+function decodeScalar(el: XmlElement, type: ScalarType, path: string): unknown {
+  const text = el.text;
+  if (type.nillable && isNil(el)) return '';
+  switch (type.kind) {
+    case 'string':
+    case 'dateTime':
+    case 'base64':
+    case 'anyURI':
+      return text;
+    case 'uintText':
+      return text.trim();
+    case 'bool':
+    case 'intBool':
+      return boolOrThrow(text, path);
+    case 'uint':
+    case 'int': {
+      const n = type.kind === 'uint' ? intOrThrow(text, path, 0, UINT_MAX) : intOrThrow(text, path, INT_MIN, INT_MAX);
+      if (type.enumeration && !type.enumeration.includes(n)) throw invalid(path, `${n} is not one of ${type.enumeration.join(', ')}`);
+      return n;
+    }
+  }
+}
+
+/** xsi:type local names accepted for each codec type (xsd:base64Binary and soap-enc:base64 are both "base64"). */
+const TYPE_ALIASES: ReadonlyMap<string, XsdType> = new Map([['base64Binary', 'base64']]);
+
+function decodePvs(el: XmlElement, path: string): ParameterValueStruct {
+  const nameEl = child(el, 'Name');
+  if (!nameEl) throw invalid(`${path}/Name`, 'missing');
+  const valueEl = child(el, 'Value');
+  const pvs: ParameterValueStruct = { name: nameEl.text, value: valueEl?.text ?? '', type: 'string' };
+  const t = valueEl?.xsiType;
+  if (!t) {
+    pvs.untyped = true;
+    return pvs;
+  }
+  // Known when the prefix maps to the XSD or SOAP-ENC namespace, or is unbound (a common peer mistake).
+  const nsOk = t.uri === null || t.uri === XSD_NS || t.uri === SOAP_ENC_NS || t.uri === '';
+  const local = TYPE_ALIASES.get(t.local) ?? t.local;
+  if (nsOk && isXsdType(local)) pvs.type = local;
+  else pvs.rawType = t.raw;
+  return pvs;
+}
+
+function decodeOperation(el: XmlElement, path: string): ChangeDUStateOperation {
+  const kind = el.xsiType?.local;
+  const op = kind === 'InstallOpStruct' ? 'Install' : kind === 'UpdateOpStruct' ? 'Update' : kind === 'UninstallOpStruct' ? 'Uninstall' : null;
+  if (!op) throw invalid(path, `xsi:type ${JSON.stringify(el.xsiType?.raw ?? '')} is not InstallOpStruct, UpdateOpStruct or UninstallOpStruct`);
+  const out: Record<string, unknown> = { op };
+  decodeFields(el, OPERATION_FIELDS[op], path, out);
+  return out as unknown as ChangeDUStateOperation;
+}
+
+// ===========================================================================
+// Building
+// ===========================================================================
+
+const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
+const ENVELOPE_OPEN = (ns: string): string =>
+  `<soap-env:Envelope xmlns:soap-env="${SOAP_ENV_NS}" xmlns:soap-enc="${SOAP_ENC_NS}" xmlns:xsd="${XSD_NS}" xmlns:xsi="${XSI_NS}" xmlns:cwmp="${ns}">`;
+const ENVELOPE_CLOSE = '</soap-env:Envelope>';
+
+/** Header elements and the versions whose schema declares them. NoMoreRequests is in none of the BBF schemas. */
+const HEADER_VERSIONS: Readonly<Record<keyof CwmpHeader, readonly CwmpVersion[]>> = {
+  id: VERSIONS,
+  holdRequests: VERSIONS,
+  noMoreRequests: [],
+  sessionTimeout: ['1.3', '1.4'],
+  supportedCwmpVersions: ['1.4'],
+  useCwmpVersion: ['1.4'],
+};
+
+/**
+ * Builds the SOAP envelope text for `envelope` in CWMP version `options.version`
+ * (prefixes soap-env, soap-enc, xsd, xsi, cwmp; UTF-8 XML declaration).
+ * A null body with an empty header gives '' (the empty HTTP body).
+ * Returns XML valid against the version's BBF schema.
+ * Throws CodecError: UNSUPPORTED_HEADER (header not in that version's schema),
+ * UNKNOWN_METHOD (method not in that version), INVALID_MESSAGE (a value the schema forbids).
+ */
+export function buildEnvelope(envelope: CwmpEnvelope, options: { version: CwmpVersion }): string {
+  const version = options.version;
+  if (!VERSIONS.includes(version)) throw new CodecError('UNKNOWN_NAMESPACE', `unknown CWMP version ${JSON.stringify(version)}`);
+  const gen = schemaGen(version);
+  const headerXml = buildHeader(envelope.header ?? {}, version);
+  const body = envelope.body;
+  if (body === null && headerXml === '') return '';
+  const out: string[] = [XML_DECL, ENVELOPE_OPEN(namespaceForVersion(version))];
+  if (headerXml) out.push('<soap-env:Header>', headerXml, '</soap-env:Header>');
+  out.push('<soap-env:Body>');
+  if (body !== null) {
+    if (typeof body !== 'object' || typeof (body as { method?: unknown }).method !== 'string') {
+      throw new CodecError('INVALID_MESSAGE', 'body is not a CWMP message object');
+    }
+    if (body.method === 'Fault') buildFault(body, gen, out);
+    else {
+      const spec = MESSAGES.get(body.method);
+      if (!spec) throw new CodecError('UNKNOWN_METHOD', `unknown CWMP method ${JSON.stringify(body.method)}`);
+      if (spec.since > gen) throw new CodecError('UNKNOWN_METHOD', `${body.method} does not exist in CWMP ${version}`);
+      if (spec.fields.length === 0) out.push(`<cwmp:${spec.method}/>`);
+      else {
+        out.push(`<cwmp:${spec.method}>`);
+        buildFields(body as unknown as Record<string, unknown>, spec.fields, gen, spec.method, out);
+        out.push(`</cwmp:${spec.method}>`);
+      }
+    }
+  }
+  out.push('</soap-env:Body>', ENVELOPE_CLOSE);
+  return out.join('');
+}
+
+function buildHeader(header: CwmpHeader, version: CwmpVersion): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(header) as (keyof CwmpHeader)[]) {
+    if (header[key] === undefined) continue;
+    const allowed = HEADER_VERSIONS[key];
+    if (!allowed) throw new CodecError('UNSUPPORTED_HEADER', `unknown header field ${JSON.stringify(key)}`);
+    if (!allowed.includes(version)) {
+      throw new CodecError('UNSUPPORTED_HEADER', `header ${key} is not defined by the CWMP ${version} schema`, { path: `Header/${key}` });
+    }
+  }
+  if (header.id !== undefined) parts.push(`<cwmp:ID soap-env:mustUnderstand="1">${text(header.id, 'Header/ID')}</cwmp:ID>`);
+  if (header.holdRequests !== undefined) {
+    parts.push(`<cwmp:HoldRequests soap-env:mustUnderstand="1">${bool(header.holdRequests, 'Header/HoldRequests')}</cwmp:HoldRequests>`);
+  }
+  if (header.sessionTimeout !== undefined) {
+    parts.push(`<cwmp:SessionTimeout soap-env:mustUnderstand="0">${integer(header.sessionTimeout, 0, UINT_MAX, 'Header/SessionTimeout')}</cwmp:SessionTimeout>`);
+  }
+  if (header.supportedCwmpVersions !== undefined) {
+    parts.push(
+      `<cwmp:SupportedCWMPVersions soap-env:mustUnderstand="0">${text(header.supportedCwmpVersions, 'Header/SupportedCWMPVersions')}</cwmp:SupportedCWMPVersions>`,
+    );
+  }
+  if (header.useCwmpVersion !== undefined) {
+    parts.push(`<cwmp:UseCWMPVersion soap-env:mustUnderstand="1">${text(header.useCwmpVersion, 'Header/UseCWMPVersion')}</cwmp:UseCWMPVersion>`);
+  }
+  return parts.join('');
+}
+
+/** Checks a string can travel in XML 1.0 and returns it escaped. */
+function text(value: unknown, path: string, maxLength?: number): string {
+  if (typeof value !== 'string') throw invalid(path, `expected a string, got ${typeof value}`);
+  const bad = findIllegalXmlChar(value);
+  if (bad !== -1) {
+    throw invalid(path, `character U+${value.charCodeAt(bad).toString(16).toUpperCase().padStart(4, '0')} at index ${bad} cannot be carried by XML 1.0`);
+  }
+  if (maxLength !== undefined && value.length > maxLength) {
+    // xs:maxLength counts characters (code points), not UTF-16 units.
+    let n = 0;
+    for (const _ of value) n++;
+    if (n > maxLength) throw invalid(path, `${n} characters, at most ${maxLength} allowed`);
+  }
+  return escapeXml(value);
+}
+
+function bool(value: unknown, path: string): string {
+  if (typeof value !== 'boolean') throw invalid(path, `expected a boolean, got ${typeof value}`);
+  return value ? 'true' : 'false';
+}
+
+function integer(value: unknown, min: number, max: number, path: string): string {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(path, `expected an integer, got ${String(value)}`);
+  if (value < min || value > max) throw invalid(path, `${value} is out of range ${min}..${max}`);
+  return String(value);
+}
+
+function buildFields(obj: Record<string, unknown>, fields: readonly FieldSpec[], gen: SchemaGen, path: string, out: string[]): void {
+  if (typeof obj !== 'object' || obj === null) throw invalid(path, 'expected an object');
+  for (const field of fields) {
+    const v = obj[field.prop];
+    const fpath = `${path}/${field.el}`;
+    if (v === undefined) {
+      if (field.optional) continue;
+      throw invalid(fpath, `missing (${field.prop})`);
+    }
+    if (field.repeated) {
+      if (!Array.isArray(v)) throw invalid(fpath, 'expected an array');
+      if (v.length < field.repeated.minItems) throw invalid(fpath, `at least ${field.repeated.minItems} item(s) required`);
+      for (let i = 0; i < v.length; i++) buildElement(field.el, v[i], field.type, gen, `${fpath}[${i}]`, out);
+      continue;
+    }
+    buildElement(field.el, v, field.type, gen, fpath, out);
+  }
+}
+
+function buildElement(el: string, v: unknown, type: ValueType, gen: SchemaGen, path: string, out: string[]): void {
+  switch (type.t) {
+    case 'scalar':
+      out.push(`<${el}>`, buildScalar(v, type, gen, path), `</${el}>`);
+      return;
+    case 'struct':
+      out.push(`<${el}>`);
+      buildFields(v as Record<string, unknown>, type.fields, gen, path, out);
+      out.push(`</${el}>`);
+      return;
+    case 'array': {
+      if (!Array.isArray(v)) throw invalid(path, 'expected an array');
+      if (type.minItems !== undefined && v.length < type.minItems) throw invalid(path, `at least ${type.minItems} item(s) required`);
+      if (type.maxItems !== undefined && v.length > type.maxItems) throw invalid(path, `at most ${type.maxItems} item(s) allowed`);
+      out.push(`<${el} soap-enc:arrayType="${type.arrayType}[${v.length}]">`);
+      for (let i = 0; i < v.length; i++) buildElement(type.itemEl, v[i], type.of, gen, `${path}[${i}]`, out);
+      out.push(`</${el}>`);
+      return;
+    }
+    case 'custom':
+      if (type.name === 'ParameterValueStruct') buildPvs(el, v, path, out);
+      else buildOperation(el, v, gen, path, out);
+      return;
+  }
+}
+
+function buildScalar(v: unknown, type: ScalarType, gen: SchemaGen, path: string): string {
+  let result: string;
+  switch (type.kind) {
+    case 'string':
+    case 'anyURI': {
+      result = text(v, path, type.maxLength);
+      if (type.kind === 'anyURI' && /[ \t\n\r]/.test(v as string)) throw invalid(path, 'a URI cannot contain whitespace');
+      if (type.enumeration && !type.enumeration.includes(v as string)) throw invalid(path, `${JSON.stringify(v)} is not one of ${type.enumeration.join(', ')}`);
+      break;
+    }
+    case 'dateTime':
+    case 'base64':
+    case 'uintText': {
+      result = text(v, path);
+      const err = validateXsdValue(type.kind === 'uintText' ? 'unsignedInt' : type.kind, v as string);
+      if (err) throw invalid(path, err);
+      break;
+    }
+    case 'bool':
+      return bool(v, path);
+    case 'intBool':
+      if (typeof v !== 'boolean') throw invalid(path, `expected a boolean, got ${typeof v}`);
+      return v ? '1' : '0';
+    case 'uint':
+    case 'int': {
+      result = type.kind === 'uint' ? integer(v, type.min ?? 0, UINT_MAX, path) : integer(v, type.min ?? INT_MIN, INT_MAX, path);
+      if (type.enumeration && !type.enumeration.includes(v as number)) throw invalid(path, `${String(v)} is not one of ${type.enumeration.join(', ')}`);
+      break;
+    }
+  }
+  if (type.check) {
+    const err = (type.check as (value: unknown, gen: SchemaGen) => string | null)(v, gen);
+    if (err) throw invalid(path, err);
+  }
+  return result;
+}
+
+/** xsi:type written for each codec type. base64 uses soap-enc:base64, the type the CWMP schemas themselves use. */
+const XSI_TYPE_OUT: Readonly<Record<XsdType, string>> = {
+  string: 'xsd:string',
+  int: 'xsd:int',
+  unsignedInt: 'xsd:unsignedInt',
+  long: 'xsd:long',
+  unsignedLong: 'xsd:unsignedLong',
+  boolean: 'xsd:boolean',
+  dateTime: 'xsd:dateTime',
+  base64: 'soap-enc:base64',
+  hexBinary: 'xsd:hexBinary',
+  decimal: 'xsd:decimal',
+};
+
+const NAME_MAX = 256;
+
+function buildPvs(el: string, v: unknown, path: string, out: string[]): void {
+  if (typeof v !== 'object' || v === null) throw invalid(path, 'expected a ParameterValueStruct');
+  const p = v as ParameterValueStruct;
+  const name = text(p.name, `${path}/Name`, NAME_MAX);
+  const value = text(p.value, `${path}/Value`);
+  if (!isXsdType(p.type)) throw invalid(`${path}/Value`, `unknown type ${JSON.stringify(p.type)}`);
+  const err = validateXsdValue(p.type, p.value);
+  if (err) throw invalid(`${path}/Value`, `${JSON.stringify(truncate(p.value))}: ${err}`);
+  // A value that arrived without xsi:type is passed on without one (valid: Value is xs:anySimpleType).
+  const typeAttr = p.untyped === true && p.type === 'string' ? '' : ` xsi:type="${XSI_TYPE_OUT[p.type]}"`;
+  out.push(`<${el}><Name>${name}</Name><Value${typeAttr}>${value}</Value></${el}>`);
+}
+
+function buildOperation(el: string, v: unknown, gen: SchemaGen, path: string, out: string[]): void {
+  const op = (v as { op?: unknown } | null)?.op;
+  if (op !== 'Install' && op !== 'Update' && op !== 'Uninstall') throw invalid(path, `op must be Install, Update or Uninstall`);
+  out.push(`<${el} xsi:type="cwmp:${op}OpStruct">`);
+  buildFields(v as Record<string, unknown>, OPERATION_FIELDS[op], gen, path, out);
+  out.push(`</${el}>`);
+}
+
+function buildFault(fault: SoapFault, gen: SchemaGen, out: string[]): void {
+  if (fault.faultcode !== 'Client' && fault.faultcode !== 'Server') throw invalid('Fault/faultcode', 'must be Client or Server');
+  const code = integer(fault.faultCode, 0, UINT_MAX, 'Fault/detail/Fault/FaultCode');
+  const codeErr = faultCodeCheck(fault.faultCode, gen);
+  if (codeErr) throw invalid('Fault/detail/Fault/FaultCode', codeErr);
+  out.push(
+    '<soap-env:Fault>',
+    `<faultcode>${fault.faultcode}</faultcode>`,
+    `<faultstring>${text(fault.faultstring, 'Fault/faultstring')}</faultstring>`,
+    '<detail><cwmp:Fault>',
+    `<FaultCode>${code}</FaultCode>`,
+    `<FaultString>${text(fault.faultString, 'Fault/detail/Fault/FaultString')}</FaultString>`,
+  );
+  const spv = fault.setParameterValuesFaults ?? [];
+  if (!Array.isArray(spv)) throw invalid('Fault/detail/Fault/SetParameterValuesFault', 'expected an array');
+  for (let i = 0; i < spv.length; i++) {
+    const p = spv[i];
+    const path = `Fault/detail/Fault/SetParameterValuesFault[${i}]`;
+    const pcode = integer(p?.faultCode, 0, UINT_MAX, `${path}/FaultCode`);
+    const err = spvFaultCodeCheck(p.faultCode, gen);
+    if (err) throw invalid(`${path}/FaultCode`, err);
+    out.push(
+      '<SetParameterValuesFault>',
+      `<ParameterName>${text(p.parameterName, `${path}/ParameterName`)}</ParameterName>`,
+      `<FaultCode>${pcode}</FaultCode>`,
+      `<FaultString>${text(p.faultString, `${path}/FaultString`)}</FaultString>`,
+      '</SetParameterValuesFault>',
+    );
+  }
+  out.push('</cwmp:Fault></detail></soap-env:Fault>');
+}
