@@ -1,0 +1,844 @@
+/**
+ * The runtime data model of one device: answers the CWMP parameter RPCs
+ * (Get/SetParameterValues, Get/SetParameterAttributes, GetParameterNames, Add/DeleteObject),
+ * keeps the value-change bookkeeping for notifications, applies Grandstream configuration
+ * files and serialises to a JSON snapshot.
+ *
+ * Memory: the definitions and factory state live in the shared DeviceProfile; a device stores
+ * only values and attributes that differ from it, its instance lists (shared with the profile
+ * until the first Add/DeleteObject) and its pending notifications.
+ */
+
+import { SaxesParser } from 'saxes';
+import type {
+  DeviceIdStruct,
+  NotificationValue,
+  ParameterAttributeStruct,
+  ParameterInfoStruct,
+  ParameterValueStruct,
+  SetParameterAttributesStruct,
+  SetParameterValuesFault,
+} from '../cwmp/types.ts';
+import { ConfigFileError, FaultCode, LocalWriteError, SnapshotError, rpcFault, spvFault } from './errors.ts';
+import type { DeviceProfile, RootName } from './profile.ts';
+import type { ObjectNode, ParamNode, TableNode } from './schema.ts';
+import { checkValue, splitList } from './validate.ts';
+
+export { loadProfile, listProfiles, loadProfileFile, validateProfileFile } from './profile.ts';
+export type { DeviceProfile, ProfileFile, RootName } from './profile.ts';
+
+/** Longest ParameterKey / CommandKey (TR-069: string(32)). */
+const MAX_PARAMETER_KEY = 32;
+/** Notification values that put a changed parameter in the next Inform (1 passive; 4 and 6 include passive). */
+const PASSIVE_NOTIFICATIONS: ReadonlySet<number> = new Set([1, 4, 6]);
+/** Notification values that ask for active (or active lightweight) reporting: canDeny parameters may refuse them. */
+const ACTIVE_NOTIFICATIONS: ReadonlySet<number> = new Set([2, 5, 6]);
+const ACTIVE = 2;
+const SNAPSHOT_FORMAT = 'switchboard-device-model';
+const SNAPSHOT_VERSION = 1;
+
+export interface DeviceIdentity {
+  serialNumber: string;
+  /** MAC address in any common notation; defaults to the serial number when that is 12 hex digits. */
+  macAddress?: string;
+}
+
+interface Attr {
+  notification: NotificationValue;
+  accessList: string[];
+}
+
+/** JSON-serialisable state of one device. */
+export interface DeviceModelSnapshot {
+  format: typeof SNAPSHOT_FORMAT;
+  version: typeof SNAPSHOT_VERSION;
+  model: string;
+  root: RootName;
+  ident: DeviceIdentity;
+  parameterKey: string;
+  /** Values that differ from the profile's factory values (hidden ones included: this is device storage). */
+  values: Record<string, string>;
+  /** Attributes that differ from the defaults. */
+  attributes: Record<string, Attr>;
+  /** Instance numbers per table; null when still the factory set. */
+  instances: Record<string, number[]> | null;
+  /** Next instance number per table, where it is not simply max+1. */
+  nextInstance: Record<string, number>;
+  pending: { passive: string[]; active: string[] };
+}
+
+/** Result of applying a Grandstream gs_provision configuration file. */
+export interface ConfigApplyResult {
+  /** P-values that were applied (in file order). */
+  applied: string[];
+  /** P-values this profile does not map. */
+  unknown: string[];
+  /** P-values whose value the data model refused (nothing changed for them). */
+  rejected: { pvalue: string; path: string; reason: string }[];
+  /** Data-model parameters whose value changed. */
+  changed: string[];
+}
+
+type Resolved =
+  | { kind: 'param'; node: ParamNode; path: string }
+  | { kind: 'object'; node: ObjectNode; path: string }
+  | { kind: 'table'; node: TableNode; path: string };
+
+/** A dynamic value provider (e.g. UpTime); its values are computed on read and never notified. */
+export type ValueProvider = (path: string) => string;
+
+const INSTANCE_RE = /^[1-9][0-9]*$/;
+
+/** The instance number of the object that holds `path` (`...List.3.Codec` -> 3), or 0. */
+function lastInstanceNumber(path: string): number {
+  const m = /\.([0-9]+)\.[^.]*$/.exec(path);
+  return m ? Number(m[1]) : 0;
+}
+
+function normaliseMac(mac: string): string {
+  return mac.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+}
+
+function formatMac(mac: string): string {
+  return normaliseMac(mac).replace(/(..)(?!$)/g, '$1:');
+}
+
+export class DeviceModel {
+  readonly profile: DeviceProfile;
+  readonly root: RootName;
+  private readonly ident: DeviceIdentity;
+  private values = new Map<string, string>();
+  private attrs = new Map<string, Attr>();
+  /** Shared with the profile (read-only) until the first change. */
+  private instances: ReadonlyMap<string, readonly number[]>;
+  private ownInstances = false;
+  private nextInstance = new Map<string, number>();
+  private pendingPassive = new Set<string>();
+  private pendingActive = new Set<string>();
+  private providers: Map<string, ValueProvider> | undefined;
+
+  private constructor(profile: DeviceProfile, ident: DeviceIdentity) {
+    this.profile = profile;
+    this.root = profile.root;
+    this.ident = { ...ident };
+    this.instances = profile.factoryInstances;
+  }
+
+  /**
+   * A device at factory defaults: the profile's instances (one VoiceProfile with one Line per
+   * account, codecs, physical ports) and values, plus the identity (serial number, MAC).
+   */
+  static create(profile: DeviceProfile, ident: DeviceIdentity): DeviceModel {
+    if (!ident.serialNumber) throw new LocalWriteError('DeviceInfo.SerialNumber', 'a serial number is required');
+    const m = new DeviceModel(profile, ident);
+    m.applyIdentity();
+    return m;
+  }
+
+  /** Rebuilds a device from `snapshot()` output. Throws SnapshotError when it does not fit the profile. */
+  static restore(profile: DeviceProfile, snapshot: DeviceModelSnapshot): DeviceModel {
+    const s = snapshot as Partial<DeviceModelSnapshot> | null;
+    if (!s || s.format !== SNAPSHOT_FORMAT || s.version !== SNAPSHOT_VERSION) throw new SnapshotError('not a device-model snapshot (format/version)');
+    if (s.model !== profile.model) throw new SnapshotError(`snapshot is for model ${String(s.model)}, profile is ${profile.model}`);
+    if (s.root !== profile.root) throw new SnapshotError(`snapshot root ${String(s.root)} differs from the profile root ${profile.root}`);
+    if (!s.ident || typeof s.ident.serialNumber !== 'string') throw new SnapshotError('snapshot has no identity');
+    const m = new DeviceModel(profile, s.ident);
+    if (s.instances !== null && s.instances !== undefined) {
+      const inst = new Map<string, number[]>();
+      for (const [table, list] of Object.entries(s.instances)) {
+        if (!Array.isArray(list) || list.some((n) => !Number.isInteger(n) || n < 1)) throw new SnapshotError(`bad instance list for ${table}`);
+        inst.set(table, [...list]);
+      }
+      m.instances = inst;
+      m.ownInstances = true;
+    }
+    for (const [t, n] of Object.entries(s.nextInstance ?? {})) m.nextInstance.set(t, n);
+    for (const [path, value] of Object.entries(s.values ?? {})) {
+      if (typeof value !== 'string') throw new SnapshotError(`value of ${path} is not a string`);
+      const r = m.resolve(path);
+      if (!r || r.kind !== 'param') throw new SnapshotError(`snapshot value for unknown parameter ${path}`);
+      m.values.set(path, value);
+    }
+    for (const [path, a] of Object.entries(s.attributes ?? {})) {
+      const r = m.resolve(path);
+      if (!r || r.kind !== 'param') throw new SnapshotError(`snapshot attribute for unknown parameter ${path}`);
+      m.attrs.set(path, { notification: a.notification, accessList: [...a.accessList] });
+    }
+    for (const p of s.pending?.passive ?? []) m.pendingPassive.add(p);
+    for (const p of s.pending?.active ?? []) m.pendingActive.add(p);
+    if (typeof s.parameterKey === 'string') m.storeValue(m.paramKeyPath(), s.parameterKey);
+    return m;
+  }
+
+  /** JSON-serialisable copy of the device state (see DeviceModelSnapshot). */
+  snapshot(): DeviceModelSnapshot {
+    const instances: Record<string, number[]> | null = this.ownInstances
+      ? Object.fromEntries([...this.instances].map(([k, v]) => [k, [...v]]))
+      : null;
+    return {
+      format: SNAPSHOT_FORMAT,
+      version: SNAPSHOT_VERSION,
+      model: this.profile.model,
+      root: this.root,
+      ident: { ...this.ident },
+      parameterKey: this.parameterKey,
+      values: Object.fromEntries(this.values),
+      attributes: Object.fromEntries([...this.attrs].map(([k, a]) => [k, { notification: a.notification, accessList: [...a.accessList] }])),
+      instances,
+      nextInstance: Object.fromEntries(this.nextInstance),
+      pending: { passive: [...this.pendingPassive], active: [...this.pendingActive] },
+    };
+  }
+
+  // -------------------------------------------------------------------------
+  // Identity and convenience
+  // -------------------------------------------------------------------------
+
+  get serialNumber(): string {
+    return this.ident.serialNumber;
+  }
+
+  /** The MAC address as 12 upper-case hex digits ("" when unknown). */
+  get macAddress(): string {
+    const mac = this.ident.macAddress ?? (/^[0-9A-Fa-f]{12}$/.test(this.ident.serialNumber) ? this.ident.serialNumber : '');
+    return normaliseMac(mac);
+  }
+
+  /** Current `ManagementServer.ParameterKey`. */
+  get parameterKey(): string {
+    return this.getValue(this.paramKeyPath()) ?? '';
+  }
+
+  /** The Inform DeviceId of this device. */
+  deviceId(): DeviceIdStruct {
+    return {
+      manufacturer: this.profile.manufacturer,
+      oui: this.profile.oui,
+      productClass: this.profile.productClass,
+      serialNumber: this.ident.serialNumber,
+    };
+  }
+
+  /** True when `path` names an existing parameter or object (objects end with '.'). */
+  has(path: string): boolean {
+    return this.resolve(path) !== null;
+  }
+
+  /** Instance numbers of a table (`...VoiceProfile.`); [] for unknown tables. */
+  listInstances(tablePath: string): number[] {
+    return [...this.instancesOf(tablePath)];
+  }
+
+  /**
+   * Registers a provider computing a parameter's value on read (e.g. DeviceInfo.UpTime);
+   * `pattern` is a full path pattern with `{i}`. Pass undefined to remove it.
+   * Such values are not stored, not snapshotted and not notified.
+   */
+  setDynamic(pattern: string, provider: ValueProvider | undefined): void {
+    const node = this.profile.schema.byPattern.get(pattern);
+    if (!node || node.kind !== 'param') throw new LocalWriteError(pattern, 'no such parameter pattern');
+    if (!provider) this.providers?.delete(pattern);
+    else (this.providers ??= new Map()).set(pattern, provider);
+  }
+
+  // -------------------------------------------------------------------------
+  // Path resolution and traversal
+  // -------------------------------------------------------------------------
+
+  private paramKeyPath(): string {
+    return `${this.root}.ManagementServer.ParameterKey`;
+  }
+
+  private instancesOf(tablePath: string): readonly number[] {
+    return this.instances.get(tablePath) ?? [];
+  }
+
+  private mutableInstances(): Map<string, number[]> {
+    if (!this.ownInstances) {
+      this.instances = new Map([...this.instances].map(([k, v]) => [k, [...v]]));
+      this.ownInstances = true;
+    }
+    return this.instances as Map<string, number[]>;
+  }
+
+  /** Resolves a concrete path (parameter, or object/table ending with '.') against the existing instances. */
+  private resolve(path: string): Resolved | null {
+    const segs = path.split('.');
+    if (segs[0] !== this.root || segs.length < 2) return null;
+    let node: ObjectNode | TableNode = this.profile.schema.root;
+    let prefix = `${this.root}.`;
+    for (let k = 1; k < segs.length; k++) {
+      const seg = segs[k];
+      const last = k === segs.length - 1;
+      if (seg === '') {
+        if (!last) return null;
+        return node.kind === 'table' ? { kind: 'table', node, path: prefix } : { kind: 'object', node, path: prefix };
+      }
+      if (node.kind === 'table') {
+        if (!INSTANCE_RE.test(seg) || !this.instancesOf(prefix).includes(Number(seg))) return null;
+        node = node.instance;
+        prefix += `${seg}.`;
+        continue;
+      }
+      const child = node.byName.get(seg);
+      if (!child) return null;
+      if (child.kind === 'param') return last ? { kind: 'param', node: child, path: prefix + seg } : null;
+      node = child;
+      prefix += `${seg}.`;
+    }
+    // An object name without its trailing dot is not a valid path.
+    return null;
+  }
+
+  /** Everything below an object or table (not the object itself), depth first in definition order. */
+  private *descend(node: ObjectNode | TableNode, path: string): Generator<Resolved> {
+    if (node.kind === 'table') {
+      for (const n of this.instancesOf(path)) {
+        const ip = `${path}${n}.`;
+        yield { kind: 'object', node: node.instance, path: ip };
+        yield* this.descend(node.instance, ip);
+      }
+      return;
+    }
+    for (const child of node.children) {
+      if (child.kind === 'param') yield { kind: 'param', node: child, path: path + child.name };
+      else {
+        const cp = `${path}${child.name}.`;
+        if (child.kind === 'object') yield { kind: 'object', node: child, path: cp };
+        else yield { kind: 'table', node: child, path: cp };
+        yield* this.descend(child, cp);
+      }
+    }
+  }
+
+  /** Immediate children of an object or table. */
+  private *children(node: ObjectNode | TableNode, path: string): Generator<Resolved> {
+    if (node.kind === 'table') {
+      for (const n of this.instancesOf(path)) yield { kind: 'object', node: node.instance, path: `${path}${n}.` };
+      return;
+    }
+    for (const child of node.children) {
+      if (child.kind === 'param') yield { kind: 'param', node: child, path: path + child.name };
+      else if (child.kind === 'object') yield { kind: 'object', node: child, path: `${path}${child.name}.` };
+      else yield { kind: 'table', node: child, path: `${path}${child.name}.` };
+    }
+  }
+
+  /** The parameters a name selects: itself, or all below a partial path ("" = everything). Null if unknown. */
+  private selectParams(name: string): { node: ParamNode; path: string }[] | null {
+    const r = name === '' ? ({ kind: 'object', node: this.profile.schema.root, path: `${this.root}.` } as Resolved) : this.resolve(name);
+    if (!r) return null;
+    if (r.kind === 'param') return [{ node: r.node, path: r.path }];
+    const out: { node: ParamNode; path: string }[] = [];
+    for (const e of this.descend(r.node, r.path)) if (e.kind === 'param') out.push({ node: e.node, path: e.path });
+    return out;
+  }
+
+  /** Concrete paths of every existing instance of a pattern (e.g. a forcedInform parameter below a table). */
+  private expandPattern(pattern: string): string[] {
+    const segs = pattern.split('.');
+    let paths = [`${segs[0]}.`];
+    for (let k = 1; k < segs.length; k++) {
+      const seg = segs[k];
+      if (seg === '') break;
+      const last = k === segs.length - 1;
+      if (seg === '{i}') paths = paths.flatMap((p) => this.instancesOf(p).map((n) => `${p}${n}.`));
+      else paths = paths.map((p) => (last ? p + seg : `${p}${seg}.`));
+    }
+    return paths;
+  }
+
+  private writable(r: Resolved): boolean {
+    if (r.kind === 'param') return r.node.def.access === 'readWrite';
+    if (r.kind === 'table') return r.node.def.access === 'readWrite';
+    // An instance is deletable when its table allows Add/Delete; single objects never are.
+    return r.node.table !== undefined && r.node.table.def.access === 'readWrite';
+  }
+
+  // -------------------------------------------------------------------------
+  // Values
+  // -------------------------------------------------------------------------
+
+  /** Factory value of a concrete parameter path (no device changes). */
+  private defaultFor(node: ParamNode, path: string): string {
+    const c = this.profile.concreteDefaults.get(path);
+    if (c !== undefined) return c;
+    const per = this.profile.lastInstanceDefaults.get(node.pattern);
+    if (per) {
+      const v = per.get(lastInstanceNumber(path));
+      if (v !== undefined) return v;
+    }
+    if (node.isInstanceAlias) return `cpe-${lastInstanceNumber(path)}`;
+    return node.defaultValue;
+  }
+
+  /** The real current value (hidden ones included). */
+  private read(node: ParamNode, path: string): string {
+    if (node.countOf) {
+      const objPath = path.slice(0, path.length - node.name.length);
+      return String(this.instancesOf(`${objPath}${node.countOf.name}.`).length);
+    }
+    const provider = this.providers?.get(node.pattern);
+    if (provider) return provider(path);
+    return this.values.get(path) ?? this.defaultFor(node, path);
+  }
+
+  private storeValue(path: string, value: string): void {
+    const r = this.resolve(path);
+    if (!r || r.kind !== 'param') return;
+    // Storing only differences keeps a 10,000-device fleet small.
+    if (value === this.defaultFor(r.node, path)) this.values.delete(path);
+    else this.values.set(path, value);
+  }
+
+  /** The allowed values from an enumerationRef target, or undefined when there is none. */
+  private enumRefValues(node: ParamNode, path: string): string[] | undefined {
+    const ref = node.def.enumerationRef;
+    if (!ref) return undefined;
+    let target: string;
+    if (ref.startsWith('.')) {
+      target = path.split('.').slice(0, node.modelTopSegments).join('.') + ref;
+    } else {
+      let obj = path.slice(0, path.length - node.name.length);
+      let rest = ref;
+      while (rest.startsWith('#')) {
+        // '#' climbs one object level (an instance number belongs to its table's level).
+        const segs = obj.split('.').slice(0, -1);
+        segs.pop();
+        if (segs.length > 0 && INSTANCE_RE.test(segs[segs.length - 1])) segs.pop();
+        obj = `${segs.join('.')}.`;
+        rest = rest.slice(1);
+      }
+      target = obj + rest.replace(/^\./, '');
+    }
+    const r = this.resolve(target);
+    if (!r || r.kind !== 'param') return undefined;
+    return splitList(this.read(r.node, r.path));
+  }
+
+  private outputValue(node: ParamNode, path: string): ParameterValueStruct {
+    return { name: path, value: node.def.hidden ? '' : this.read(node, path), type: node.def.type };
+  }
+
+  /** Internal/local read of a parameter's real value (hidden values too); undefined when it does not exist. */
+  getValue(path: string): string | undefined {
+    const r = this.resolve(path);
+    return r && r.kind === 'param' ? this.read(r.node, r.path) : undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // RPCs
+  // -------------------------------------------------------------------------
+
+  /**
+   * GetParameterNames. `path` "" = whole model (with nextLevel: just the root object); a partial
+   * path ends with '.'. Objects are returned with a trailing '.'; Writable of a table = AddObject
+   * allowed, of an instance = DeleteObject allowed. Throws CwmpFaultError 9005 (unknown path) or
+   * 9003 (a parameter name with nextLevel true).
+   */
+  getParameterNames(path: string, nextLevel: boolean): ParameterInfoStruct[] {
+    const info = (r: Resolved): ParameterInfoStruct => ({ name: r.path, writable: this.writable(r) });
+    const rootEntry: Resolved = { kind: 'object', node: this.profile.schema.root, path: `${this.root}.` };
+    if (path === '') {
+      if (nextLevel) return [info(rootEntry)];
+      return [info(rootEntry), ...[...this.descend(rootEntry.node as ObjectNode, rootEntry.path)].map(info)];
+    }
+    const r = this.resolve(path);
+    if (!r) throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, path);
+    if (r.kind === 'param') {
+      if (nextLevel) throw rpcFault(FaultCode.INVALID_ARGUMENTS, `NextLevel true with the parameter name ${path}`);
+      return [info(r)];
+    }
+    if (nextLevel) return [...this.children(r.node, r.path)].map(info);
+    return [info(r), ...[...this.descend(r.node, r.path)].map(info)];
+  }
+
+  /**
+   * GetParameterValues. Each name is a parameter or a partial path (all parameters below it).
+   * Hidden parameters read back as "". Throws CwmpFaultError 9005 when any name is unknown.
+   */
+  getParameterValues(names: string[]): ParameterValueStruct[] {
+    const out: ParameterValueStruct[] = [];
+    for (const name of names) {
+      const sel = this.selectParams(name);
+      if (!sel) throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, name);
+      for (const p of sel) out.push(this.outputValue(p.node, p.path));
+    }
+    return out;
+  }
+
+  /**
+   * SetParameterValues, atomic: every value is checked first and nothing changes unless all pass.
+   * On success sets ParameterKey and returns status 0. Throws CwmpFaultError 9003 with one
+   * SetParameterValuesFault per bad parameter (9005 unknown, 9006 wrong xsi:type, 9007 bad value,
+   * 9008 read-only), or plain 9003 for a repeated name or an over-long ParameterKey.
+   * Changes made this way are not notified back to the ACS.
+   */
+  setParameterValues(list: ParameterValueStruct[], parameterKey: string): { status: 0 | 1 } {
+    this.checkParameterKey(parameterKey);
+    const seen = new Set<string>();
+    const dups = new Set<string>();
+    for (const p of list) {
+      if (seen.has(p.name)) dups.add(p.name);
+      seen.add(p.name);
+    }
+    if (dups.size > 0) throw rpcFault(FaultCode.INVALID_ARGUMENTS, `parameter given more than once: ${[...dups].join(', ')}`);
+    const faults: SetParameterValuesFault[] = [];
+    const accepted: { path: string; value: string }[] = [];
+    for (const p of list) {
+      const r = this.resolve(p.name);
+      if (!r || r.kind !== 'param') {
+        faults.push(spvFault(p.name, FaultCode.INVALID_PARAMETER_NAME));
+        continue;
+      }
+      const def = r.node.def;
+      if (def.access !== 'readWrite' || r.node.countOf) {
+        faults.push(spvFault(p.name, FaultCode.NON_WRITABLE_PARAMETER));
+        continue;
+      }
+      if (p.rawType !== undefined || (!p.untyped && p.type !== def.type)) {
+        const sent = p.rawType ?? p.type;
+        faults.push(spvFault(p.name, FaultCode.INVALID_PARAMETER_TYPE, `expected xsd:${def.type}, got ${sent}`));
+        continue;
+      }
+      const checked = checkValue(def, p.value, this.enumRefValues(r.node, r.path));
+      if (!checked.ok) {
+        faults.push(spvFault(p.name, FaultCode.INVALID_PARAMETER_VALUE, checked.reason));
+        continue;
+      }
+      accepted.push({ path: r.path, value: checked.value });
+    }
+    if (faults.length > 0) throw rpcFault(FaultCode.INVALID_ARGUMENTS, undefined, faults);
+    for (const a of accepted) {
+      this.storeValue(a.path, a.value);
+      // The ACS knows the value it has just set: nothing left to report for it.
+      this.pendingPassive.delete(a.path);
+      this.pendingActive.delete(a.path);
+    }
+    this.storeValue(this.paramKeyPath(), parameterKey);
+    return { status: 0 };
+  }
+
+  private checkParameterKey(key: string): void {
+    if (typeof key !== 'string' || [...key].length > MAX_PARAMETER_KEY) {
+      throw rpcFault(FaultCode.INVALID_ARGUMENTS, `ParameterKey longer than ${MAX_PARAMETER_KEY} characters`);
+    }
+  }
+
+  private defaultAttr(node: ParamNode): Attr {
+    const an = node.def.activeNotify;
+    return { notification: an === 'forceEnabled' || an === 'forceDefaultEnabled' ? ACTIVE : 0, accessList: [] };
+  }
+
+  private attrOf(node: ParamNode, path: string): Attr {
+    return this.attrs.get(path) ?? this.defaultAttr(node);
+  }
+
+  /** GetParameterAttributes; partial paths expand. Throws CwmpFaultError 9005 for unknown names. */
+  getParameterAttributes(names: string[]): ParameterAttributeStruct[] {
+    const out: ParameterAttributeStruct[] = [];
+    for (const name of names) {
+      const sel = this.selectParams(name);
+      if (!sel) throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, name);
+      for (const p of sel) {
+        const a = this.attrOf(p.node, p.path);
+        out.push({ name: p.path, notification: a.notification, accessList: [...a.accessList] });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * SetParameterAttributes, atomic. A partial path applies to every parameter below it, skipping
+   * those that cannot take the requested notification (canDeny + active, forceEnabled + not active).
+   * Named parameters are strict: throws CwmpFaultError 9009 for active notification on a canDeny
+   * parameter or for turning a forceEnabled one off; 9005 unknown name; 9003 bad notification or
+   * access-list value.
+   */
+  setParameterAttributes(list: SetParameterAttributesStruct[]): void {
+    const plan: { node: ParamNode; path: string; s: SetParameterAttributesStruct }[] = [];
+    for (const s of list) {
+      const sel = this.selectParams(s.name);
+      if (!sel) throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, s.name);
+      if (s.notificationChange && !(Number.isInteger(s.notification) && s.notification >= 0 && s.notification <= 6)) {
+        throw rpcFault(FaultCode.INVALID_ARGUMENTS, `notification ${s.notification} for ${s.name}`);
+      }
+      if (s.accessListChange && s.accessList.some((e) => e !== 'Subscriber')) {
+        throw rpcFault(FaultCode.INVALID_ARGUMENTS, `access list entries other than "Subscriber" for ${s.name}`);
+      }
+      const explicit = sel.length === 1 && sel[0].path === s.name;
+      for (const p of sel) {
+        const refusal = s.notificationChange ? this.notificationRefusal(p.node, s.notification) : null;
+        if (refusal && explicit) throw rpcFault(FaultCode.NOTIFICATION_REJECTED, `${p.path}: ${refusal}`);
+        plan.push({ node: p.node, path: p.path, s: refusal ? { ...s, notificationChange: false } : s });
+      }
+    }
+    for (const { node, path, s } of plan) {
+      const cur = this.attrOf(node, path);
+      const next: Attr = {
+        notification: s.notificationChange ? s.notification : cur.notification,
+        accessList: s.accessListChange ? [...s.accessList] : cur.accessList,
+      };
+      const def = this.defaultAttr(node);
+      if (next.notification === def.notification && next.accessList.length === 0) this.attrs.delete(path);
+      else this.attrs.set(path, next);
+      if (!PASSIVE_NOTIFICATIONS.has(next.notification)) this.pendingPassive.delete(path);
+      if (next.notification !== ACTIVE) this.pendingActive.delete(path);
+    }
+  }
+
+  /** Why a notification value cannot be set on a parameter, or null when it can. */
+  private notificationRefusal(node: ParamNode, n: NotificationValue): string | null {
+    const an = node.def.activeNotify;
+    if (an === 'canDeny' && ACTIVE_NOTIFICATIONS.has(n)) return 'active notification is denied for this parameter';
+    if (an === 'forceEnabled' && n !== ACTIVE) return 'active notification is forced on for this parameter';
+    return null;
+  }
+
+  /**
+   * AddObject on a table path (`...VoiceProfile.`). Returns the new instance number (never
+   * re-used) and status 0; sets ParameterKey. Throws CwmpFaultError 9005 (not an existing table),
+   * 9001 (table does not allow AddObject), 9004 (maxEntries reached), 9003 (ParameterKey).
+   */
+  addObject(objectName: string, parameterKey: string): { instanceNumber: number; status: 0 | 1 } {
+    this.checkParameterKey(parameterKey);
+    const r = this.resolve(objectName);
+    if (!r || r.kind !== 'table') throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, `${objectName} is not a multi-instance object`);
+    if (r.node.def.access !== 'readWrite') throw rpcFault(FaultCode.REQUEST_DENIED, `${objectName} does not allow AddObject`);
+    const n = this.createInstance(r.node, r.path);
+    this.storeValue(this.paramKeyPath(), parameterKey);
+    return { instanceNumber: n, status: 0 };
+  }
+
+  /**
+   * DeleteObject on an instance path (`...VoiceProfile.2.`): removes it and everything below;
+   * sets ParameterKey. Throws CwmpFaultError 9005 (not an existing instance), 9001 (table does not
+   * allow DeleteObject), 9003 (ParameterKey).
+   */
+  deleteObject(objectName: string, parameterKey: string): { status: 0 | 1 } {
+    this.checkParameterKey(parameterKey);
+    const r = this.resolve(objectName);
+    if (!r || r.kind !== 'object' || !r.node.table) throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, `${objectName} is not an object instance`);
+    if (r.node.table.def.access !== 'readWrite') throw rpcFault(FaultCode.REQUEST_DENIED, `${objectName} does not allow DeleteObject`);
+    this.removeInstance(r.path);
+    this.storeValue(this.paramKeyPath(), parameterKey);
+    return { status: 0 };
+  }
+
+  /** Creates an instance on the device side (no access check, no ParameterKey). Returns its number. */
+  addLocalInstance(tablePath: string): number {
+    const r = this.resolve(tablePath);
+    if (!r || r.kind !== 'table') throw new LocalWriteError(tablePath, 'not a multi-instance object');
+    return this.createInstance(r.node, r.path);
+  }
+
+  /** Deletes an instance on the device side (no access check, no ParameterKey). */
+  deleteLocalInstance(instancePath: string): void {
+    const r = this.resolve(instancePath);
+    if (!r || r.kind !== 'object' || !r.node.table) throw new LocalWriteError(instancePath, 'not an object instance');
+    this.removeInstance(r.path);
+  }
+
+  private nextNumber(tablePath: string): number {
+    const explicit = this.nextInstance.get(tablePath);
+    if (explicit !== undefined) return explicit;
+    const list = this.instancesOf(tablePath);
+    return list.length === 0 ? 1 : Math.max(...list) + 1;
+  }
+
+  private createInstance(table: TableNode, tablePath: string): number {
+    const max = table.def.maxEntries;
+    if (max !== undefined && this.instancesOf(tablePath).length >= max) {
+      throw rpcFault(FaultCode.RESOURCES_EXCEEDED, `${tablePath} already has ${max} entries`);
+    }
+    const n = this.nextNumber(tablePath);
+    const inst = this.mutableInstances();
+    inst.set(tablePath, [...(inst.get(tablePath) ?? []), n]);
+    this.nextInstance.set(tablePath, n + 1);
+    // A new line comes with the device's codec list, as at factory defaults.
+    if (table.pattern.endsWith('.VoiceProfile.{i}.Line.')) {
+      inst.set(`${tablePath}${n}.Codec.List.`, this.profile.file.codecs.map((_, i) => i + 1));
+    }
+    return n;
+  }
+
+  private removeInstance(instancePath: string): void {
+    const m = /^(.*\.)([0-9]+)\.$/.exec(instancePath);
+    if (!m) return;
+    const tablePath = m[1];
+    const n = Number(m[2]);
+    // Keep numbering monotonic even when the highest instance goes away.
+    this.nextInstance.set(tablePath, Math.max(this.nextNumber(tablePath), n + 1));
+    const inst = this.mutableInstances();
+    inst.set(tablePath, (inst.get(tablePath) ?? []).filter((x) => x !== n));
+    for (const key of [...inst.keys()]) if (key.startsWith(instancePath)) inst.delete(key);
+    for (const key of [...this.nextInstance.keys()]) if (key.startsWith(instancePath)) this.nextInstance.delete(key);
+    for (const map of [this.values, this.attrs]) for (const key of [...map.keys()]) if (key.startsWith(instancePath)) map.delete(key);
+    for (const set of [this.pendingPassive, this.pendingActive]) for (const key of [...set]) if (key.startsWith(instancePath)) set.delete(key);
+  }
+
+  // -------------------------------------------------------------------------
+  // Device-side changes and notifications
+  // -------------------------------------------------------------------------
+
+  /**
+   * A change made on the device itself (web page, config file, line status, counters). The value
+   * is checked against the definition (read-only parameters may be set). When the value changes
+   * and the parameter's notification attribute asks for it, it becomes pending for the next
+   * Inform (passive) or for an immediate session (active). Returns whether the value changed.
+   * Throws LocalWriteError for unknown/computed parameters or invalid values.
+   */
+  setLocal(path: string, value: string): boolean {
+    const r = this.resolve(path);
+    if (!r || r.kind !== 'param') throw new LocalWriteError(path, 'no such parameter');
+    if (r.node.countOf) throw new LocalWriteError(path, 'computed from the number of instances');
+    const checked = checkValue(r.node.def, value, this.enumRefValues(r.node, r.path));
+    if (!checked.ok) throw new LocalWriteError(path, checked.reason);
+    if (this.read(r.node, r.path) === checked.value) return false;
+    this.storeValue(r.path, checked.value);
+    const n = this.attrOf(r.node, r.path).notification;
+    if (n === ACTIVE) this.pendingActive.add(r.path);
+    else if (PASSIVE_NOTIFICATIONS.has(n)) this.pendingPassive.add(r.path);
+    return true;
+  }
+
+  /**
+   * Parameters for the next Inform: every forcedInform parameter (all instances), then the
+   * changed parameters pending notification. Hidden values are "".
+   */
+  informParameters(): ParameterValueStruct[] {
+    const out: ParameterValueStruct[] = [];
+    const seen = new Set<string>();
+    const push = (path: string): void => {
+      if (seen.has(path)) return;
+      const r = this.resolve(path);
+      if (!r || r.kind !== 'param') return;
+      seen.add(path);
+      out.push(this.outputValue(r.node, r.path));
+    };
+    for (const node of this.profile.schema.forcedInform) for (const p of this.expandPattern(node.pattern)) push(p);
+    for (const p of this.pendingActive) push(p);
+    for (const p of this.pendingPassive) push(p);
+    return out;
+  }
+
+  /** Parameters changed locally whose notification is passive (1) / active (2), not yet reported. */
+  pendingNotifications(): { passive: string[]; active: string[] } {
+    return { passive: [...this.pendingPassive], active: [...this.pendingActive] };
+  }
+
+  /** Call after an Inform carrying the pending changes was delivered. */
+  markNotificationsDelivered(): void {
+    this.pendingPassive.clear();
+    this.pendingActive.clear();
+  }
+
+  /** Factory reset: profile defaults and instances back, attributes cleared, ParameterKey "", identity kept. */
+  factoryReset(): void {
+    this.values.clear();
+    this.attrs.clear();
+    this.instances = this.profile.factoryInstances;
+    this.ownInstances = false;
+    this.nextInstance.clear();
+    this.pendingPassive.clear();
+    this.pendingActive.clear();
+    this.applyIdentity();
+  }
+
+  private applyIdentity(): void {
+    const r = `${this.root}.`;
+    this.storeValue(`${r}DeviceInfo.SerialNumber`, this.ident.serialNumber);
+    const mac = this.macAddress;
+    if (mac) {
+      const macPath = this.root === 'Device' ? `${r}LAN.MACAddress` : `${r}WANDevice.1.WANConnectionDevice.1.WANIPConnection.1.MACAddress`;
+      this.storeValue(macPath, formatMac(mac));
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Grandstream configuration files
+  // -------------------------------------------------------------------------
+
+  /**
+   * Applies a Grandstream `gs_provision` XML configuration file (P-values) through the profile's
+   * P-value map, as a device-side change (subject to notification). Unknown P-values are
+   * listed, values the data model refuses are reported in `rejected`.
+   * Throws ConfigFileError for malformed XML, another root element, an unsupported config
+   * version, or a `<mac>` that is not this device's.
+   */
+  applyConfigFile(xml: string): ConfigApplyResult {
+    const entries = parseGsProvision(xml);
+    if (entries.mac !== undefined && this.macAddress && normaliseMac(entries.mac) !== this.macAddress) {
+      throw new ConfigFileError('MAC_MISMATCH', `file is for MAC ${entries.mac}, this device is ${this.macAddress}`);
+    }
+    const result: ConfigApplyResult = { applied: [], unknown: [], rejected: [], changed: [] };
+    for (const { pvalue, value } of entries.values) {
+      const target = this.profile.pvalues.get(pvalue);
+      if (!target) {
+        result.unknown.push(pvalue);
+        continue;
+      }
+      const mapped = target.map?.[value] ?? target.mapDefault ?? value;
+      let ok = true;
+      for (const path of target.targets) {
+        try {
+          if (this.setLocal(path, mapped)) result.changed.push(path);
+        } catch (e) {
+          ok = false;
+          result.rejected.push({ pvalue, path, reason: e instanceof LocalWriteError ? e.message : String(e) });
+        }
+      }
+      if (ok) result.applied.push(pvalue);
+    }
+    return result;
+  }
+}
+
+/** Parses `<gs_provision><mac/><config version="1"><Pnnn>value</Pnnn>...</config></gs_provision>`. */
+function parseGsProvision(xml: string): { mac?: string; values: { pvalue: string; value: string }[] } {
+  const parser = new SaxesParser();
+  const stack: string[] = [];
+  const values: { pvalue: string; value: string }[] = [];
+  let mac: string | undefined;
+  let text = '';
+  let error: ConfigFileError | undefined;
+  parser.on('error', (e) => {
+    error ??= new ConfigFileError('MALFORMED_XML', e.message);
+  });
+  parser.on('doctype', () => {
+    error ??= new ConfigFileError('MALFORMED_XML', 'DOCTYPE is not allowed');
+  });
+  parser.on('opentag', (tag) => {
+    if (stack.length === 0 && tag.name !== 'gs_provision') {
+      error ??= new ConfigFileError('NOT_GS_PROVISION', `root element is <${tag.name}>, expected <gs_provision>`);
+    }
+    if (tag.name === 'config' && stack.length === 1) {
+      const version = tag.attributes['version'];
+      if (typeof version === 'string' && version !== '1') {
+        error ??= new ConfigFileError('UNSUPPORTED_VERSION', `config version ${version} (only version 1, P-values, is supported)`);
+      }
+    }
+    stack.push(tag.name);
+    text = '';
+  });
+  parser.on('text', (t) => {
+    text += t;
+  });
+  parser.on('cdata', (t) => {
+    text += t;
+  });
+  parser.on('closetag', (tag) => {
+    const depth = stack.length;
+    stack.pop();
+    if (depth === 2 && tag.name === 'mac') mac = text.trim();
+    if (depth === 3 && stack[1] === 'config' && /^P[0-9]+$/.test(tag.name)) values.push({ pvalue: tag.name, value: text.trim() });
+    text = '';
+  });
+  try {
+    parser.write(xml).close();
+  } catch (e) {
+    error ??= new ConfigFileError('MALFORMED_XML', (e as Error).message);
+  }
+  if (error) throw error;
+  return mac === undefined ? { values } : { mac, values };
+}
