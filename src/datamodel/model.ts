@@ -526,8 +526,7 @@ export class DeviceModel {
   }
 
   private defaultAttr(node: ParamNode): Attr {
-    const an = node.def.activeNotify;
-    return { notification: an === 'forceEnabled' || an === 'forceDefaultEnabled' ? ACTIVE : 0, accessList: [] };
+    return { notification: node.defaultNotification, accessList: [] };
   }
 
   private attrOf(node: ParamNode, path: string): Attr {

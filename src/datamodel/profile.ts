@@ -10,7 +10,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { XsdType } from '../cwmp/types.ts';
+import type { NotificationValue, XsdType } from '../cwmp/types.ts';
 import type { GeneratedModel, ParamDef, RangeDef } from './definitions.ts';
 import { ProfileError, UnknownProfileError } from './errors.ts';
 import { Schema, toPattern, type ParamNode } from './schema.ts';
@@ -98,6 +98,11 @@ export interface ProfileFile {
   codecs: CodecSpec[];
   /** Root-relative path (pattern with `{i}` or concrete) -> factory value. */
   values?: Record<string, string>;
+  /**
+   * Root-relative parameter (pattern) -> notification attribute at factory defaults, e.g.
+   * ConnectionRequestURL active so the ACS learns address changes.
+   */
+  notifications?: Record<string, NotificationValue>;
   /** Extra instances to create at factory defaults (root-relative concrete instance paths). */
   instances?: string[];
   vendorParameters: VendorParameterSpec[];
@@ -209,6 +214,11 @@ export function validateProfileFile(data: unknown): string[] {
   }
   if (data.values !== undefined) {
     if (!isRecord(data.values) || Object.values(data.values).some((v) => typeof v !== 'string')) problems.push('values must map paths to strings');
+  }
+  if (data.notifications !== undefined) {
+    if (!isRecord(data.notifications) || Object.values(data.notifications).some((v) => typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 6)) {
+      problems.push('notifications must map paths to notification values 0-6');
+    }
   }
   if (data.instances !== undefined) {
     if (!Array.isArray(data.instances) || data.instances.some((v) => typeof v !== 'string' || !/\.[0-9]+\.$/.test(v))) {
@@ -444,6 +454,13 @@ function buildFactory(file: ProfileFile, root: RootName, schema: Schema, where: 
     const canonical = checked.ok ? checked.value : value;
     if (full === pattern) (node as ParamNode).defaultValue = canonical;
     else concrete.set(full, canonical);
+  }
+  for (const [rel, n] of Object.entries(file.notifications ?? {})) {
+    const node = schema.byPattern.get(toPattern(r + rel));
+    if (!node || node.kind !== 'param') problems.push(`notifications: unknown parameter ${rel}`);
+    else if (node.def.activeNotify === 'canDeny' && n === 2) problems.push(`notifications: ${rel} is canDeny and cannot default to active`);
+    else if (node.def.activeNotify === 'forceEnabled' && n !== 2) problems.push(`notifications: ${rel} is forceEnabled (always active)`);
+    else node.defaultNotification = n;
   }
   if (problems.length > 0) throw new ProfileError(where, problems);
   return { instances, concrete, lastInstance };

@@ -5,8 +5,12 @@
  * stores what differs from it.
  */
 
+import type { NotificationValue } from '../cwmp/types.ts';
 import type { ObjectDef, ParamDef } from './definitions.ts';
 import { typeDefault } from './validate.ts';
+
+/** Notification value 2 (active). */
+export const ACTIVE_NOTIFICATION = 2;
 
 export interface ParamNode {
   kind: 'param';
@@ -17,6 +21,8 @@ export interface ParamNode {
   parent: ObjectNode;
   /** Default for any instance (profile override, else BBF default, else type default). */
   defaultValue: string;
+  /** Notification attribute at factory defaults (active for forceEnabled/forceDefaultEnabled, profile overrides). */
+  defaultNotification: NotificationValue;
   /** Set on `...NumberOfEntries` parameters: the table they count. */
   countOf?: TableNode;
   /** `Alias` of a multi-instance object: defaults to `cpe-<instance number>`. */
@@ -162,6 +168,7 @@ export class Schema {
       def,
       parent,
       defaultValue: defaultOverride ?? def.default ?? fallbackDefault(def),
+      defaultNotification: def.activeNotify === 'forceEnabled' || def.activeNotify === 'forceDefaultEnabled' ? ACTIVE_NOTIFICATION : 0,
       isInstanceAlias: name === 'Alias' && parent.table !== undefined,
       modelTopSegments,
     };
