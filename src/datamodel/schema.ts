@@ -197,8 +197,19 @@ export class Schema {
  * enumeration value when the empty string is not allowed (e.g. a TestState enum).
  */
 function fallbackDefault(def: ParamDef): string {
-  if (!def.list && def.enumeration && def.enumeration.length > 0 && !def.enumeration.includes('')) return def.enumeration[0];
-  return typeDefault(def.type);
+  if (def.list) return '';
+  if (def.enumeration && def.enumeration.length > 0 && !def.enumeration.includes('')) return def.enumeration[0];
+  const zero = typeDefault(def.type);
+  // A numeric parameter whose ranges exclude 0 starts at the lowest allowed value.
+  const ranges = def.ranges;
+  if (ranges && ranges.length > 0 && zero === '0') {
+    const fits = ranges.some((r) => (r.min === undefined || Number(r.min) <= 0) && (r.max === undefined || Number(r.max) >= 0));
+    if (!fits) {
+      const mins = ranges.map((r) => r.min).filter((m): m is string => m !== undefined);
+      if (mins.length > 0) return mins.reduce((a, b) => (Number(b) < Number(a) ? b : a));
+    }
+  }
+  return zero;
 }
 
 /** Replaces every all-digit path segment by `{i}` (concrete path -> pattern). */
