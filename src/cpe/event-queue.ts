@@ -10,51 +10,40 @@
  * BOOTSTRAP drops everything that belonged to the old ACS.
  */
 import type { EventStruct } from '../cwmp/types.ts';
+import { EventCode as CwmpEventCode, eventCodeInfo } from '../cwmp/events.ts';
 
-/** Event codes the agent raises. */
+/** Event codes the agent raises (names of the shared table in src/cwmp/events.ts). */
 export const EventCode = {
-  Bootstrap: '0 BOOTSTRAP',
-  Boot: '1 BOOT',
-  Periodic: '2 PERIODIC',
-  Scheduled: '3 SCHEDULED',
-  ValueChange: '4 VALUE CHANGE',
-  Kicked: '5 KICKED',
-  ConnectionRequest: '6 CONNECTION REQUEST',
-  TransferComplete: '7 TRANSFER COMPLETE',
-  DiagnosticsComplete: '8 DIAGNOSTICS COMPLETE',
-  RequestDownload: '9 REQUEST DOWNLOAD',
-  AutonomousTransferComplete: '10 AUTONOMOUS TRANSFER COMPLETE',
-  MReboot: 'M Reboot',
-  MScheduleInform: 'M ScheduleInform',
-  MDownload: 'M Download',
-  MUpload: 'M Upload',
-  MScheduleDownload: 'M ScheduleDownload',
+  Bootstrap: CwmpEventCode.BOOTSTRAP,
+  Boot: CwmpEventCode.BOOT,
+  Periodic: CwmpEventCode.PERIODIC,
+  Scheduled: CwmpEventCode.SCHEDULED,
+  ValueChange: CwmpEventCode.VALUE_CHANGE,
+  ConnectionRequest: CwmpEventCode.CONNECTION_REQUEST,
+  TransferComplete: CwmpEventCode.TRANSFER_COMPLETE,
+  RequestDownload: CwmpEventCode.REQUEST_DOWNLOAD,
+  MReboot: CwmpEventCode.M_REBOOT,
+  MScheduleInform: CwmpEventCode.M_SCHEDULE_INFORM,
+  MDownload: CwmpEventCode.M_DOWNLOAD,
+  MUpload: CwmpEventCode.M_UPLOAD,
+  MScheduleDownload: CwmpEventCode.M_SCHEDULE_DOWNLOAD,
 } as const;
-export type EventCodeValue = (typeof EventCode)[keyof typeof EventCode];
 
 /** The schema allows at most 64 EventStructs in one Inform. */
 export const MAX_EVENTS_PER_INFORM = 64;
 
-/** Events completed by a TransferCompleteResponse (for the matching CommandKey). */
-const TRANSFER_EVENTS = new Set<string>([EventCode.MDownload, EventCode.MUpload, EventCode.MScheduleDownload]);
-
-/** Events that do not survive a reboot (they describe the instance that is going away). */
-const DROPPED_ON_REBOOT = new Set<string>([
-  EventCode.Periodic,
-  EventCode.ValueChange,
-  EventCode.Kicked,
-  EventCode.ConnectionRequest,
-  EventCode.DiagnosticsComplete,
-]);
-
 /** Returns true for "M ..." (multiple) event codes, which appear once per CommandKey. */
 export function isMultipleEvent(code: string): boolean {
-  return code.startsWith('M ');
+  return (eventCodeInfo(code)?.cardinality ?? (code.startsWith('M ') ? 'multiple' : 'single')) === 'multiple';
 }
 
-/** Returns true when the event is completed by the InformResponse (most events). */
+/** Returns true when the event is completed by the InformResponse (most events; vendor codes too). */
 export function completesWithInformResponse(code: string): boolean {
-  return !TRANSFER_EVENTS.has(code) && code !== EventCode.TransferComplete && code !== EventCode.RequestDownload;
+  return (eventCodeInfo(code)?.completedBy ?? 'InformResponse') === 'InformResponse';
+}
+
+function completedBy(code: string): string {
+  return eventCodeInfo(code)?.completedBy ?? 'InformResponse';
 }
 
 export class EventQueue {
@@ -114,7 +103,12 @@ export class EventQueue {
   transferCompleteDelivered(commandKey: string, remainingTransfers: number): void {
     let removedOne = false;
     this.events = this.events.filter((e) => {
-      if (!removedOne && TRANSFER_EVENTS.has(e.eventCode) && e.commandKey === commandKey) {
+      if (
+        !removedOne &&
+        isMultipleEvent(e.eventCode) &&
+        completedBy(e.eventCode) === 'TransferCompleteResponse' &&
+        e.commandKey === commandKey
+      ) {
         removedOne = true;
         return false;
       }
@@ -130,12 +124,12 @@ export class EventQueue {
 
   /** A session failed: everything is kept for the retry except `6 CONNECTION REQUEST`. */
   sessionFailed(): void {
-    this.remove(EventCode.ConnectionRequest);
+    this.events = this.events.filter((e) => !eventCodeInfo(e.eventCode)?.neverRetried);
   }
 
   /** The device reboots: drop the per-instance events, then add `1 BOOT`. */
   reboot(): void {
-    this.events = this.events.filter((e) => !DROPPED_ON_REBOOT.has(e.eventCode));
+    this.events = this.events.filter((e) => eventCodeInfo(e.eventCode)?.acrossReboot !== 'discard');
     this.add(EventCode.Boot);
   }
 
@@ -144,7 +138,7 @@ export class EventQueue {
    * old ACS is discarded except `1 BOOT`, and `0 BOOTSTRAP` is added.
    */
   bootstrap(): void {
-    this.events = this.events.filter((e) => e.eventCode === EventCode.Boot);
+    this.events = this.events.filter((e) => eventCodeInfo(e.eventCode)?.onBootstrap === 'retain');
     this.events.unshift({ eventCode: EventCode.Bootstrap, commandKey: '' });
   }
 
