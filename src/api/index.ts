@@ -39,6 +39,19 @@ export const DEFAULT_MAX_WAIT_MS = 120_000;
 /** Device ids (OUI-ProductClass-SerialNumber, URL-encoded) can exceed find-my-way's default of 100. */
 const MAX_PARAM_LENGTH = 1024;
 
+/** A registered API route (Fastify path syntax, e.g. `/api/devices/:id`). */
+export interface ApiRoute {
+  method: string;
+  url: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every API route registered by `buildApi` (HEAD variants left out). */
+    apiRoutes: readonly ApiRoute[];
+  }
+}
+
 /** Options of `buildApi`: the ACS core's contract plus API settings. */
 export interface BuildApiOptions extends ApiBuildOptions {
   /** Largest accepted request body in bytes (default 1 MiB). */
@@ -74,6 +87,13 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     now: options.now ?? (() => new Date()),
     maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
   };
+
+  const routes: ApiRoute[] = [];
+  app.decorate('apiRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith(API_PREFIX)) return;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
 
   registerSecurityHeaders(app, API_PREFIX);
   registerCors(app, API_PREFIX, options.cors);

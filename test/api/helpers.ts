@@ -33,6 +33,8 @@ export class FakeAcs implements AcsControl {
   connectionRequestResult: ConnectionRequestResult = { status: 'ok', transport: 'http', httpStatus: 200, detail: 'the CPE accepted the request' };
   readonly inSession = new Set<string>();
   readonly connectionRequests: string[] = [];
+  /** Waits that ended because the caller aborted them (client gone). */
+  abortedWaits = 0;
   resultFor: (task: Task) => JsonValue = (task) => ({ echo: task.type });
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -71,7 +73,10 @@ export class FakeAcs implements AcsControl {
       const onTask = (task: Task) => {
         if (task.id === taskId && FINAL_TASK_STATUSES.includes(task.status)) finish();
       };
-      const onAbort = () => finish();
+      const onAbort = () => {
+        this.abortedWaits++;
+        finish();
+      };
       const timer = setTimeout(finish, options.timeoutMs);
       this.events.on('task', onTask);
       options.signal?.addEventListener('abort', onAbort);
