@@ -22,9 +22,18 @@ const ParameterKey = Type.String({ maxLength: 32 });
 const Url = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z][A-Za-z0-9+.-]*://', description: 'absolute URL' });
 const UnsignedInt = Type.Integer({ minimum: 0, maximum: 4294967295 });
 const Notification = Type.Integer({ minimum: 0, maximum: 6, description: '0 off, 1 passive, 2 active, 3-6 lightweight (CWMP 1.4)' });
-const XsdTypeName = Type.Union(
-  ['string', 'int', 'unsignedInt', 'long', 'unsignedLong', 'boolean', 'dateTime', 'base64', 'hexBinary', 'decimal'].map((t) => Type.Literal(t)),
-);
+const XsdTypeName = Type.Union([
+  Type.Literal('string'),
+  Type.Literal('int'),
+  Type.Literal('unsignedInt'),
+  Type.Literal('long'),
+  Type.Literal('unsignedLong'),
+  Type.Literal('boolean'),
+  Type.Literal('dateTime'),
+  Type.Literal('base64'),
+  Type.Literal('hexBinary'),
+  Type.Literal('decimal'),
+]);
 
 export const GetParameterValuesTask = Type.Object(
   { type: Type.Literal('getParameterValues'), names: Type.Array(ParameterPath, { minItems: 1, maxItems: 1000 }) },
