@@ -10,7 +10,7 @@
  */
 
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { join, dirname, basename } from 'node:path';
+import { join, dirname, basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import type { XsdType } from '../cwmp/types.ts';
@@ -445,16 +445,32 @@ function serialise(model: GeneratedModel): string {
   return lines.join('\n') + '\n';
 }
 
-function main(): void {
+/**
+ * Derives every generated file from the BBF XML. Returns file name -> JSON text (what
+ * `main` writes); pure apart from reading the XML, so tests can compare it with the committed files.
+ */
+export function generateAll(): Map<string, { text: string; model: GeneratedModel }> {
   const types = new TypeResolver();
   // Named types of TR-106 first, so every model can refer to them.
   types.add(parseXml('tr-106-types.xml').doc);
-  mkdirSync(OUT_DIR, { recursive: true });
+  const out = new Map<string, { text: string; model: GeneratedModel }>();
   for (const sel of SELECTIONS) {
-    const out = runSelection(sel, types);
-    writeFileSync(join(OUT_DIR, sel.output), serialise(out));
-    console.log(`${sel.output}: ${out.meta.model}, ${out.objects.length} objects, ${out.parameters.length} parameters`);
+    const model = runSelection(sel, types);
+    out.set(sel.output, { text: serialise(model), model });
+  }
+  return out;
+}
+
+/** Directory of the committed generated JSON. */
+export const GENERATED_DIR = OUT_DIR;
+
+function main(): void {
+  mkdirSync(OUT_DIR, { recursive: true });
+  for (const [file, { text, model }] of generateAll()) {
+    writeFileSync(join(OUT_DIR, file), text);
+    console.log(`${file}: ${model.meta.model}, ${model.objects.length} objects, ${model.parameters.length} parameters`);
   }
 }
 
-main();
+// Only when run as a script (`npx tsx src/datamodel/generate.ts`), not when imported by tests.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();

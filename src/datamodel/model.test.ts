@@ -134,6 +134,14 @@ describe('GetParameterValues', () => {
     assert.equal(m.getValue('Device.LAN.MACAddress'), '00:0B:82:AA:BB:CC');
   });
 
+  test('identity: an explicit MAC is used, a malformed one is refused', () => {
+    const m = DeviceModel.create(loadProfile('HT502'), { serialNumber: 'SN1', macAddress: '00-0b-82-01-02-03' });
+    assert.equal(m.macAddress, '000B82010203');
+    assert.equal(m.getValue('Device.LAN.MACAddress'), '00:0B:82:01:02:03');
+    assert.throws(() => DeviceModel.create(loadProfile('HT502'), { serialNumber: 'SN1', macAddress: 'hello' }), LocalWriteError);
+    assert.throws(() => DeviceModel.create(loadProfile('HT502'), { serialNumber: '' }), LocalWriteError);
+  });
+
   test('one unknown name fails the whole call with 9005', () => {
     const m = gxp2140();
     const f = fault(() => m.getParameterValues(['Device.DeviceInfo.SerialNumber', 'Device.DeviceInfo.Bogus']));
@@ -323,6 +331,21 @@ describe('attributes and notifications', () => {
     m.markNotificationsDelivered();
     assert.deepEqual(m.pendingNotifications(), { passive: [], active: [] });
     assert.equal(m.informParameters().find((p) => p.name === status), undefined);
+  });
+
+  test('markNotificationsDelivered(list) keeps changes made after the Inform was built', () => {
+    const m = gxp2140();
+    const a = `${VP}1.Line.1.Status`;
+    const b = `${VP}2.Line.1.Status`;
+    m.setParameterAttributes([attr(a, 1), attr(b, 1)]);
+    m.setLocal(a, 'Up');
+    const inform = m.informParameters();
+    m.setLocal(a, 'Error');
+    m.setLocal(b, 'Up');
+    m.markNotificationsDelivered(inform);
+    assert.deepEqual(m.pendingNotifications().passive.sort(), [a, b].sort(), 'a changed again, b is new');
+    m.markNotificationsDelivered(m.informParameters());
+    assert.deepEqual(m.pendingNotifications().passive, []);
   });
 
   test('active notification and changes made by the ACS', () => {

@@ -130,6 +130,9 @@ export class DeviceModel {
    */
   static create(profile: DeviceProfile, ident: DeviceIdentity): DeviceModel {
     if (!ident.serialNumber) throw new LocalWriteError('DeviceInfo.SerialNumber', 'a serial number is required');
+    if (ident.macAddress !== undefined && !/^[0-9A-F]{12}$/.test(normaliseMac(ident.macAddress))) {
+      throw new LocalWriteError('macAddress', `"${ident.macAddress}" is not a MAC address (12 hex digits)`);
+    }
     const m = new DeviceModel(profile, ident);
     m.applyIdentity();
     return m;
@@ -726,10 +729,30 @@ export class DeviceModel {
     return { passive: [...this.pendingPassive], active: [...this.pendingActive] };
   }
 
-  /** Call after an Inform carrying the pending changes was delivered. */
-  markNotificationsDelivered(): void {
-    this.pendingPassive.clear();
-    this.pendingActive.clear();
+  /**
+   * Call after an Inform carrying the pending changes was delivered. With `delivered` (the
+   * Inform's ParameterList or its names) only those are cleared, so a change made while the
+   * session was running stays pending; without it everything pending is cleared.
+   */
+  markNotificationsDelivered(delivered?: readonly (string | ParameterValueStruct)[]): void {
+    if (!delivered) {
+      this.pendingPassive.clear();
+      this.pendingActive.clear();
+      return;
+    }
+    for (const d of delivered) {
+      const name = typeof d === 'string' ? d : d.name;
+      // A value that changed again after the Inform was built is still unreported.
+      if (typeof d !== 'string' && !this.sameAsReported(name, d.value)) continue;
+      this.pendingPassive.delete(name);
+      this.pendingActive.delete(name);
+    }
+  }
+
+  private sameAsReported(path: string, reported: string): boolean {
+    const r = this.resolve(path);
+    if (!r || r.kind !== 'param') return true;
+    return (r.node.def.hidden ? '' : this.read(r.node, r.path)) === reported;
   }
 
   /** Factory reset: profile defaults and instances back, attributes cleared, ParameterKey "", identity kept. */
