@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildEnvelope, makeFault, methodsInVersion, type CwmpEnvelope, type CwmpHeader, type CwmpVersion } from './index.ts';
-import { SAMPLE_MESSAGES, sampleGpvResponse } from './samples.ts';
+import { SAMPLE_MESSAGES, sampleGpvResponse, sampleInform } from './samples.ts';
 import { validateEnvelopes } from '../../test/helpers/schema.ts';
 
 const VERSIONS: CwmpVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
@@ -32,7 +32,7 @@ function envelopesFor(v: CwmpVersion): { label: string; xml: string }[] {
   // Edge shapes: empty arrays, all value types, faults of both origins, escaping.
   const extra: CwmpEnvelope['body'][] = [
     { method: 'GetParameterValuesResponse', parameterList: [] },
-    { method: 'Inform', ...{ ...SAMPLE_MESSAGES.Inform, method: 'Inform' as const }, event: [], parameterList: [] },
+    { ...sampleInform(), event: [], parameterList: [] },
     {
       method: 'SetParameterValues',
       parameterKey: '',

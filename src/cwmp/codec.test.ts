@@ -178,7 +178,7 @@ describe('builder refuses values the schema forbids (INVALID_MESSAGE naming the 
 });
 
 describe('parser: values and types', () => {
-  const wrap = (inner: string, ns = CWMP_NAMESPACES['1.2']) =>
+  const wrap = (inner: string, ns: string = CWMP_NAMESPACES['1.2']) =>
     `<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:cwmp="${ns}"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`;
 
   it('xsi:type: known, missing (untyped), unknown (rawType), base64 aliases, unbound prefix', () => {

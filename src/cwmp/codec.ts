@@ -422,7 +422,8 @@ export function buildEnvelope(envelope: CwmpEnvelope, options: { version: CwmpVe
   const headerXml = buildHeader(envelope.header ?? {}, version);
   const body = envelope.body;
   if (body === null && headerXml === '') return '';
-  const out: string[] = [XML_DECL, ENVELOPE_OPEN(namespaceForVersion(version))];
+  const out = new Out();
+  out.push(XML_DECL, ENVELOPE_OPEN(namespaceForVersion(version)));
   if (headerXml) out.push('<soap-env:Header>', headerXml, '</soap-env:Header>');
   out.push('<soap-env:Body>');
   if (body !== null) {
@@ -443,7 +444,20 @@ export function buildEnvelope(envelope: CwmpEnvelope, options: { version: CwmpVe
     }
   }
   out.push('</soap-env:Body>', ENVELOPE_CLOSE);
-  return out.join('');
+  return out.s;
+}
+
+/** Output accumulator: V8 string concatenation (ropes) beats pushing to an array and joining. */
+class Out {
+  s = '';
+  push(a: string, b?: string, c?: string, d?: string, e?: string, f?: string): void {
+    this.s += a;
+    if (b !== undefined) this.s += b;
+    if (c !== undefined) this.s += c;
+    if (d !== undefined) this.s += d;
+    if (e !== undefined) this.s += e;
+    if (f !== undefined) this.s += f;
+  }
 }
 
 function buildHeader(header: CwmpHeader, version: CwmpVersion): string {
@@ -501,7 +515,7 @@ function integer(value: unknown, min: number, max: number, path: string): string
   return String(value);
 }
 
-function buildFields(obj: Record<string, unknown>, fields: readonly FieldSpec[], gen: SchemaGen, path: string, out: string[]): void {
+function buildFields(obj: Record<string, unknown>, fields: readonly FieldSpec[], gen: SchemaGen, path: string, out: Out): void {
   if (typeof obj !== 'object' || obj === null) throw invalid(path, 'expected an object');
   for (const field of fields) {
     const v = obj[field.prop];
@@ -520,7 +534,7 @@ function buildFields(obj: Record<string, unknown>, fields: readonly FieldSpec[],
   }
 }
 
-function buildElement(el: string, v: unknown, type: ValueType, gen: SchemaGen, path: string, out: string[]): void {
+function buildElement(el: string, v: unknown, type: ValueType, gen: SchemaGen, path: string, out: Out): void {
   switch (type.t) {
     case 'scalar':
       out.push(`<${el}>`, buildScalar(v, type, gen, path), `</${el}>`);
@@ -599,7 +613,7 @@ const XSI_TYPE_OUT: Readonly<Record<XsdType, string>> = {
 
 const NAME_MAX = 256;
 
-function buildPvs(el: string, v: unknown, path: string, out: string[]): void {
+function buildPvs(el: string, v: unknown, path: string, out: Out): void {
   if (typeof v !== 'object' || v === null) throw invalid(path, 'expected a ParameterValueStruct');
   const p = v as ParameterValueStruct;
   const name = text(p.name, `${path}/Name`, NAME_MAX);
@@ -612,7 +626,7 @@ function buildPvs(el: string, v: unknown, path: string, out: string[]): void {
   out.push(`<${el}><Name>${name}</Name><Value${typeAttr}>${value}</Value></${el}>`);
 }
 
-function buildOperation(el: string, v: unknown, gen: SchemaGen, path: string, out: string[]): void {
+function buildOperation(el: string, v: unknown, gen: SchemaGen, path: string, out: Out): void {
   const op = (v as { op?: unknown } | null)?.op;
   if (op !== 'Install' && op !== 'Update' && op !== 'Uninstall') throw invalid(path, `op must be Install, Update or Uninstall`);
   out.push(`<${el} xsi:type="cwmp:${op}OpStruct">`);
@@ -620,7 +634,7 @@ function buildOperation(el: string, v: unknown, gen: SchemaGen, path: string, ou
   out.push(`</${el}>`);
 }
 
-function buildFault(fault: SoapFault, gen: SchemaGen, out: string[]): void {
+function buildFault(fault: SoapFault, gen: SchemaGen, out: Out): void {
   if (fault.faultcode !== 'Client' && fault.faultcode !== 'Server') throw invalid('Fault/faultcode', 'must be Client or Server');
   const code = integer(fault.faultCode, 0, UINT_MAX, 'Fault/detail/Fault/FaultCode');
   const codeErr = faultCodeCheck(fault.faultCode, gen);
