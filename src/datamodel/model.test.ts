@@ -515,3 +515,18 @@ describe('applyConfigFile', () => {
     assert.equal(m.getValue('Device.UserInterface.X_GRANDSTREAM_AdminLoginPassword'), 'new');
   });
 });
+
+describe('capability-driven values', () => {
+  test('SRTP keying follows Capabilities; Alias must start with a letter', () => {
+    const m = gxp2140();
+    const srtp = `${VP}1.RTP.SRTP.`;
+    m.setParameterValues([str(`${srtp}KeyingMethods`, 'SDP'), str(`${srtp}EncryptionKeySizes`, '128')], 'k');
+    const f = fault(() => m.setParameterValues([str(`${srtp}KeyingMethods`, 'SDP,IKE')], 'k'));
+    assert.equal(f.fault.setParameterValuesFaults[0].faultCode, 9007);
+    const ata = DeviceModel.create(loadProfile('HT502'), { serialNumber: SERIAL });
+    assert.equal(fault(() => ata.setParameterValues([str(`${srtp}KeyingMethods`, 'SDP')], 'k')).fault.setParameterValuesFaults[0].faultCode, 9007);
+    assert.equal(fault(() => m.setParameterValues([str(`${VP}1.Alias`, '1abc')], 'k')).fault.setParameterValuesFaults[0].faultCode, 9007);
+    m.setParameterValues([str(`${VP}1.Alias`, 'office')], 'k');
+    assert.equal(m.getValue(`${VP}1.Alias`), 'office');
+  });
+});

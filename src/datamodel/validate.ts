@@ -122,6 +122,8 @@ function checkScalar(def: ParamDef, type: XsdType, raw: string, allowed: string[
   if (allowed && !allowed.includes(value) && value !== def.enumerationRefNull) {
     return { ok: false, reason: `not one of the supported values ${allowed.join(', ') || '(none)'}` };
   }
+  // TR-106 _AliasCWMP: non-empty and starting with a letter.
+  if (def.dataType === 'Alias' && !/^[A-Za-z]/.test(value)) return { ok: false, reason: 'an Alias must start with a letter' };
   if (def.patterns && def.patterns.length > 0) {
     const compiled = def.patterns.map(compiledPattern).filter((r): r is RegExp => r !== null);
     if (compiled.length > 0 && !compiled.some((r) => r.test(value))) return { ok: false, reason: 'does not match the required pattern' };
