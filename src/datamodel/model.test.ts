@@ -493,6 +493,24 @@ describe('applyConfigFile', () => {
     assert.equal(m.parameterKey, '', 'not an ACS change');
   });
 
+  test('exportConfigFile round-trips through applyConfigFile', () => {
+    const m = gxp2140();
+    m.applyConfigFile(cfg('<P271>1</P271><P47>pbx.example</P47><P34>pw&amp;1</P34><P52>2</P52><P212>0</P212><P4507>600</P4507><P3>A &lt;B&gt;</P3>'));
+    assert.equal(m.getValue(`${VP}1.STUNEnable`), 'false');
+    const values = new Map(m.configFileValues().map((v) => [v.pvalue, v.value]));
+    assert.equal(values.get('P271'), '1');
+    assert.equal(values.get('P52'), '0', 'reverseDefault for an unmapped value');
+    assert.equal(values.get('P212'), '0');
+    assert.equal(values.get('P3'), 'A <B>');
+    assert.equal(values.has('P34'), false, 'hidden values are left out by default');
+    const copy = DeviceModel.create(loadProfile('GXP2140'), { serialNumber: SERIAL });
+    const res = copy.applyConfigFile(m.exportConfigFile({ includeHidden: true }));
+    assert.deepEqual(res.unknown, []);
+    assert.deepEqual(res.rejected, []);
+    assert.deepEqual(copy.getParameterValues(['Device.']), m.getParameterValues(['Device.']));
+    assert.equal(copy.getValue(`${VP}1.Line.1.SIP.AuthPassword`), 'pw&1');
+  });
+
   test('typed errors for bad files', () => {
     const m = gxp2140();
     const code = (xml: string): string | undefined => {

@@ -814,6 +814,40 @@ export class DeviceModel {
     }
     return result;
   }
+
+  /**
+   * The device's settings as P-values (the reverse of applyConfigFile, through the profile's
+   * map): the first target of each P-value, its value mapped back to the config-file form.
+   * Hidden values are left out unless `includeHidden` (device-local use only).
+   */
+  configFileValues(options: { includeHidden?: boolean } = {}): { pvalue: string; value: string }[] {
+    const out: { pvalue: string; value: string }[] = [];
+    for (const pv of this.profile.pvalues.values()) {
+      const path = pv.targets[0];
+      const r = path === undefined ? null : this.resolve(path);
+      if (!r || r.kind !== 'param') continue;
+      if (r.node.def.hidden && !options.includeHidden) continue;
+      let value = this.read(r.node, r.path);
+      if (pv.map) {
+        const key = Object.entries(pv.map).find(([, v]) => v === value)?.[0];
+        if (key !== undefined) value = key;
+        else if (pv.mapDefault === value && pv.reverseDefault !== undefined) value = pv.reverseDefault;
+      }
+      out.push({ pvalue: pv.pvalue, value });
+    }
+    return out;
+  }
+
+  /** A Grandstream gs_provision XML file with `configFileValues(options)`; applyConfigFile reads it back. */
+  exportConfigFile(options: { includeHidden?: boolean } = {}): string {
+    const lines = this.configFileValues(options).map(({ pvalue, value }) => `    <${pvalue}>${escapeXml(value)}</${pvalue}>`);
+    const mac = this.macAddress.toLowerCase();
+    return `<?xml version="1.0" encoding="UTF-8"?>\n<gs_provision version="1">\n${mac ? `  <mac>${mac}</mac>\n` : ''}  <config version="1">\n${lines.join('\n')}\n  </config>\n</gs_provision>\n`;
+  }
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Parses `<gs_provision><mac/><config version="1"><Pnnn>value</Pnnn>...</config></gs_provision>`. */

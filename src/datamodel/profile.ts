@@ -60,6 +60,8 @@ export interface PValueTarget {
   /** Config-file value -> data-model value; values not listed pass through unchanged (or take mapDefault). */
   map?: Record<string, string>;
   mapDefault?: string;
+  /** Config-file value to write back when the data-model value is `mapDefault` and no map key gives it. */
+  reverseDefault?: string;
   note?: string;
 }
 
@@ -115,6 +117,7 @@ export interface CompiledPValue {
   targets: string[];
   map?: Record<string, string>;
   mapDefault?: string;
+  reverseDefault?: string;
 }
 
 /** A profile ready for use; immutable and shared by all devices of the model. */
@@ -138,7 +141,7 @@ export interface DeviceProfile {
   readonly concreteDefaults: ReadonlyMap<string, string>;
   /** @internal defaults that depend only on the last instance number: pattern -> (number -> value) */
   readonly lastInstanceDefaults: ReadonlyMap<string, ReadonlyMap<number, string>>;
-  /** @internal P-value -> targets */
+  /** P-value -> full target paths and value map (file order: global first, then accounts). */
   readonly pvalues: ReadonlyMap<string, CompiledPValue>;
 }
 
@@ -472,6 +475,7 @@ function compilePValues(file: ProfileFile, root: RootName): Map<string, Compiled
     const c: CompiledPValue = { pvalue, targets };
     if (t.map) c.map = t.map;
     if (t.mapDefault !== undefined) c.mapDefault = t.mapDefault;
+    if (t.reverseDefault !== undefined) c.reverseDefault = t.reverseDefault;
     out.set(pvalue, c);
   };
   for (const [p, t] of Object.entries(file.pvalues.global)) add(p, t.paths.map((x) => `${root}.${x}`), t);
