@@ -416,7 +416,8 @@ const HEADER_VERSIONS: Readonly<Record<keyof CwmpHeader, readonly CwmpVersion[]>
  * UNKNOWN_METHOD (method not in that version), INVALID_MESSAGE (a value the schema forbids).
  */
 export function buildEnvelope(envelope: CwmpEnvelope, options: { version: CwmpVersion }): string {
-  const version = options.version;
+  const version = options?.version;
+  if (typeof envelope !== 'object' || envelope === null) throw new CodecError('INVALID_MESSAGE', 'envelope is not an object');
   if (!VERSIONS.includes(version)) throw new CodecError('UNKNOWN_NAMESPACE', `unknown CWMP version ${JSON.stringify(version)}`);
   const gen = schemaGen(version);
   const headerXml = buildHeader(envelope.header ?? {}, version);

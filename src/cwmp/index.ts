@@ -1,6 +1,15 @@
 /**
  * Public entry point of the CWMP codec: types, parse/build, HTTP body decoding,
  * fault registry, event codes and xsd value helpers.
+ *
+ *   const text = decodeHttpBody(bytes, { contentEncoding, contentType }); // gzip/deflate, charset, BOM
+ *   const env = parseEnvelope(text);            // { header, body, namespace, version }; body null = empty POST
+ *   if (env.body?.method === 'Inform') ...
+ *   const xml = buildEnvelope({ header: { id: env.header.id }, body: { method: 'InformResponse', maxEnvelopes: 1 } },
+ *                             { version: env.version });   // '' when body is null and header empty
+ *   throw new CwmpFaultError(9005);             // in a handler: answer with makeFault(9005)
+ *
+ * Every failure is a CodecError with a `code` (see CodecErrorCode).
  */
 export * from './types.ts';
 export { CodecError, isCodecError, CODEC_ERROR_CODES, type CodecErrorCode } from './errors.ts';

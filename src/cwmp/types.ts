@@ -47,9 +47,12 @@ export interface ParameterValueStruct {
   /** The value exactly as text (booleans as sent: "1", "true", ...). */
   value: string;
   type: XsdType;
-  /** Set by the parser when the peer sent no xsi:type (type is then 'string'). */
+  /** Set by the parser when the peer sent no xsi:type (type is then 'string'); the builder then omits xsi:type too. */
   untyped?: boolean;
-  /** Set by the parser when the peer sent an xsi:type the codec does not know (type is then 'string'). */
+  /**
+   * Set by the parser when the peer sent an xsi:type the codec does not know (type is then 'string').
+   * Informational only: the builder writes such a value as xsd:string (an unknown type would not validate).
+   */
   rawType?: string;
 }
 
@@ -462,15 +465,18 @@ export type CwmpMethodName = CwmpMessage['method'];
 export interface CwmpHeader {
   /** cwmp:ID (mustUnderstand="1"). */
   id?: string;
-  /** cwmp:HoldRequests (ACS to CPE only). */
+  /** cwmp:HoldRequests (mustUnderstand="1", ACS to CPE only). */
   holdRequests?: boolean;
-  /** cwmp:NoMoreRequests (deprecated, CWMP 1.0/1.1). */
+  /**
+   * cwmp:NoMoreRequests (deprecated). Parsed when a peer sends it, but no BBF schema
+   * (cwmp-1-0 .. cwmp-1-4) declares it, so buildEnvelope refuses it (UNSUPPORTED_HEADER).
+   */
   noMoreRequests?: boolean;
-  /** cwmp:SessionTimeout (1.3+), seconds. */
+  /** cwmp:SessionTimeout (1.3+, mustUnderstand="0"), seconds. */
   sessionTimeout?: number;
-  /** cwmp:SupportedCWMPVersions (1.4, CPE to ACS in Inform), e.g. "1.0,1.1,1.2,1.3,1.4". */
+  /** cwmp:SupportedCWMPVersions (1.4, mustUnderstand="0", CPE to ACS in Inform), e.g. "1.0,1.1,1.2,1.3,1.4". */
   supportedCwmpVersions?: string;
-  /** cwmp:UseCWMPVersion (1.4, ACS to CPE in InformResponse), e.g. "1.4". */
+  /** cwmp:UseCWMPVersion (1.4, mustUnderstand="1", ACS to CPE in InformResponse), e.g. "1.4". */
   useCwmpVersion?: string;
 }
 

@@ -2,26 +2,28 @@
  * XML layer of the codec: bytes-free text in, a small namespace-resolved element
  * tree out (parseXmlTree), and the escaping used by the builder.
  *
- * XML library decision (measured by bench/codec.bench.ts, `npm run bench -- codec`,
- * Node 20, 2 shared cores; figures are messages per second for the whole
- * parseEnvelope/buildEnvelope, tree + CWMP decoding included):
+ * XML library decision (measured by bench/codec.bench.ts, `npm run bench -- codec`, same run,
+ * Node 20, 2 shared and busy cores (load ~5), so absolute figures are noisy; messages per second
+ * for the whole parseEnvelope/buildEnvelope, element tree + CWMP decoding included):
  *
- *   approach                      Inform parse  Inform build  GPVR-1000 parse  GPVR-1000 build
- *   saxes 6 (chosen)                 ~13,600       ~57,000          ~330            ~1,450
- *   fast-xml-parser 5 (baseline)      ~4,300       ~25,000           ~90              ~390
+ *   approach                               Inform parse  Inform build  GPVR-1000 parse  GPVR-1000 build
+ *   saxes 6 + own builder (chosen)              16,646        75,835              181            1,855
+ *   fast-xml-parser 5 (validate+parse; build)    3,996        21,497               68              133
+ *   hand-written tokenizer, NO checks (ref.)    35,424             -              424                -
  *
- * (see bench/results/codec.json for the latest run). saxes is 3-4x faster than
- * fast-xml-parser here, is a strict XML 1.0 + Namespaces well-formedness checker
- * (fast-xml-parser needs a second validation pass for that and has no namespace
- * resolution, which CWMP needs: any prefix must work), and never expands entities
- * beyond the five predefined ones and character references. A raw hand-written
- * tokenizer measured ~4x faster than saxes on the 1,000-parameter message, which
- * is not enough to justify owning a well-formedness checker: we stay on a library.
- * Building is plain string concatenation with our own escaping (faster than any
- * generic object-to-XML builder, and the output shape is fixed by the schema).
+ * (latest run: bench/results/codec.json). saxes is 2.7-4x faster than fast-xml-parser
+ * for parsing, is a strict XML 1.0 + Namespaces well-formedness checker (fast-xml-parser
+ * needs its separate XMLValidator pass for that and has no namespace resolution, which
+ * CWMP needs since any prefix must work), and never expands entities beyond the five
+ * predefined ones and character references. A hand-written tokenizer that checks
+ * nothing is only ~2-2.5x faster than saxes: not enough to justify owning (and fuzzing)
+ * a well-formedness checker, so we stay on a well-kept library.
+ * Building is string concatenation with our own escaping, driven by the message table:
+ * 3.5-14x faster than fast-xml-parser's XMLBuilder serialising an already-built object.
  *
  * Safety: the input size is checked first; a DOCTYPE or ENTITY declaration anywhere
- * is refused by a linear scan BEFORE parsing (so nothing is ever expanded); depth
+ * is refused by a linear scan BEFORE parsing (so nothing is ever expanded; the text
+ * "<!DOCTYPE" inside a CDATA section or comment is refused too, deliberately); depth
  * and children-per-element are counted while parsing and abort it on the first
  * excess, so every input is handled in time linear in its (bounded) size.
  */
