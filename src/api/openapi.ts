@@ -10,9 +10,30 @@ import { ErrorCodeSchema, ErrorSchema } from './schemas.ts';
 /** The security scheme name used by every non-public operation. */
 export const BEARER_SCHEME = 'bearerToken';
 
+type JsonNode = { [key: string]: unknown };
+
+/**
+ * Query parameters that have a default are optional for clients, but TypeBox lists them as
+ * required (so that handlers see them typed as present after defaults are applied): the document
+ * says what a client must send.
+ */
+function optionalDefaults(document: JsonNode): JsonNode {
+  for (const item of Object.values((document.paths ?? {}) as Record<string, JsonNode>)) {
+    for (const operation of Object.values(item)) {
+      const parameters = (operation as JsonNode | null)?.parameters;
+      if (!Array.isArray(parameters)) continue;
+      for (const p of parameters as JsonNode[]) {
+        if (p.in === 'query' && (p.schema as JsonNode | undefined)?.default !== undefined) p.required = false;
+      }
+    }
+  }
+  return document;
+}
+
 /** Options for @fastify/swagger. */
 export function openApiOptions(): SwaggerOptions {
   return {
+    transformObject: (documentObject) => optionalDefaults(('openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject) as JsonNode),
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -4,7 +4,7 @@
  * guard against leaking secrets) and for the OpenAPI document.
  */
 import { Type, type TSchema } from '@sinclair/typebox';
-import { API_ERRORS, API_ERROR_CODES } from './errors.ts';
+import { API_ERRORS, API_ERROR_CODES, type ApiErrorCode } from './errors.ts';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 const Timestamp = Type.String({ description: 'ISO 8601 UTC timestamp', examples: ['2025-01-31T12:00:00.000Z'] });
@@ -12,13 +12,12 @@ const Timestamp = Type.String({ description: 'ISO 8601 UTC timestamp', examples:
 const AnyJson = Type.Unknown();
 
 /** The code of every error answer, documented one by one in the description. */
-export const ErrorCodeSchema = Type.Union(
-  API_ERROR_CODES.map((code) => Type.Literal(code)),
-  {
-    title: 'ErrorCode',
-    description: API_ERROR_CODES.map((code) => `${code} (${API_ERRORS[code].status}): ${API_ERRORS[code].description}`).join('\n'),
-  },
-);
+export const ErrorCodeSchema = Type.Unsafe<ApiErrorCode>({
+  type: 'string',
+  enum: API_ERROR_CODES,
+  title: 'ErrorCode',
+  description: API_ERROR_CODES.map((code) => `${code} (${API_ERRORS[code].status}): ${API_ERRORS[code].description}`).join('\n'),
+});
 
 export const ErrorSchema = Type.Object(
   {
