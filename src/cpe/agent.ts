@@ -33,6 +33,7 @@ import type { Scheduler, TimerHandle } from './scheduler.ts';
 import { runSession, type SessionHandler, type SessionResult } from './session.ts';
 import { FileType, transferEventCode, type TransferRecord } from './transfers.ts';
 import type { AgentSource } from './transport.ts';
+import type { StunSettings, UdpConnectionRequestEndpoint, UdpConnectionRequestTarget } from './udp-endpoint.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -44,6 +45,8 @@ export interface CpeRuntime {
   connectionRequests?: ConnectionRequestServer;
   /** HTTP agents for sessions (default: a fresh single-socket agent per session). */
   agents?: AgentSource;
+  /** Shared UDP Connection Request socket (TR-111), with STUN when a single device uses it. */
+  udp?: UdpConnectionRequestEndpoint;
   /** Limits concurrent sessions of the process (fleets). */
   gate?: SessionGate;
   /** Extra CA certificates for HTTPS (ACS and file servers). */
@@ -171,7 +174,7 @@ const DEFAULT_LOG_LINES = 200;
 const DEFAULT_UDP_SKEW_S = 24 * 3600;
 
 /** One simulated device. */
-export class CpeAgent implements ConnectionRequestTarget {
+export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTarget {
   readonly serial: string;
   readonly profile: DeviceProfile;
   model: DeviceModel;
@@ -245,6 +248,7 @@ export class CpeAgent implements ConnectionRequestTarget {
     this.pendingAction = null;
     this.applyProvisioning(this.opts.provisioning ?? {}, !saved);
     this.rt.connectionRequests?.register(this.crPath, this);
+    this.rt.udp?.register(this);
     this.boot();
   }
 
@@ -474,6 +478,7 @@ export class CpeAgent implements ConnectionRequestTarget {
     const before = this.bootstrapUrl;
     this.checkBootstrap();
     this.armPeriodic();
+    void this.rt.udp?.reconfigure();
     if (before !== this.bootstrapUrl) {
       this.persist();
       this.requestSession('bootstrap');
@@ -991,6 +996,45 @@ export class CpeAgent implements ConnectionRequestTarget {
     this.pendingConnectionRequest = true;
     this.requestSession('connection-request');
     return 'accepted';
+  }
+
+  /** UdpConnectionRequestTarget: publish the UDP Connection Request address (STUN mapping or local). */
+  setUdpAddress(address: string, natDetected: boolean): void {
+    let changed = false;
+    for (const [name, value] of [
+      ['UDPConnectionRequestAddress', address],
+      ['NATDetected', natDetected ? 'true' : 'false'],
+    ] as const) {
+      try {
+        if (this.model.setLocal(this.msPath(name), value)) changed = true;
+      } catch (err) {
+        this.log('warn', `cannot set ${name}: ${(err as Error).message}`);
+      }
+    }
+    if (changed) {
+      this.log('info', `UDPConnectionRequestAddress ${address}${natDetected ? ' (NAT detected)' : ''}`);
+      this.localChange();
+    }
+  }
+
+  /** UdpConnectionRequestTarget: ManagementServer.STUN* (server defaults to the ACS host). */
+  stunSettings(): StunSettings {
+    let acsHost = '';
+    try {
+      acsHost = new URL(this.acsUrl).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      /* no ACS URL yet */
+    }
+    const max = this.msInt('STUNMaximumKeepAlivePeriod', -1);
+    return {
+      enable: this.msBool('STUNEnable'),
+      serverHost: this.ms('STUNServerAddress') || acsHost,
+      serverPort: this.msInt('STUNServerPort', 3478) || 3478,
+      username: this.ms('STUNUsername'),
+      password: this.ms('STUNPassword'),
+      minKeepAliveMs: this.msInt('STUNMinimumKeepAlivePeriod', 0) * MS_PER_S,
+      maxKeepAliveMs: max < 0 ? undefined : max * MS_PER_S,
+    };
   }
 
   logConnectionRequest(outcome: string, remote: string | undefined): void {

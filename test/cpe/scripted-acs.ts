@@ -19,6 +19,11 @@ import {
   type Inform,
 } from '../../src/cwmp/index.ts';
 
+/** An ACS request given as envelope text (for requests the strict builder refuses to make). */
+export interface RawRequest {
+  raw: string;
+}
+
 export interface ReceivedPost {
   /** Session number at this ACS (1-based), counted by Informs. */
   session: number;
@@ -48,22 +53,29 @@ export interface ScriptedAcsHooks {
 
 export class ScriptedAcs {
   readonly received: ReceivedPost[] = [];
-  /** ACS requests to send, in order, after the CPE's empty POST. */
-  readonly queue: CpeRequest[] = [];
+  /** ACS requests to send, in order, after the CPE's empty POST (`{ raw }` = envelope text as is). */
+  readonly queue: (CpeRequest | RawRequest)[] = [];
   /** Responses (or faults) the CPE gave to queued requests, in order. */
-  readonly answers: { request: CpeRequest; message: CwmpMessage | null; header: CwmpHeader }[] = [];
+  readonly answers: { request: CpeRequest | RawRequest; message: CwmpMessage | null; header: CwmpHeader }[] = [];
   readonly informs: Inform[] = [];
   private server: http.Server;
   private sockets = new Set<Socket>();
   private sessionCount = 0;
-  private outstanding: CpeRequest | null = null;
+  private outstanding: CpeRequest | RawRequest | null = null;
+  /** Version of the current session (from its Inform's namespace). */
+  private sessionVersion: CwmpVersion = '1.2';
   private waiters: { n: number; resolve: () => void }[] = [];
   private idCounter = 0;
   sessionsEnded = 0;
   port = 0;
 
   constructor(readonly hooks: ScriptedAcsHooks = {}) {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(String(err));
+      });
+    });
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -127,7 +139,10 @@ export class ScriptedAcs {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err));
       return;
     }
-    if (parsed.body?.method === 'Inform') this.sessionCount++;
+    if (parsed.body?.method === 'Inform') {
+      this.sessionCount++;
+      this.sessionVersion = parsed.version === '1.0' || parsed.version === '1.1' ? parsed.version : '1.2';
+    }
     const post: ReceivedPost = {
       session: this.sessionCount,
       xml,
@@ -140,7 +155,7 @@ export class ScriptedAcs {
     };
     if (this.hooks.beforeReply && (await this.hooks.beforeReply(req, res, post))) return;
     this.received.push(post);
-    const v: CwmpVersion = this.hooks.answerVersion ?? (parsed.version === '1.0' || parsed.version === '1.1' ? parsed.version : '1.2');
+    const v: CwmpVersion = this.hooks.answerVersion ?? this.sessionVersion;
     const body = parsed.body;
     if (body === null) {
       this.outstanding = null;
@@ -152,7 +167,8 @@ export class ScriptedAcs {
         this.informs.push(body);
         this.outstanding = null;
         const extra = this.hooks.informResponseHeader?.(body, this.sessionCount) ?? {};
-        const hv: CwmpVersion = extra.useCwmpVersion ? (extra.useCwmpVersion as CwmpVersion) : v;
+        // UseCWMPVersion exists only in the 1.4 schema (same namespace as 1.2).
+        const hv: CwmpVersion = extra.useCwmpVersion ? '1.4' : v;
         this.reply(res, { method: 'InformResponse', maxEnvelopes: 1 }, { ...(parsed.header.id ? { id: parsed.header.id } : {}), ...extra }, hv);
         return;
       }
@@ -186,6 +202,10 @@ export class ScriptedAcs {
       return;
     }
     this.outstanding = next;
+    if ('raw' in next) {
+      res.writeHead(200, { 'content-type': 'text/xml; charset="utf-8"' }).end(next.raw);
+      return;
+    }
     this.reply(res, next, { id: `acs-${++this.idCounter}` }, v);
   }
 }
