@@ -61,6 +61,21 @@ describe('HTTP behaviour of the API', () => {
     }
   });
 
+  it('accepts a DELETE with a JSON content type and an empty body', async () => {
+    const h = await setup();
+    try {
+      const created = (await h.call('POST', '/api/tokens', { body: { name: 'gone', role: 'viewer' } })).json();
+      const res = await h.call('DELETE', `/api/tokens/${created.token.id}`, { payload: '', headers: { 'content-type': 'application/json' } });
+      assert.equal(res.statusCode, 200, res.body);
+      const noBody = await h.call('POST', '/api/tokens', { payload: '', headers: { 'content-type': 'application/json' } });
+      assert.equal(noBody.statusCode, 400);
+      assert.equal(noBody.json().code, 'VALIDATION_FAILED');
+      assert.match(noBody.json().message, /whole body/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('answers 400 BAD_REQUEST for a URL with broken percent-encoding', async () => {
     const h = await setup();
     try {

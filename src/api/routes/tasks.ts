@@ -25,6 +25,9 @@ import { requireDevice, secretsRequested } from './devices.ts';
 /** Largest `maxAttempts` a caller may ask for. */
 const MAX_ATTEMPTS_LIMIT = 10;
 
+/** Connection request outcomes after which the device may open a session soon. */
+const CR_MAY_BRING_DEVICE: ReadonlySet<string> = new Set(['ok', 'busy']);
+
 const DeviceParams = Type.Object({ id: DeviceIdParam });
 const TaskParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 
@@ -122,7 +125,8 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
         description:
           'The task runs at the device\'s next session. With connectionRequest=true the ACS asks the device to open one now ' +
           '(the answer includes the connection request result). With wait=<ms> the answer comes when the task finished ' +
-          '(200) or when the wait is over (202, task still pending or running).',
+          '(200) or when the wait is over (202, task still pending or running); when the connection request failed ' +
+          '(unreachable, auth-failed, no-address, error) the answer is an immediate 202 carrying that result.',
         params: DeviceParams,
         querystring: createQuery(ctx.maxWaitMs),
         body: TaskPayloadSchema,
@@ -156,7 +160,10 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
           ...(enqueued.connectionRequest ? { connectionRequest: enqueued.connectionRequest.status } : {}),
         },
       };
-      const task = await waitForTask(ctx, enqueued.task, q.wait, reply);
+      // A device that could not be reached will not come within the wait (short of a periodic
+      // Inform): answer now. `busy` means it is in a session already, which may run the task.
+      const crFailed = enqueued.connectionRequest !== undefined && !CR_MAY_BRING_DEVICE.has(enqueued.connectionRequest.status);
+      const task = crFailed ? enqueued.task : await waitForTask(ctx, enqueued.task, q.wait, reply);
       const answer = {
         task: taskView(task, false),
         ...(enqueued.connectionRequest ? { connectionRequest: enqueued.connectionRequest } : {}),
