@@ -255,6 +255,14 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await store.refreshSessionLock('dev', 'a', 10_000), false);
       }));
 
+      it('clearSessionLocks() frees every lock', withStore(async (store) => {
+        await store.acquireSessionLock('d1', 'a', 60_000);
+        await store.acquireSessionLock('d2', 'b', 60_000);
+        assert.equal(await store.clearSessionLocks(), 2);
+        assert.deepEqual(await store.acquireSessionLock('d1', 'c', 60_000), { acquired: true });
+        assert.equal(await store.clearSessionLocks(), 1);
+      }));
+
       it('commitSession() can release the lock in the same transaction', withStore(async (store) => {
         await store.acquireSessionLock('000B82-HT502-A1', 'a', 10_000);
         await store.commitSession(inform('A1', T0, { releaseLock: { owner: 'a' } }));

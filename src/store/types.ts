@@ -541,6 +541,12 @@ export interface Store {
   refreshSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lock if `owner` holds it; false otherwise. */
   releaseSessionLock(deviceId: string, owner: string): Promise<boolean>;
+  /**
+   * Removes every session lock; resolves how many there were. Only for an ACS process that is the
+   * sole user of the store, at start: locks left by a killed predecessor would otherwise keep its
+   * devices out until they expire. (Several ACS processes sharing a store must not call it.)
+   */
+  clearSessionLocks(): Promise<number>;
 
   // Tasks -------------------------------------------------------------------------------------
   /** Queues a task (status `pending`, attempts 0). Rejects with `not_found` when the device is unknown. */

@@ -424,6 +424,7 @@ export class SqliteStore implements Store {
       ),
       refreshLock: db.prepare('UPDATE session_locks SET expires_at = ? WHERE device_id = ? AND owner = ? AND expires_at > ?'),
       releaseLock: db.prepare('DELETE FROM session_locks WHERE device_id = ? AND owner = ?'),
+      clearLocks: db.prepare('DELETE FROM session_locks'),
 
       insertToken: db.prepare('INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)'),
       getToken: db.prepare<[number], TokenRow>('SELECT * FROM api_tokens WHERE id = ?'),
@@ -733,6 +734,11 @@ export class SqliteStore implements Store {
   async releaseSessionLock(deviceId: string, owner: string): Promise<boolean> {
     this.open();
     return this.s.releaseLock.run(deviceId, owner).changes > 0;
+  }
+
+  async clearSessionLocks(): Promise<number> {
+    this.open();
+    return this.s.clearLocks.run().changes;
   }
 
   // Tasks ---------------------------------------------------------------------------------------
