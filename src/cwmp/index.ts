@@ -29,3 +29,6 @@ export { stripIllegalXmlChars, findIllegalXmlChar } from './xml.ts';
 export * from './faults.ts';
 export * from './events.ts';
 export * from './values.ts';
+export * from './auth.ts';
+export * from './udp-connection-request.ts';
+export * from './stun.ts';
