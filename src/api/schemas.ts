@@ -28,6 +28,11 @@ export const ErrorSchema = Type.Object(
   { title: 'Error' },
 );
 
+/** Returns the schema with a description (OpenAPI uses it as the response's description). */
+export function described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, description };
+}
+
 /** Response entries for the error statuses a route may answer. */
 export function errorResponses(...statuses: number[]): Record<number, typeof ErrorSchema> {
   return Object.fromEntries(statuses.map((s) => [s, { ...ErrorSchema, description: errorDescription(s) }]));

@@ -73,6 +73,7 @@ describe('the OpenAPI document at /api/openapi.json', () => {
         for (const [status, response] of Object.entries(responses)) {
           assert.match(status, /^([1-5]\d\d|default)$/, where);
           assert.equal(typeof response.description, 'string', `${where} ${status} has no description`);
+          assert.notEqual(response.description, 'Default Response', `${where} ${status} has no description of its own`);
         }
         const params = (op.parameters ?? []) as Json[];
         for (const p of params) {

@@ -4,7 +4,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.ts';
-import { AuditEntrySchema, CursorQuery, errorResponses, LimitQuery, NextCursor } from '../schemas.ts';
+import { AuditEntrySchema, CursorQuery, errorResponses, LimitQuery, NextCursor, described } from '../schemas.ts';
 import { TimestampQuery, toUtcTimestamp } from './common.ts';
 
 const AuditQuery = Type.Object(
@@ -29,7 +29,7 @@ export function registerAuditRoutes(api: FastifyInstance, ctx: ApiContext): void
         tags: ['audit'],
         summary: 'Audit log, newest first: every write through the API and every read of secrets',
         querystring: AuditQuery,
-        response: { 200: Type.Object({ entries: Type.Array(AuditEntrySchema), nextCursor: NextCursor }), ...errorResponses(400, 401, 403) },
+        response: { 200: described(Type.Object({ entries: Type.Array(AuditEntrySchema), nextCursor: NextCursor }), 'a page of audit entries'), ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {

@@ -21,6 +21,7 @@ import {
   ParameterSchema,
   SessionSchema,
   TagParam,
+  described,
 } from '../schemas.ts';
 import { IncludeSecretsQuery, toUtcTimestamp, TimestampQuery } from './common.ts';
 
@@ -136,7 +137,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         description:
           'Filters combine with AND. Pagination: offset/limit, or the opaque nextCursor (faster on deep pages). `total` counts every match.',
         querystring: DeviceListQuery,
-        response: { 200: DevicePage, ...errorResponses(400, 401) },
+        response: { 200: described(DevicePage, 'a page of devices'), ...errorResponses(400, 401) },
       },
     },
     async (request) => {
@@ -177,7 +178,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         tags: ['devices'],
         summary: 'Pre-register a device (credentials need the admin role)',
         body: NewDeviceBody,
-        response: { 201: DeviceSchema, ...errorResponses(400, 401, 403, 409) },
+        response: { 201: described(DeviceSchema, 'the created device'), ...errorResponses(400, 401, 403, 409) },
       },
     },
     async (request, reply) => {
@@ -204,7 +205,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         summary: 'One device; passwords only with includeSecrets=true (admin, audited)',
         params: IdParams,
         querystring: DetailQuery,
-        response: { 200: DeviceSchema, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: described(DeviceSchema, 'the device'), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -223,7 +224,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         summary: 'Replace tags and/or set credentials (credentials need the admin role)',
         params: IdParams,
         body: PatchDeviceBody,
-        response: { 200: DeviceSchema, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: described(DeviceSchema, 'the changed device'), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -266,7 +267,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         params: IdParams,
         querystring: ParametersQuery,
         response: {
-          200: Type.Object({ deviceId: Type.String(), parameters: Type.Array(ParameterSchema) }),
+          200: described(Type.Object({ deviceId: Type.String(), parameters: Type.Array(ParameterSchema) }), 'the parameters, sorted by name'),
           ...errorResponses(400, 401, 403, 404),
         },
       },
@@ -290,7 +291,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         tags: ['devices'],
         summary: 'Add a tag (idempotent)',
         params: TagParams,
-        response: { 200: TagsAnswer, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: described(TagsAnswer, 'the device\'s tags after the change'), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -312,7 +313,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         tags: ['devices'],
         summary: 'Remove a tag',
         params: TagParams,
-        response: { 200: TagsAnswer, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: described(TagsAnswer, 'the device\'s tags after the change'), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -336,7 +337,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         params: IdParams,
         querystring: EventsQuery,
         response: {
-          200: Type.Object({ deviceId: Type.String(), sessions: Type.Array(SessionSchema), nextCursor: NextCursor }),
+          200: described(Type.Object({ deviceId: Type.String(), sessions: Type.Array(SessionSchema), nextCursor: NextCursor }), 'a page of sessions'),
           ...errorResponses(400, 401, 404),
         },
       },

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FaultQuery, FaultRecord, Store } from '../../store/types.ts';
 import type { ApiContext } from '../context.ts';
 import { apiError } from '../errors.ts';
-import { CursorQuery, DeviceIdParam, errorResponses, FaultSchema, LimitQuery, NextCursor } from '../schemas.ts';
+import { CursorQuery, DeviceIdParam, errorResponses, FaultSchema, LimitQuery, NextCursor, described } from '../schemas.ts';
 import { TimestampQuery, toUtcTimestamp } from './common.ts';
 
 /**
@@ -78,7 +78,7 @@ export function registerFaultRoutes(api: FastifyInstance, ctx: ApiContext): void
         summary: 'Faults, newest first; filter by device, task, code and time',
         description: 'A page may hold fewer than `limit` faults while nextCursor is not null (the scan budget per request was spent); keep following nextCursor.',
         querystring: FaultsQuery,
-        response: { 200: Type.Object({ faults: Type.Array(FaultSchema), nextCursor: NextCursor }), ...errorResponses(400, 401) },
+        response: { 200: described(Type.Object({ faults: Type.Array(FaultSchema), nextCursor: NextCursor }), 'a page of faults'), ...errorResponses(400, 401) },
       },
     },
     async (request) => {

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.ts';
 import { apiError } from '../errors.ts';
-import { errorResponses, TokenSchema } from '../schemas.ts';
+import { errorResponses, TokenSchema, described } from '../schemas.ts';
 
 export function registerMetaRoutes(api: FastifyInstance, ctx: ApiContext): void {
   api.get(
@@ -16,7 +16,7 @@ export function registerMetaRoutes(api: FastifyInstance, ctx: ApiContext): void 
         tags: ['meta'],
         summary: 'Liveness check (no token needed)',
         security: [],
-        response: { 200: Type.Object({ status: Type.Literal('ok'), activeSessions: Type.Integer() }) },
+        response: { 200: described(Type.Object({ status: Type.Literal('ok'), activeSessions: Type.Integer() }), 'the ACS is up') },
       },
     },
     async () => ({ status: 'ok' as const, activeSessions: ctx.acs.activeSessions() }),
@@ -43,7 +43,7 @@ export function registerMetaRoutes(api: FastifyInstance, ctx: ApiContext): void 
       schema: {
         tags: ['tokens'],
         summary: 'The token that authenticated this request (name, role)',
-        response: { 200: TokenSchema, ...errorResponses(401) },
+        response: { 200: described(TokenSchema, 'the calling token'), ...errorResponses(401) },
       },
     },
     async (request) => {

@@ -18,6 +18,7 @@ import {
   NextCursor,
   TaskSchema,
   TaskStatusSchema,
+  described,
 } from '../schemas.ts';
 import { IncludeSecretsQuery, TimestampQuery, toUtcTimestamp } from './common.ts';
 import { requireDevice, secretsRequested } from './devices.ts';
@@ -131,8 +132,8 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
         querystring: createQuery(ctx.maxWaitMs),
         body: TaskPayloadSchema,
         response: {
-          200: { ...TaskAnswer, description: 'the task finished (done, failed or cancelled) within the wait' },
-          202: { ...TaskAnswer, description: 'the task is queued (pending) or running' },
+          200: described(TaskAnswer, 'the task finished (done, failed or cancelled) within the wait'),
+          202: described(TaskAnswer, 'the task is queued (pending) or running'),
           ...errorResponses(400, 401, 403, 404),
         },
       },
@@ -184,7 +185,7 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
         summary: "The device's tasks, newest first by default",
         params: DeviceParams,
         querystring: DeviceTasksQuery,
-        response: { 200: TaskPage, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: described(TaskPage, 'a page of tasks'), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -206,7 +207,7 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
         tags: ['tasks'],
         summary: 'Tasks of every device, newest first by default',
         querystring: AllTasksQuery,
-        response: { 200: TaskPage, ...errorResponses(400, 401) },
+        response: { 200: described(TaskPage, 'a page of tasks'), ...errorResponses(400, 401) },
       },
     },
     async (request) => {
@@ -225,7 +226,7 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
         summary: 'One task with its status and result',
         params: TaskParams,
         querystring: OneTaskQuery,
-        response: { 200: TaskSchema, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: described(TaskSchema, 'the task'), ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
@@ -243,7 +244,7 @@ export function registerTaskRoutes(api: FastifyInstance, ctx: ApiContext): void 
         tags: ['tasks'],
         summary: 'Cancel a pending or running task (idempotent for a cancelled task)',
         params: TaskParams,
-        response: { 200: TaskSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: described(TaskSchema, 'the cancelled task'), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) => {

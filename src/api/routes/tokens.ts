@@ -7,7 +7,7 @@ import type { ApiToken } from '../../store/types.ts';
 import { generateToken, hashToken } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { apiError } from '../errors.ts';
-import { errorResponses, RoleSchema, TokenSchema } from '../schemas.ts';
+import { errorResponses, RoleSchema, TokenSchema, described } from '../schemas.ts';
 
 const NewTokenBody = Type.Object(
   {
@@ -33,7 +33,7 @@ export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void
       schema: {
         tags: ['tokens'],
         summary: 'Every API token (without secrets), revoked ones included',
-        response: { 200: Type.Object({ tokens: Type.Array(TokenSchema) }), ...errorResponses(401, 403) },
+        response: { 200: described(Type.Object({ tokens: Type.Array(TokenSchema) }), 'every token'), ...errorResponses(401, 403) },
       },
     },
     async () => ({ tokens: (await ctx.store.listApiTokens()).map(tokenView) }),
@@ -48,7 +48,10 @@ export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void
         summary: 'Create a token; its secret is in this answer only',
         body: NewTokenBody,
         response: {
-          201: Type.Object({ token: TokenSchema, secret: Type.String({ description: 'use as "Authorization: Bearer <secret>"; not retrievable later' }) }),
+          201: described(
+            Type.Object({ token: TokenSchema, secret: Type.String({ description: 'use as "Authorization: Bearer <secret>"; not retrievable later' }) }),
+            'the token and its secret (shown once)',
+          ),
           ...errorResponses(400, 401, 403, 409),
         },
       },
@@ -72,7 +75,7 @@ export function registerTokenRoutes(api: FastifyInstance, ctx: ApiContext): void
         tags: ['tokens'],
         summary: 'Revoke a token (idempotent); the last active admin token cannot be revoked',
         params: TokenParams,
-        response: { 200: TokenSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: described(TokenSchema, 'the revoked token'), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) => {
