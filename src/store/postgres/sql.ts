@@ -1,0 +1,175 @@
+/**
+ * Small helpers shared by the PostgreSQL backend: placeholder building, value conversion
+ * between the store's JSON-friendly types and PostgreSQL columns, and error classification.
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { StoreError, type IsoTimestamp, type JsonValue } from '../types.ts';
+
+/** Collects bound values and hands out their `$n` placeholders, so SQL text never holds user data. */
+export class Params {
+  readonly values: unknown[] = [];
+  /** Adds a value; returns its placeholder (`$3`), optionally with a cast (`$3::text[]`). */
+  add(value: unknown, cast?: string): string {
+    this.values.push(value);
+    return cast ? `$${this.values.length}::${cast}` : `$${this.values.length}`;
+  }
+}
+
+/** Highest code point: an upper bound for "every name starting with prefix" range scans (C collation). */
+export const MAX_CHAR = String.fromCodePoint(0x10ffff);
+
+// Timestamps --------------------------------------------------------------------------------------
+
+/** The shapes of ISO 8601 accepted as store timestamps (date, time, optional seconds/fraction, zone). */
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
+
+/**
+ * Checks a timestamp given to the store before it reaches a `timestamptz` column. PostgreSQL would
+ * otherwise accept words such as `now` or `yesterday` and store a surprising date.
+ * Returns the value unchanged (null/undefined pass through).
+ * @throws StoreError `invalid` for anything that is not ISO 8601 with a time zone.
+ */
+export function isoParam<T extends IsoTimestamp | null | undefined>(value: T, field: string): T {
+  if (value === null || value === undefined) return value;
+  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new StoreError('invalid', `${field} must be an ISO 8601 timestamp with a time zone, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** timestamptz as PostgreSQL prints it with DateStyle ISO: `2025-01-31 12:00:00.123456+00`, offset optional minutes/seconds. */
+const PG_TIMESTAMPTZ = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
+
+/**
+ * Parses PostgreSQL's text form of a timestamptz into the store's ISO string with milliseconds
+ * (microseconds are truncated). Values it cannot represent (infinity, BC dates) are returned as printed.
+ */
+export function parseTimestamptz(text: string): IsoTimestamp {
+  const m = PG_TIMESTAMPTZ.exec(text);
+  if (!m) return text;
+  const [, y, mo, d, h, mi, s, frac, sign, oh, om, os] = m;
+  const ms = frac ? Number(frac.padEnd(6, '0').slice(0, 3)) : 0;
+  const offsetSeconds = (Number(oh) * 3600 + Number(om ?? 0) * 60 + Number(os ?? 0)) * (sign === '-' ? -1 : 1);
+  const utc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), ms) - offsetSeconds * 1000;
+  return new Date(utc).toISOString();
+}
+
+/** OID of `timestamptz` in every PostgreSQL. */
+const TIMESTAMPTZ_OID = 1184;
+
+/** Type parsers of the pool: timestamptz becomes an ISO string instead of a JS Date; the rest as pg does. */
+export const TYPE_PARSERS: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === TIMESTAMPTZ_OID && (format === undefined || format === 'text')) return parseTimestamptz;
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+// JSON ----------------------------------------------------------------------------------------------
+
+/**
+ * A JSON value as text for a `json` column (pg would turn a JS array into a PostgreSQL array).
+ * `undefined` and `null` become SQL NULL, as in the SQLite backend.
+ */
+export function jsonParam(value: JsonValue | undefined | null): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value);
+}
+
+// Ids -----------------------------------------------------------------------------------------------
+
+/** Parses a store-generated numeric id given as text; non-numeric ids simply match nothing. */
+export function numericId(id: string): string | null {
+  return /^[1-9][0-9]{0,15}$/.test(id) ? id : null;
+}
+
+// Statement names -------------------------------------------------------------------------------------
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A stable name for a statement text, so that each pooled connection parses and plans it once
+ * (a named prepared statement) and reuses it on later calls.
+ */
+export function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `sb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+// Errors ----------------------------------------------------------------------------------------------
+
+/** SQLSTATE classes and codes we translate (see PostgreSQL's "Errcodes" appendix). */
+const SQLSTATE = {
+  uniqueViolation: '23505',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  programLimitExceeded: '54000',
+  tooManyConnections: '53300',
+  dataExceptionClass: '22',
+  connectionExceptionClass: '08',
+  operatorInterventionClass: '57',
+} as const;
+
+/** Node socket errors that mean the server is not reachable. */
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** True for errors after which retrying the whole transaction can succeed. */
+export function isRetryableTransactionError(err: unknown): boolean {
+  const code = sqlState(err);
+  return code === SQLSTATE.serializationFailure || code === SQLSTATE.deadlockDetected;
+}
+
+/**
+ * Translates a pg/network error into the store's typed errors: returns a StoreError for expected
+ * failures (unreachable server, duplicate key, bad value) and the original error otherwise (a bug).
+ */
+export function toStoreError(err: unknown): unknown {
+  if (err instanceof StoreError) return err;
+  const code = sqlState(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code !== undefined) {
+    if (code === SQLSTATE.uniqueViolation) return new StoreError('conflict', message);
+    if (code.startsWith(SQLSTATE.dataExceptionClass) || code === SQLSTATE.programLimitExceeded) return new StoreError('invalid', message);
+    if (
+      code.startsWith(SQLSTATE.connectionExceptionClass) ||
+      code.startsWith(SQLSTATE.operatorInterventionClass) ||
+      code === SQLSTATE.tooManyConnections ||
+      NETWORK_ERROR_CODES.has(code)
+    ) {
+      return new StoreError('unavailable', `database unavailable: ${message}`);
+    }
+  }
+  // pg reports a dropped connection or a pool timeout with plain Errors.
+  if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection closed/i.test(message)) {
+    return new StoreError('unavailable', `database unavailable: ${message}`);
+  }
+  return err;
+}
+
+/** Validates a schema name (it goes into SQL and connection options unquoted). */
+export function checkSchemaName(schema: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new StoreError('invalid', `schema name must match [a-z_][a-z0-9_]{0,62}, got ${JSON.stringify(schema)}`);
+  }
+  return schema;
+}
+
+/** The URL with its password replaced, for names and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable url)';
+  }
+}
