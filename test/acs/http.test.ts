@@ -113,6 +113,48 @@ describe('CWMP listener: session binding', () => {
     }
   });
 
+  it('a CPE with neither cookies nor a kept connection is tied by its address when that is unambiguous', async () => {
+    const acs = await acsWith();
+    try {
+      await seed(acs);
+      await acs.enqueueTask(deviceIdOf('SN0001'), { type: 'getRPCMethods' });
+      assert.equal((await post(acs.cwmpUrl, connection(), xml(informMessage()))).status, 200);
+      const rpc = await post(acs.cwmpUrl, connection(), null);
+      assert.equal(rpc.parsed?.body?.method, 'GetRPCMethods');
+      const end = await post(acs.cwmpUrl, connection(), xml({ method: 'GetRPCMethodsResponse', methodList: ['Inform'] }, '1.0', { id: rpc.parsed!.header.id }));
+      assert.equal(end.status, 204);
+    } finally {
+      await acs.close();
+    }
+  });
+
+  it('two devices behind one address keep separate sessions (an Inform never binds by address)', async () => {
+    const acs = await acsWith();
+    try {
+      await seed(acs, 'A');
+      await seed(acs, 'B');
+      await acs.enqueueTask(deviceIdOf('A'), { type: 'getRPCMethods' });
+      await acs.enqueueTask(deviceIdOf('B'), { type: 'reboot' });
+      const a = connection();
+      const b = connection();
+      await post(acs.cwmpUrl, a, xml(informMessage({ serial: 'A' })));
+      const rpcA = await post(acs.cwmpUrl, a, null);
+      await post(acs.cwmpUrl, b, xml(informMessage({ serial: 'B' })));
+      const rpcB = await post(acs.cwmpUrl, b, null);
+      assert.equal(rpcA.parsed?.body?.method, 'GetRPCMethods');
+      assert.equal(rpcB.parsed?.body?.method, 'Reboot');
+      assert.equal(acs.activeSessions(), 2);
+      assert.equal((await post(acs.cwmpUrl, a, xml({ method: 'GetRPCMethodsResponse', methodList: ['Inform'] }, '1.0', { id: rpcA.parsed!.header.id }))).status, 204);
+      assert.equal((await post(acs.cwmpUrl, b, xml({ method: 'RebootResponse' }, '1.0', { id: rpcB.parsed!.header.id }))).status, 204);
+      const done = await acs.store.listTasks({ status: ['done'] });
+      assert.equal(done.tasks.length, 2);
+      a.destroy();
+      b.destroy();
+    } finally {
+      await acs.close();
+    }
+  });
+
   it('accepts gzip request bodies', async () => {
     const acs = await acsWith();
     try {

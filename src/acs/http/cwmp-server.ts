@@ -162,7 +162,8 @@ export class CwmpService {
     }
     const decoded = this.engine.decode({ body, contentType: header(req, 'content-type'), contentEncoding: header(req, 'content-encoding') });
     const inform = informOf(decoded);
-    const bound = this.findSession(req);
+    // An Inform never binds by IP: another device behind the same address must not end a session.
+    const bound = this.findSession(req, inform === null);
     if (inform) {
       await this.onInform(req, res, decoded, informDeviceId(inform), bound);
       return;
@@ -228,8 +229,8 @@ export class CwmpService {
     this.respond(res, reply, setCookie);
   }
 
-  /** Finds the session a non-Inform POST belongs to. */
-  private findSession(req: IncomingMessage): LiveSession | null {
+  /** Finds the session a POST belongs to: by cookie, by connection, then (if allowed) by IP. */
+  private findSession(req: IncomingMessage, byIp: boolean): LiveSession | null {
     const cookieId = sessionIdFromCookie(header(req, 'cookie'), this.o.cookieName);
     if (cookieId) {
       const s = this.sessions.get(cookieId);
@@ -244,6 +245,7 @@ export class CwmpService {
       const s = this.sessions.get(socketId);
       if (s) return s;
     }
+    if (!byIp) return null;
     const ip = normaliseIp(req.socket.remoteAddress);
     const candidates = ip ? this.byIp.get(ip) : undefined;
     if (candidates && candidates.size === 1) {
