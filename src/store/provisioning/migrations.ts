@@ -81,6 +81,7 @@ export const PROVISIONING_MIGRATIONS: readonly ProvisioningMigration[] = [
         position INTEGER NOT NULL,
         stage INTEGER NOT NULL,
         state TEXT NOT NULL,
+        phase TEXT,
         from_version TEXT,
         command_key TEXT,
         task_id TEXT,

@@ -314,6 +314,8 @@ export interface Rollout extends RolloutSpec {
 export type RolloutDeviceState = 'pending' | 'downloading' | 'succeeded' | 'failed' | 'skipped';
 export const FINAL_ROLLOUT_DEVICE_STATES: readonly RolloutDeviceState[] = ['succeeded', 'failed', 'skipped'];
 
+export type RolloutDevicePhase = 'sent' | 'accepted' | 'installed';
+
 export interface RolloutDevice {
   rolloutId: string;
   deviceId: string;
@@ -322,6 +324,8 @@ export interface RolloutDevice {
   /** Stage index that admits the device. */
   stage: number;
   state: RolloutDeviceState;
+  /** Progress inside `downloading`: `sent` (Download queued), `accepted` (CPE accepted), `installed` (TransferComplete OK, new version not seen yet). */
+  phase: RolloutDevicePhase | null;
   fromVersion: string | null;
   commandKey: string | null;
   taskId: string | null;
@@ -337,6 +341,7 @@ export type NewRolloutDevice = Pick<RolloutDevice, 'deviceId' | 'position' | 'st
 
 export interface RolloutDeviceUpdate {
   state?: RolloutDeviceState;
+  phase?: RolloutDevicePhase | null;
   commandKey?: string | null;
   taskId?: string | null;
   faultCode?: number | null;

@@ -1,0 +1,1037 @@
+/**
+ * SQLite implementation of `ProvisioningStore` (better-sqlite3 12).
+ *
+ * It opens its own connection to the core store's database file (the core `SqliteStore` keeps its
+ * handle private): in WAL mode two connections of one process read concurrently and serialise their
+ * writes through SQLite's lock, with `busy_timeout` absorbing the short waits. All tables are
+ * `prov_`-prefixed and migrated through their own version table (see migrations.ts), so the core
+ * schema never sees them. Tests pass `file: ':memory:'` (a private database).
+ */
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
+import { StoreError, type IsoTimestamp, type JsonObject } from '../types.ts';
+import { migrateProvisioning } from './migrations.ts';
+import type {
+  BootstrapRecord,
+  BootstrapSpec,
+  DeliveryStatus,
+  DeliveryUpdate,
+  DeviceMemoryEntry,
+  DeviceMemoryKind,
+  FileAuthScheme,
+  FilePatch,
+  FileQuery,
+  FileRecord,
+  HistoryEntry,
+  HistoryQuery,
+  NewFileRecord,
+  NewHistoryEntry,
+  NewRolloutDevice,
+  Page,
+  Preset,
+  PresetSpec,
+  ProvisioningStore,
+  Rollout,
+  RolloutCounts,
+  RolloutDevice,
+  RolloutDevicePhase,
+  RolloutDeviceState,
+  RolloutDeviceUpdate,
+  RolloutPatch,
+  RolloutSpec,
+  RolloutState,
+  VariableQuery,
+  VariableSet,
+  Webhook,
+  WebhookDelivery,
+  WebhookEvent,
+  WebhookSpec,
+} from './types.ts';
+
+/** The core store's file name (src/store/sqlite/index.ts), so both connections open the same file. */
+const SQLITE_FILE_NAME = 'switchboard.sqlite';
+const BUSY_TIMEOUT_MS = 5000;
+/** Random bytes in generated ids (64 bits: unique enough for operator-made objects). */
+const ID_BYTES = 8;
+
+export interface SqliteProvisioningStoreOptions {
+  /** Data directory (the file is `switchboard.sqlite`, shared with the core store). */
+  dataDir?: string;
+  /** Exact file path (wins over dataDir); `:memory:` for tests. */
+  file?: string;
+  /** Clock in ms (tests fake it). */
+  now?: () => number;
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(ID_BYTES).toString('hex')}`;
+}
+
+interface FileRow {
+  id: string;
+  name: string;
+  file_type: string;
+  oui: string | null;
+  product_class: string | null;
+  version: string | null;
+  size: number;
+  sha256: string;
+  description: string | null;
+  auth_scheme: string;
+  auth_username: string | null;
+  auth_password: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface RolloutRow {
+  id: string;
+  spec: string;
+  state: string;
+  stage_index: number;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+interface RolloutDeviceRow {
+  rollout_id: string;
+  device_id: string;
+  position: number;
+  stage: number;
+  state: string;
+  phase: string | null;
+  from_version: string | null;
+  command_key: string | null;
+  task_id: string | null;
+  fault_code: number | null;
+  detail: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+interface DeliveryRow {
+  id: number;
+  webhook_id: string;
+  event: string;
+  body: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+interface BootstrapRow {
+  key: string;
+  spec: string;
+  revision: number;
+  created_at: string;
+  updated_at: string;
+  applied_device_id: string | null;
+  applied_at: string | null;
+}
+
+interface HistoryRow {
+  id: number;
+  device_id: string;
+  name: string;
+  value: string;
+  previous: string | null;
+  source: string;
+  at: string;
+}
+
+function rowToFile(r: FileRow): FileRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    fileType: r.file_type,
+    oui: r.oui,
+    productClass: r.product_class,
+    version: r.version,
+    size: r.size,
+    sha256: r.sha256,
+    description: r.description,
+    auth: { scheme: r.auth_scheme as FileAuthScheme, username: r.auth_username, password: r.auth_password },
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function rowToRollout(r: RolloutRow): Rollout {
+  const spec = JSON.parse(r.spec) as RolloutSpec;
+  return {
+    ...spec,
+    id: r.id,
+    state: r.state as RolloutState,
+    stageIndex: r.stage_index,
+    reason: r.reason,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+function rowToRolloutDevice(r: RolloutDeviceRow): RolloutDevice {
+  return {
+    rolloutId: r.rollout_id,
+    deviceId: r.device_id,
+    position: r.position,
+    stage: r.stage,
+    state: r.state as RolloutDeviceState,
+    phase: r.phase as RolloutDevicePhase | null,
+    fromVersion: r.from_version,
+    commandKey: r.command_key,
+    taskId: r.task_id,
+    faultCode: r.fault_code,
+    detail: r.detail,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function rowToDelivery(r: DeliveryRow): WebhookDelivery {
+  return {
+    id: String(r.id),
+    webhookId: r.webhook_id,
+    event: r.event as WebhookEvent | 'ping',
+    body: r.body,
+    status: r.status as DeliveryStatus,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastStatusCode: r.last_status_code,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+function rowToBootstrap(r: BootstrapRow): BootstrapRecord {
+  const s = JSON.parse(r.spec) as BootstrapSpec;
+  return {
+    key: r.key,
+    acsUrl: s.acsUrl ?? null,
+    acsUsername: s.acsUsername ?? null,
+    acsPassword: s.acsPassword ?? null,
+    connectionRequestUsername: s.connectionRequestUsername ?? null,
+    connectionRequestPassword: s.connectionRequestPassword ?? null,
+    periodicInformInterval: s.periodicInformInterval ?? null,
+    variables: s.variables ?? {},
+    tags: s.tags ?? [],
+    note: s.note ?? null,
+    revision: r.revision,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    appliedDeviceId: r.applied_device_id,
+    appliedAt: r.applied_at,
+  };
+}
+
+function rowToHistory(r: HistoryRow): HistoryEntry {
+  return {
+    id: String(r.id),
+    deviceId: r.device_id,
+    name: r.name,
+    value: r.value,
+    previous: r.previous,
+    source: r.source as HistoryEntry['source'],
+    at: r.at,
+  };
+}
+
+/** Keyset page over rows sorted by one text/number column (ties impossible: the column is unique). */
+function pageOf<R, T>(rows: R[], limit: number, map: (r: R) => T, cursorOf: (r: R) => Record<string, string | number>): Page<T> {
+  const more = rows.length > limit;
+  const items = (more ? rows.slice(0, limit) : rows).map(map);
+  return { items, nextCursor: more ? encodeCursor(cursorOf(rows[limit - 1])) : null };
+}
+
+const ROLLOUT_DEVICE_STATES: readonly RolloutDeviceState[] = ['pending', 'downloading', 'succeeded', 'failed', 'skipped'];
+
+/** See the module comment. */
+export class SqliteProvisioningStore implements ProvisioningStore {
+  readonly name: string;
+  private readonly db: Database.Database;
+  private readonly clock: () => number;
+  private closed = false;
+
+  constructor(db: Database.Database, name: string, clock: () => number) {
+    this.db = db;
+    this.name = name;
+    this.clock = clock;
+  }
+
+  private now(): IsoTimestamp {
+    return new Date(this.clock()).toISOString();
+  }
+
+  /** Runs a synchronous body, mapping SQLite failures to StoreError. */
+  private run<T>(body: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('unavailable', 'the provisioning store is closed'));
+    try {
+      return Promise.resolve(body());
+    } catch (err) {
+      if (err instanceof StoreError) return Promise.reject(err);
+      const code = (err as { code?: string }).code ?? '';
+      if (code.startsWith('SQLITE_CONSTRAINT')) return Promise.reject(new StoreError('conflict', (err as Error).message));
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return Promise.reject(new StoreError('unavailable', 'the database is busy'));
+      return Promise.reject(err);
+    }
+  }
+
+  // Presets --------------------------------------------------------------------------------------
+
+  createPreset(spec: PresetSpec): Promise<Preset> {
+    return this.run(() => {
+      const at = this.now();
+      const id = newId('pre');
+      const taken = this.db.prepare('SELECT 1 FROM prov_presets WHERE name = ?').get(spec.name);
+      if (taken) throw new StoreError('conflict', `a preset named "${spec.name}" exists`);
+      this.db.prepare('INSERT INTO prov_presets (id, name, spec, revision, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)').run(id, spec.name, JSON.stringify(spec), at, at);
+      return { ...spec, id, revision: 1, createdAt: at, updatedAt: at };
+    });
+  }
+
+  private presetRow(r: { id: string; spec: string; revision: number; created_at: string; updated_at: string }): Preset {
+    return { ...(JSON.parse(r.spec) as PresetSpec), id: r.id, revision: r.revision, createdAt: r.created_at, updatedAt: r.updated_at };
+  }
+
+  getPreset(id: string): Promise<Preset | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0] | undefined;
+      return r ? this.presetRow(r) : null;
+    });
+  }
+
+  listPresets(): Promise<Preset[]> {
+    return this.run(() =>
+      (this.db.prepare('SELECT * FROM prov_presets ORDER BY name').all() as Parameters<SqliteProvisioningStore['presetRow']>[0][]).map((r) => this.presetRow(r)),
+    );
+  }
+
+  updatePreset(id: string, spec: PresetSpec): Promise<Preset | null> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const taken = this.db.prepare('SELECT 1 FROM prov_presets WHERE name = ? AND id <> ?').get(spec.name, id);
+        if (taken) throw new StoreError('conflict', `a preset named "${spec.name}" exists`);
+        const at = this.now();
+        const res = this.db
+          .prepare('UPDATE prov_presets SET name = ?, spec = ?, revision = revision + 1, updated_at = ? WHERE id = ?')
+          .run(spec.name, JSON.stringify(spec), at, id);
+        if (res.changes === 0) return null;
+        const r = this.db.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0];
+        return this.presetRow(r);
+      })(),
+    );
+  }
+
+  deletePreset(id: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM prov_presets WHERE id = ?').run(id).changes > 0);
+  }
+
+  // Files ----------------------------------------------------------------------------------------
+
+  createFile(record: NewFileRecord): Promise<FileRecord> {
+    return this.run(() => {
+      const at = this.now();
+      const id = newId('file');
+      this.db
+        .prepare(
+          `INSERT INTO prov_files (id, name, file_type, oui, product_class, version, size, sha256, description, auth_scheme, auth_username, auth_password, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(id, record.name, record.fileType, record.oui, record.productClass, record.version, record.size, record.sha256, record.description, record.auth.scheme, record.auth.username, record.auth.password, at, at);
+      return { ...record, id, createdAt: at, updatedAt: at };
+    });
+  }
+
+  getFile(id: string): Promise<FileRecord | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM prov_files WHERE id = ?').get(id) as FileRow | undefined;
+      return r ? rowToFile(r) : null;
+    });
+  }
+
+  listFiles(query: FileQuery): Promise<Page<FileRecord>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      const eq = (col: string, v: string | undefined) => {
+        if (v !== undefined) {
+          where.push(`${col} = ?`);
+          args.push(v);
+        }
+      };
+      eq('file_type', query.fileType);
+      eq('oui', query.oui);
+      eq('product_class', query.productClass);
+      eq('version', query.version);
+      eq('sha256', query.sha256);
+      if (query.cursor !== undefined) {
+        const c = decodeCursor(query.cursor, ['created', 'id']);
+        where.push('(created_at > ? OR (created_at = ? AND id > ?))');
+        args.push(String(c.created), String(c.created), String(c.id));
+      }
+      const sql = `SELECT * FROM prov_files ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ?`;
+      const rows = this.db.prepare(sql).all(...args, limit + 1) as FileRow[];
+      return pageOf(rows, limit, rowToFile, (r) => ({ created: r.created_at, id: r.id }));
+    });
+  }
+
+  updateFile(id: string, patch: FilePatch): Promise<FileRecord | null> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const r = this.db.prepare('SELECT * FROM prov_files WHERE id = ?').get(id) as FileRow | undefined;
+        if (!r) return null;
+        const cur = rowToFile(r);
+        const next: FileRecord = {
+          ...cur,
+          name: patch.name ?? cur.name,
+          fileType: patch.fileType ?? cur.fileType,
+          oui: patch.oui !== undefined ? patch.oui : cur.oui,
+          productClass: patch.productClass !== undefined ? patch.productClass : cur.productClass,
+          version: patch.version !== undefined ? patch.version : cur.version,
+          description: patch.description !== undefined ? patch.description : cur.description,
+          auth: patch.auth ?? cur.auth,
+          updatedAt: this.now(),
+        };
+        this.db
+          .prepare(
+            `UPDATE prov_files SET name = ?, file_type = ?, oui = ?, product_class = ?, version = ?, description = ?, auth_scheme = ?, auth_username = ?, auth_password = ?, updated_at = ?
+             WHERE id = ?`,
+          )
+          .run(next.name, next.fileType, next.oui, next.productClass, next.version, next.description, next.auth.scheme, next.auth.username, next.auth.password, next.updatedAt, id);
+        return next;
+      })(),
+    );
+  }
+
+  deleteFile(id: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM prov_files WHERE id = ?').run(id).changes > 0);
+  }
+
+  countFilesWithContent(sha256: string): Promise<number> {
+    return this.run(() => (this.db.prepare('SELECT COUNT(*) AS n FROM prov_files WHERE sha256 = ?').get(sha256) as { n: number }).n);
+  }
+
+  // Variables ------------------------------------------------------------------------------------
+
+  private variableSets(rows: { key: string; name: string; value: string; updated_at: string }[]): VariableSet[] {
+    const byKey = new Map<string, VariableSet>();
+    for (const r of rows) {
+      let set = byKey.get(r.key);
+      if (!set) {
+        set = { key: r.key, variables: {}, updatedAt: r.updated_at };
+        byKey.set(r.key, set);
+      }
+      set.variables[r.name] = r.value;
+      if (r.updated_at > set.updatedAt) set.updatedAt = r.updated_at;
+    }
+    return [...byKey.values()];
+  }
+
+  getVariables(keys: string[]): Promise<VariableSet[]> {
+    return this.run(() => {
+      if (keys.length === 0) return [];
+      const rows = this.db
+        .prepare(`SELECT key, name, value, updated_at FROM prov_variables WHERE key IN (${keys.map(() => '?').join(',')}) ORDER BY key, name`)
+        .all(...keys) as { key: string; name: string; value: string; updated_at: string }[];
+      const sets = this.variableSets(rows);
+      // in the order asked
+      return keys.map((k) => sets.find((s) => s.key === k)).filter((s): s is VariableSet => s !== undefined);
+    });
+  }
+
+  listVariables(query: VariableQuery): Promise<Page<VariableSet>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const where: string[] = [];
+      const args: string[] = [];
+      if (query.keyPrefix) {
+        where.push('key >= ? AND key < ?');
+        args.push(query.keyPrefix, query.keyPrefix + '\u{10FFFF}');
+      }
+      if (query.cursor !== undefined) {
+        where.push('key > ?');
+        args.push(String(decodeCursor(query.cursor, ['key']).key));
+      }
+      const keys = this.db
+        .prepare(`SELECT DISTINCT key FROM prov_variables ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY key LIMIT ?`)
+        .all(...args, limit + 1) as { key: string }[];
+      const more = keys.length > limit;
+      const pageKeys = (more ? keys.slice(0, limit) : keys).map((k) => k.key);
+      if (pageKeys.length === 0) return { items: [], nextCursor: null };
+      const rows = this.db
+        .prepare(`SELECT key, name, value, updated_at FROM prov_variables WHERE key IN (${pageKeys.map(() => '?').join(',')}) ORDER BY key, name`)
+        .all(...pageKeys) as { key: string; name: string; value: string; updated_at: string }[];
+      return { items: this.variableSets(rows), nextCursor: more ? encodeCursor({ key: pageKeys[pageKeys.length - 1] }) : null };
+    });
+  }
+
+  putVariables(sets: { key: string; variables: Record<string, string> }[], mode: 'merge' | 'replace'): Promise<number> {
+    return this.run(() => {
+      const at = this.now();
+      const del = this.db.prepare('DELETE FROM prov_variables WHERE key = ?');
+      const delOne = this.db.prepare('DELETE FROM prov_variables WHERE key = ? AND name = ?');
+      const put = this.db.prepare(
+        'INSERT INTO prov_variables (key, name, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+      );
+      this.db.transaction(() => {
+        for (const s of sets) {
+          if (mode === 'replace') del.run(s.key);
+          for (const [name, value] of Object.entries(s.variables)) {
+            if (value === '') delOne.run(s.key, name);
+            else put.run(s.key, name, value, at);
+          }
+        }
+      })();
+      return sets.length;
+    });
+  }
+
+  deleteVariables(selector: { keys?: string[]; all?: boolean }): Promise<number> {
+    return this.run(() => {
+      if (selector.all) {
+        const n = (this.db.prepare('SELECT COUNT(DISTINCT key) AS n FROM prov_variables').get() as { n: number }).n;
+        this.db.prepare('DELETE FROM prov_variables').run();
+        return n;
+      }
+      const keys = selector.keys ?? [];
+      if (keys.length === 0) return 0;
+      const ph = keys.map(() => '?').join(',');
+      const n = (this.db.prepare(`SELECT COUNT(DISTINCT key) AS n FROM prov_variables WHERE key IN (${ph})`).get(...keys) as { n: number }).n;
+      this.db.prepare(`DELETE FROM prov_variables WHERE key IN (${ph})`).run(...keys);
+      return n;
+    });
+  }
+
+  // Device memory --------------------------------------------------------------------------------
+
+  getDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[]): Promise<DeviceMemoryEntry[]> {
+    return this.run(() => {
+      const args: string[] = [deviceId];
+      let sql = 'SELECT * FROM prov_device_memory WHERE device_id = ?';
+      if (kinds && kinds.length > 0) {
+        sql += ` AND kind IN (${kinds.map(() => '?').join(',')})`;
+        args.push(...kinds);
+      }
+      const rows = this.db.prepare(sql + ' ORDER BY kind, name').all(...args) as {
+        device_id: string;
+        kind: string;
+        name: string;
+        hash: string;
+        detail: string | null;
+        at: string;
+      }[];
+      return rows.map((r) => ({
+        deviceId: r.device_id,
+        kind: r.kind as DeviceMemoryKind,
+        name: r.name,
+        hash: r.hash,
+        detail: r.detail === null ? null : (JSON.parse(r.detail) as JsonObject),
+        at: r.at,
+      }));
+    });
+  }
+
+  putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
+    return this.run(() => {
+      const put = this.db.prepare(
+        `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`,
+      );
+      this.db.transaction(() => {
+        for (const e of entries) put.run(e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at);
+      })();
+    });
+  }
+
+  deleteDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[], name?: string): Promise<number> {
+    return this.run(() => {
+      let sql = 'DELETE FROM prov_device_memory WHERE device_id = ?';
+      const args: string[] = [deviceId];
+      if (kinds && kinds.length > 0) {
+        sql += ` AND kind IN (${kinds.map(() => '?').join(',')})`;
+        args.push(...kinds);
+      }
+      if (name !== undefined) {
+        sql += ' AND name = ?';
+        args.push(name);
+      }
+      return this.db.prepare(sql).run(...args).changes;
+    });
+  }
+
+  // Rollouts -------------------------------------------------------------------------------------
+
+  createRollout(spec: RolloutSpec, devices: NewRolloutDevice[]): Promise<Rollout> {
+    return this.run(() => {
+      const at = this.now();
+      const id = newId('ro');
+      const insertDevice = this.db.prepare(
+        `INSERT INTO prov_rollout_devices (rollout_id, device_id, position, stage, state, from_version, detail, updated_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      this.db.transaction(() => {
+        this.db
+          .prepare('INSERT INTO prov_rollouts (id, spec, state, stage_index, reason, created_at, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?)')
+          .run(id, JSON.stringify(spec), 'running', at, at);
+        for (const d of devices) insertDevice.run(id, d.deviceId, d.position, d.stage, d.state, d.fromVersion, d.detail, at, d.state === 'skipped' ? at : null);
+      })();
+      return { ...spec, id, state: 'running', stageIndex: 0, reason: null, createdAt: at, updatedAt: at, finishedAt: null };
+    });
+  }
+
+  getRollout(id: string): Promise<Rollout | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+      return r ? rowToRollout(r) : null;
+    });
+  }
+
+  listRollouts(query: { states?: RolloutState[]; limit?: number; cursor?: string }): Promise<Page<Rollout>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (query.states && query.states.length > 0) {
+        where.push(`state IN (${query.states.map(() => '?').join(',')})`);
+        args.push(...query.states);
+      }
+      if (query.cursor !== undefined) {
+        const c = decodeCursor(query.cursor, ['created', 'id']);
+        where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+        args.push(String(c.created), String(c.created), String(c.id));
+      }
+      const rows = this.db
+        .prepare(`SELECT * FROM prov_rollouts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`)
+        .all(...args, limit + 1) as RolloutRow[];
+      return pageOf(rows, limit, rowToRollout, (r) => ({ created: r.created_at, id: r.id }));
+    });
+  }
+
+  updateRollout(id: string, patch: RolloutPatch): Promise<Rollout | null> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const r = this.db.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+        if (!r) return null;
+        const cur = rowToRollout(r);
+        const next: Rollout = {
+          ...cur,
+          state: patch.state ?? cur.state,
+          stageIndex: patch.stageIndex ?? cur.stageIndex,
+          reason: patch.reason !== undefined ? patch.reason : cur.reason,
+          finishedAt: patch.finishedAt !== undefined ? patch.finishedAt : cur.finishedAt,
+          updatedAt: this.now(),
+        };
+        this.db
+          .prepare('UPDATE prov_rollouts SET state = ?, stage_index = ?, reason = ?, finished_at = ?, updated_at = ? WHERE id = ?')
+          .run(next.state, next.stageIndex, next.reason, next.finishedAt, next.updatedAt, id);
+        return next;
+      })(),
+    );
+  }
+
+  listRolloutDevices(rolloutId: string, query: { states?: RolloutDeviceState[]; limit?: number; cursor?: string }): Promise<Page<RolloutDevice>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const where = ['rollout_id = ?'];
+      const args: (string | number)[] = [rolloutId];
+      if (query.states && query.states.length > 0) {
+        where.push(`state IN (${query.states.map(() => '?').join(',')})`);
+        args.push(...query.states);
+      }
+      if (query.cursor !== undefined) {
+        where.push('position > ?');
+        args.push(Number(decodeCursor(query.cursor, ['position']).position));
+      }
+      const rows = this.db
+        .prepare(`SELECT * FROM prov_rollout_devices WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`)
+        .all(...args, limit + 1) as RolloutDeviceRow[];
+      return pageOf(rows, limit, rowToRolloutDevice, (r) => ({ position: r.position }));
+    });
+  }
+
+  getRolloutDevice(rolloutId: string, deviceId: string): Promise<RolloutDevice | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
+      return r ? rowToRolloutDevice(r) : null;
+    });
+  }
+
+  rolloutsOfDevice(deviceId: string): Promise<{ rollout: Rollout; device: RolloutDevice }[]> {
+    return this.run(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT d.*, r.id AS r_id, r.spec AS r_spec, r.state AS r_state, r.stage_index AS r_stage_index, r.reason AS r_reason,
+                  r.created_at AS r_created_at, r.updated_at AS r_updated_at, r.finished_at AS r_finished_at
+           FROM prov_rollout_devices d JOIN prov_rollouts r ON r.id = d.rollout_id
+           WHERE d.device_id = ? AND r.state IN ('running', 'paused')
+           ORDER BY r.created_at DESC, r.id DESC`,
+        )
+        .all(deviceId) as (RolloutDeviceRow & Record<string, unknown>)[];
+      return rows.map((row) => ({
+        rollout: rowToRollout({
+          id: row.r_id as string,
+          spec: row.r_spec as string,
+          state: row.r_state as string,
+          stage_index: row.r_stage_index as number,
+          reason: row.r_reason as string | null,
+          created_at: row.r_created_at as string,
+          updated_at: row.r_updated_at as string,
+          finished_at: row.r_finished_at as string | null,
+        }),
+        device: rowToRolloutDevice(row),
+      }));
+    });
+  }
+
+  private applyDeviceUpdate(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate): void {
+    const sets: string[] = ['updated_at = ?'];
+    const args: (string | number | null)[] = [this.now()];
+    const col = (c: string, v: string | number | null | undefined) => {
+      if (v !== undefined) {
+        sets.push(`${c} = ?`);
+        args.push(v);
+      }
+    };
+    col('state', update.state);
+    col('phase', update.phase);
+    col('command_key', update.commandKey);
+    col('task_id', update.taskId);
+    col('fault_code', update.faultCode);
+    col('detail', update.detail);
+    col('started_at', update.startedAt);
+    col('finished_at', update.finishedAt);
+    this.db.prepare(`UPDATE prov_rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ? AND device_id = ?`).run(...args, rolloutId, deviceId);
+  }
+
+  updateRolloutDevice(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate): Promise<RolloutDevice | null> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        this.applyDeviceUpdate(rolloutId, deviceId, update);
+        const r = this.db.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
+        return r ? rowToRolloutDevice(r) : null;
+      })(),
+    );
+  }
+
+  updateRolloutDevices(rolloutId: string, where: { states: RolloutDeviceState[] }, update: RolloutDeviceUpdate): Promise<number> {
+    return this.run(() => {
+      const ids = this.db
+        .prepare(`SELECT device_id FROM prov_rollout_devices WHERE rollout_id = ? AND state IN (${where.states.map(() => '?').join(',')})`)
+        .all(rolloutId, ...where.states) as { device_id: string }[];
+      this.db.transaction(() => {
+        for (const { device_id } of ids) this.applyDeviceUpdate(rolloutId, device_id, update);
+      })();
+      return ids.length;
+    });
+  }
+
+  claimDownloadSlot(rolloutId: string, deviceId: string, maxConcurrent: number, update: RolloutDeviceUpdate): Promise<RolloutDevice | null> {
+    return this.run(() =>
+      // IMMEDIATE: take the write lock before counting, so two connections cannot both see a free slot.
+      this.db.transaction(() => {
+        const busy = (this.db.prepare("SELECT COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND state = 'downloading'").get(rolloutId) as { n: number }).n;
+        if (busy >= maxConcurrent) return null;
+        const cur = this.db.prepare('SELECT state FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as { state: string } | undefined;
+        if (!cur || cur.state !== 'pending') return null;
+        this.applyDeviceUpdate(rolloutId, deviceId, { ...update, state: 'downloading' });
+        return rowToRolloutDevice(this.db.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow);
+      }).immediate(),
+    );
+  }
+
+  rolloutCounts(rolloutId: string, stageAtMost?: number): Promise<RolloutCounts> {
+    return this.run(() => {
+      const rows = (
+        stageAtMost === undefined
+          ? this.db.prepare('SELECT state, COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? GROUP BY state').all(rolloutId)
+          : this.db.prepare('SELECT state, COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND stage <= ? GROUP BY state').all(rolloutId, stageAtMost)
+      ) as { state: string; n: number }[];
+      const counts = Object.fromEntries(ROLLOUT_DEVICE_STATES.map((s) => [s, 0])) as RolloutCounts;
+      for (const r of rows) counts[r.state as RolloutDeviceState] = r.n;
+      return counts;
+    });
+  }
+
+  // Webhooks -------------------------------------------------------------------------------------
+
+  private webhookRow(r: { id: string; spec: string; created_at: string; updated_at: string }): Webhook {
+    return { ...(JSON.parse(r.spec) as WebhookSpec), id: r.id, createdAt: r.created_at, updatedAt: r.updated_at };
+  }
+
+  createWebhook(spec: WebhookSpec): Promise<Webhook> {
+    return this.run(() => {
+      const at = this.now();
+      const id = newId('wh');
+      this.db.prepare('INSERT INTO prov_webhooks (id, spec, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, JSON.stringify(spec), at, at);
+      return { ...spec, id, createdAt: at, updatedAt: at };
+    });
+  }
+
+  getWebhook(id: string): Promise<Webhook | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0] | undefined;
+      return r ? this.webhookRow(r) : null;
+    });
+  }
+
+  listWebhooks(): Promise<Webhook[]> {
+    return this.run(() =>
+      (this.db.prepare('SELECT * FROM prov_webhooks ORDER BY created_at, id').all() as Parameters<SqliteProvisioningStore['webhookRow']>[0][]).map((r) => this.webhookRow(r)),
+    );
+  }
+
+  updateWebhook(id: string, spec: WebhookSpec): Promise<Webhook | null> {
+    return this.run(() => {
+      const at = this.now();
+      if (this.db.prepare('UPDATE prov_webhooks SET spec = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(spec), at, id).changes === 0) return null;
+      return this.webhookRow(this.db.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0]);
+    });
+  }
+
+  deleteWebhook(id: string): Promise<boolean> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const gone = this.db.prepare('DELETE FROM prov_webhooks WHERE id = ?').run(id).changes > 0;
+        // Undelivered messages of a deleted hook have no one to go to.
+        if (gone) this.db.prepare("UPDATE prov_deliveries SET status = 'failed', last_error = 'webhook deleted', next_attempt_at = NULL WHERE webhook_id = ? AND status = 'pending'").run(id);
+        return gone;
+      })(),
+    );
+  }
+
+  createDeliveries(deliveries: Omit<WebhookDelivery, 'id'>[]): Promise<WebhookDelivery[]> {
+    return this.run(() => {
+      const ins = this.db.prepare(
+        `INSERT INTO prov_deliveries (webhook_id, event, body, status, attempts, next_attempt_at, last_status_code, last_error, created_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      return this.db.transaction(() =>
+        deliveries.map((d) => {
+          const res = ins.run(d.webhookId, d.event, d.body, d.status, d.attempts, d.nextAttemptAt, d.lastStatusCode, d.lastError, d.createdAt, d.finishedAt);
+          return { ...d, id: String(res.lastInsertRowid) };
+        }),
+      )();
+    });
+  }
+
+  getDelivery(id: string): Promise<WebhookDelivery | null> {
+    return this.run(() => {
+      const n = Number(id);
+      if (!Number.isSafeInteger(n)) return null;
+      const r = this.db.prepare('SELECT * FROM prov_deliveries WHERE id = ?').get(n) as DeliveryRow | undefined;
+      return r ? rowToDelivery(r) : null;
+    });
+  }
+
+  dueDeliveries(now: IsoTimestamp, limit: number): Promise<WebhookDelivery[]> {
+    return this.run(() =>
+      (
+        this.db
+          .prepare("SELECT * FROM prov_deliveries WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
+          .all(now, limit) as DeliveryRow[]
+      ).map(rowToDelivery),
+    );
+  }
+
+  updateDelivery(id: string, update: DeliveryUpdate): Promise<WebhookDelivery | null> {
+    return this.run(() => {
+      const sets: string[] = [];
+      const args: (string | number | null)[] = [];
+      const col = (c: string, v: string | number | null | undefined) => {
+        if (v !== undefined) {
+          sets.push(`${c} = ?`);
+          args.push(v);
+        }
+      };
+      col('status', update.status);
+      col('attempts', update.attempts);
+      col('next_attempt_at', update.nextAttemptAt);
+      col('last_status_code', update.lastStatusCode);
+      col('last_error', update.lastError);
+      col('finished_at', update.finishedAt);
+      const n = Number(id);
+      if (sets.length > 0) this.db.prepare(`UPDATE prov_deliveries SET ${sets.join(', ')} WHERE id = ?`).run(...args, n);
+      const r = this.db.prepare('SELECT * FROM prov_deliveries WHERE id = ?').get(n) as DeliveryRow | undefined;
+      return r ? rowToDelivery(r) : null;
+    });
+  }
+
+  listDeliveries(query: { webhookId?: string; status?: DeliveryStatus; limit?: number; cursor?: string }): Promise<Page<WebhookDelivery>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const where: string[] = [];
+      const args: (string | number)[] = [];
+      if (query.webhookId !== undefined) {
+        where.push('webhook_id = ?');
+        args.push(query.webhookId);
+      }
+      if (query.status !== undefined) {
+        where.push('status = ?');
+        args.push(query.status);
+      }
+      if (query.cursor !== undefined) {
+        where.push('id < ?');
+        args.push(Number(decodeCursor(query.cursor, ['id']).id));
+      }
+      const rows = this.db
+        .prepare(`SELECT * FROM prov_deliveries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
+        .all(...args, limit + 1) as DeliveryRow[];
+      return pageOf(rows, limit, rowToDelivery, (r) => ({ id: r.id }));
+    });
+  }
+
+  // Bootstrap ------------------------------------------------------------------------------------
+
+  putBootstrap(spec: BootstrapSpec): Promise<{ record: BootstrapRecord; created: boolean }> {
+    return this.run(() =>
+      this.db.transaction(() => {
+        const at = this.now();
+        const tags = spec.tags ? normaliseTags(spec.tags) : [];
+        const body = JSON.stringify({ ...spec, tags });
+        const cur = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow | undefined;
+        if (cur) {
+          this.db.prepare('UPDATE prov_bootstrap SET spec = ?, revision = revision + 1, updated_at = ? WHERE key = ?').run(body, at, spec.key);
+        } else {
+          this.db.prepare('INSERT INTO prov_bootstrap (key, spec, revision, created_at, updated_at) VALUES (?, ?, 1, ?, ?)').run(spec.key, body, at, at);
+        }
+        const row = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow;
+        return { record: rowToBootstrap(row), created: !cur };
+      })(),
+    );
+  }
+
+  getBootstrap(key: string): Promise<BootstrapRecord | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(key) as BootstrapRow | undefined;
+      return r ? rowToBootstrap(r) : null;
+    });
+  }
+
+  findBootstrap(keys: string[]): Promise<BootstrapRecord | null> {
+    return this.run(() => {
+      for (const k of keys) {
+        const r = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(k) as BootstrapRow | undefined;
+        if (r) return rowToBootstrap(r);
+      }
+      return null;
+    });
+  }
+
+  listBootstrap(query: { limit?: number; cursor?: string }): Promise<Page<BootstrapRecord>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const args: (string | number)[] = [];
+      let where = '';
+      if (query.cursor !== undefined) {
+        where = 'WHERE key > ?';
+        args.push(String(decodeCursor(query.cursor, ['key']).key));
+      }
+      const rows = this.db.prepare(`SELECT * FROM prov_bootstrap ${where} ORDER BY key LIMIT ?`).all(...args, limit + 1) as BootstrapRow[];
+      return pageOf(rows, limit, rowToBootstrap, (r) => ({ key: r.key }));
+    });
+  }
+
+  markBootstrapApplied(key: string, deviceId: string, at: IsoTimestamp): Promise<void> {
+    return this.run(() => {
+      this.db.prepare('UPDATE prov_bootstrap SET applied_device_id = ?, applied_at = ? WHERE key = ?').run(deviceId, at, key);
+    });
+  }
+
+  deleteBootstrap(key: string): Promise<boolean> {
+    return this.run(() => this.db.prepare('DELETE FROM prov_bootstrap WHERE key = ?').run(key).changes > 0);
+  }
+
+  // Settings -------------------------------------------------------------------------------------
+
+  getSetting<T>(name: string): Promise<T | null> {
+    return this.run(() => {
+      const r = this.db.prepare('SELECT value FROM prov_settings WHERE name = ?').get(name) as { value: string } | undefined;
+      return r ? (JSON.parse(r.value) as T) : null;
+    });
+  }
+
+  putSetting(name: string, value: unknown): Promise<void> {
+    return this.run(() => {
+      this.db.prepare('INSERT INTO prov_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, JSON.stringify(value));
+    });
+  }
+
+  // History --------------------------------------------------------------------------------------
+
+  appendHistory(entries: NewHistoryEntry[]): Promise<void> {
+    return this.run(() => {
+      const ins = this.db.prepare('INSERT INTO prov_history (device_id, name, value, previous, source, at) VALUES (?, ?, ?, ?, ?, ?)');
+      this.db.transaction(() => {
+        for (const e of entries) ins.run(e.deviceId, e.name, e.value, e.previous, e.source, e.at);
+      })();
+    });
+  }
+
+  listHistory(query: HistoryQuery): Promise<Page<HistoryEntry>> {
+    return this.run(() => {
+      const limit = pageLimit(query.limit);
+      const where = ['device_id = ?'];
+      const args: (string | number)[] = [query.deviceId];
+      if (query.name !== undefined) {
+        where.push('name = ?');
+        args.push(query.name);
+      }
+      if (query.since !== undefined) {
+        where.push('at >= ?');
+        args.push(query.since);
+      }
+      if (query.cursor !== undefined) {
+        where.push('id < ?');
+        args.push(Number(decodeCursor(query.cursor, ['id']).id));
+      }
+      const rows = this.db.prepare(`SELECT * FROM prov_history WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(...args, limit + 1) as HistoryRow[];
+      return pageOf(rows, limit, rowToHistory, (r) => ({ id: r.id }));
+    });
+  }
+
+  pruneHistory(before: IsoTimestamp): Promise<number> {
+    return this.run(() => this.db.prepare('DELETE FROM prov_history WHERE at < ?').run(before).changes);
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.db.close();
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Opens (and migrates) the provisioning tables in the database file of the core store.
+ * @returns the store.
+ * @throws Error when the file cannot be opened or holds a newer provisioning schema.
+ */
+export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOptions = {}): SqliteProvisioningStore {
+  const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    migrateProvisioning(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteProvisioningStore(db, `sqlite:${file}`, options.now ?? Date.now);
+}
