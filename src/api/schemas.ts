@@ -33,14 +33,26 @@ export function described<T extends TSchema>(schema: T, description: string): T 
   return { ...schema, description };
 }
 
-/** Response entries for the error statuses a route may answer. */
-export function errorResponses(...statuses: number[]): Record<number, typeof ErrorSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, { ...ErrorSchema, description: errorDescription(s) }]));
-}
-
-function errorDescription(status: number): string {
-  const codes = API_ERROR_CODES.filter((c) => API_ERRORS[c].status === status);
-  return `Error; code one of ${codes.join(', ')}`;
+/**
+ * Response entries for the error statuses a route may answer. Each lists only the codes of its
+ * status (the full list with explanations is components.schemas.ErrorCode), which keeps the
+ * document small and tells a client exactly what a 404 of this route can mean.
+ */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(
+    statuses.map((status) => {
+      const codes = API_ERROR_CODES.filter((c) => API_ERRORS[c].status === status);
+      const schema = Type.Object(
+        {
+          code: Type.Unsafe<ApiErrorCode>({ type: 'string', enum: codes }),
+          message: Type.String(),
+          details: Type.Optional(AnyJson),
+        },
+        { description: `Error: ${codes.join(', ')} (see ErrorCode)` },
+      );
+      return [status, schema];
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

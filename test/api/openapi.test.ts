@@ -74,6 +74,12 @@ describe('the OpenAPI document at /api/openapi.json', () => {
           assert.match(status, /^([1-5]\d\d|default)$/, where);
           assert.equal(typeof response.description, 'string', `${where} ${status} has no description`);
           assert.notEqual(response.description, 'Default Response', `${where} ${status} has no description of its own`);
+          if (Number(status) >= 400) {
+            const schema = ((response.content as Json)['application/json'] as Json).schema as Json;
+            const codes = ((schema.properties as Json).code as Json).enum as string[];
+            assert.ok(codes.length > 0, `${where} ${status} lists no code`);
+            for (const code of codes) assert.equal(API_ERRORS[code as keyof typeof API_ERRORS].status, Number(status), `${where} ${status} lists ${code}`);
+          }
         }
         const params = (op.parameters ?? []) as Json[];
         for (const p of params) {
