@@ -73,8 +73,8 @@ describe('gateway association (TR-111 Part 1)', () => {
     assert.deepEqual(
       r.devices.map((d) => [d.id, d.managed, d.sources]),
       [
-        [phone1, true, ['gateway-info']],
         [phone2, true, ['gateway-info', 'manageable-device']],
+        [phone1, true, ['gateway-info']],
         ['000B82-GXP2170-000B82AAAAAA', false, ['manageable-device']],
       ],
     );
@@ -86,7 +86,7 @@ describe('gateway association (TR-111 Part 1)', () => {
     assert.deepEqual(r?.gateway, { oui: 'ABCDEF', productClass: 'Home-Box', serialNumber: 'HB77', id: 'ABCDEF-Home-Box-HB77', managed: false });
     assert.deepEqual(r?.devices.map((d) => d.id), [phone3]);
     assert.equal(await devicesBehind(store, 'ABCDEF-Home-Box-NOPE'), null);
-    assert.equal(await devicesBehind(store, phone1), null, 'a phone has nobody behind it');
+    assert.deepEqual((await devicesBehind(store, phone1))?.devices, [], 'a managed phone has nobody behind it');
     const cut = await devicesBehind(store, managedGw, 1);
     assert.equal(cut?.devices.length, 1);
     assert.equal(cut?.truncated, true);
