@@ -77,7 +77,7 @@ describe('stunProvisioningTasks', () => {
     const tasks = stunProvisioningTasks(device(), [], SETTINGS);
     for (const t of tasks) validateTaskPayload(t);
     assert.deepEqual(tasks.map((t) => t.type), ['setParameterValues', 'setParameterAttributes', 'getParameterValues']);
-    const spv = tasks[0] as { parameters: { name: string; value: unknown; type: string }[]; parameterKey: string };
+    const spv = tasks[0] as unknown as { parameters: { name: string; value: unknown; type: string }[]; parameterKey: string };
     assert.equal(spv.parameterKey, STUN_PARAMETER_KEY);
     assert.deepEqual(Object.fromEntries(spv.parameters.map((p) => [p.name.slice(MS.length), p.value])), {
       STUNEnable: true,
