@@ -42,13 +42,14 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
     sql: `
       -- A number for numeric text, else NULL: the same rule as numericOrNull() in the SQLite backend
       -- (decimal or exponent notation, surrounding white space allowed; values outside the double
-      -- range are not numbers; underflow counts as zero).
+      -- range are not numbers; underflow rounds to zero).
       CREATE FUNCTION sb_num(v text) RETURNS double precision
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
         SELECT CASE
           WHEN v !~ '^[ \\t\\n\\r\\f\\v]*[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?0*[0-9]{1,4})?[ \\t\\n\\r\\f\\v]*$' THEN NULL
           WHEN abs(v::numeric) > 1.7976931348623157e308 THEN NULL
-          WHEN abs(v::numeric) < 1e-300 THEN 0
+          -- below half the smallest subnormal double: JavaScript rounds to 0, float8 would raise underflow
+          WHEN abs(v::numeric) < 2.4703282292062328e-324 THEN 0
           ELSE v::numeric::double precision
         END
       $fn$;
