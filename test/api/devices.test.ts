@@ -185,12 +185,14 @@ describe('device detail, pre-registration, credentials, deletion', () => {
   });
 
   it('refuses includeSecrets to viewers and operators (403) and audits nothing for them', async () => {
+    const before = (await h.store.listAudit({ limit: 1000 })).entries.length;
     for (const role of ['viewer', 'operator'] as const) {
       const res = await h.call('GET', `/api/devices/${enc(id)}?includeSecrets=true`, { token: h.tokens[role] });
       assert.equal(res.statusCode, 403);
       assert.equal(res.json().code, 'FORBIDDEN');
       assert.ok(!res.body.includes('secret-'));
     }
+    assert.equal((await h.store.listAudit({ limit: 1000 })).entries.length, before);
   });
 
   it('answers 404 DEVICE_NOT_FOUND for an unknown id, naming it', async () => {
