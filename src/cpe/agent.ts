@@ -478,7 +478,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     const before = this.bootstrapUrl;
     this.checkBootstrap();
     this.armPeriodic();
-    void this.rt.udp?.reconfigure();
+    void this.rt.udp?.reconfigure(this);
     if (before !== this.bootstrapUrl) {
       this.persist();
       this.requestSession('bootstrap');

@@ -78,21 +78,26 @@ export class UdpConnectionRequestEndpoint {
   /** Routes datagrams for `target` and publishes its address (STUN when enabled and alone). */
   register(target: UdpConnectionRequestTarget): void {
     this.targets.push(target);
-    void this.reconfigure();
+    void this.reconfigure(target);
   }
 
   /**
-   * Re-reads the STUN settings (call after ManagementServer changes). Starts, restarts or stops the
-   * STUN client as needed; without STUN publishes the local address.
+   * Re-reads `target`'s STUN settings (call after ManagementServer changes). Starts, restarts or
+   * stops the STUN client as needed; without STUN publishes the local address for `target`.
    */
-  async reconfigure(): Promise<void> {
+  async reconfigure(target: UdpConnectionRequestTarget): Promise<void> {
     const s = this.socket;
     if (!s) return;
-    const single = this.targets.length === 1 ? this.targets[0] : null;
+    if (this.targets.length > 1) {
+      // Shared socket: no STUN (one mapping cannot serve several devices).
+      this.publishLocal(target);
+      return;
+    }
+    const single = this.targets[0] === target ? target : null;
     const st = single?.stunSettings();
     const key = st && st.enable ? JSON.stringify(st) : '';
     if (key === this.stunKey && (key !== '' || this.stun === null)) {
-      if (!key) this.publishLocal();
+      if (!key) this.publishLocal(target);
       return;
     }
     this.stunKey = key;
@@ -102,7 +107,7 @@ export class UdpConnectionRequestEndpoint {
       s.on('message', this.onPlainMessage);
     }
     if (!st || !st.enable || !single) {
-      this.publishLocal();
+      this.publishLocal(target);
       return;
     }
     s.off('message', this.onPlainMessage);
@@ -128,10 +133,10 @@ export class UdpConnectionRequestEndpoint {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
-  private publishLocal(): void {
+  private publishLocal(target: UdpConnectionRequestTarget): void {
     const listen = this.opts.listenHost ?? '0.0.0.0';
     const host = this.opts.advertisedHost ?? (listen === '0.0.0.0' || listen === '::' ? '127.0.0.1' : listen);
-    for (const t of this.targets) t.setUdpAddress(formatHostPort(host, this.localPort), false);
+    target.setUdpAddress(formatHostPort(host, this.localPort), false);
   }
 
   private readonly onPlainMessage = (msg: Buffer, rinfo: RemoteInfo): void => this.route(msg, rinfo);
