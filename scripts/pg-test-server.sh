@@ -106,8 +106,16 @@ start() {
   local opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR"
   opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
   # 9>&-: the server must not inherit (and so hold forever) the lock taken below.
-  as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG_FILE" -w -t 60 -o "$opts" start >&2 9>&- \
-    || { log "start failed, see $LOG_FILE"; tail -20 "$LOG_FILE" >&2 || true; return 1; }
+  if ! as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$LOG_FILE" -w -t 60 -o "$opts" start >&2 9>&-; then
+    tail -20 "$LOG_FILE" >&2 || true
+    if [ "${1:-}" = "retry" ]; then log "start failed, see $LOG_FILE"; return 1; fi
+    # A cluster left broken by a killed run is worth nothing: start over from initdb once.
+    log "start failed; re-initialising the cluster"
+    as_owner "$BINDIR/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 9>&- || true
+    rm -rf "$DATA"
+    start retry
+    return
+  fi
   log "started on 127.0.0.1:$port"
   ensure_database
 }
@@ -116,7 +124,7 @@ stop() {
   if [ -f "$DATA/PG_VERSION" ]; then
     as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w stop >&2 2>/dev/null || true
   fi
-  rm -rf "$PG_DIR"
+  rm -rf "$PG_DIR" "$PG_DIR.lock"
   log "stopped and removed $PG_DIR"
 }
 
