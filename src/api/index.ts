@@ -23,6 +23,7 @@ import { registerFaultRoutes } from './routes/faults.ts';
 import { registerMetaRoutes } from './routes/meta.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { registerTokenRoutes } from './routes/tokens.ts';
+import { registerNatRoutes, stunOf } from '../acs/nat/api-routes.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { invalidTaskError, typeboxValidatorCompiler } from './validation.ts';
 
@@ -141,6 +142,8 @@ async function apiPlugin(api: FastifyInstance, ctx: ApiContext): Promise<void> {
   registerFaultRoutes(api, ctx);
   registerTokenRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
+  // TR-111: device-gateway association and NAT bindings (src/acs/nat).
+  registerNatRoutes(api, { store: ctx.store, stun: () => stunOf(ctx.acs) });
 }
 
 function sendError(error: ApiError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

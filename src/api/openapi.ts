@@ -64,6 +64,7 @@ export function openApiOptions(): SwaggerOptions {
         { name: 'faults', description: 'Faults recorded by the ACS' },
         { name: 'tokens', description: 'API tokens (admin)' },
         { name: 'audit', description: 'Audit log of writes and secret reads (admin)' },
+        { name: 'nat', description: 'Devices behind NAT: gateway association and STUN bindings (TR-111)' },
         { name: 'meta', description: 'Health and this document' },
       ],
     },

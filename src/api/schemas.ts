@@ -167,6 +167,22 @@ export const ConnectionRequestResultSchema = Type.Object(
     transport: Type.String(),
     httpStatus: Type.Optional(Type.Integer()),
     detail: Type.String(),
+    // Path-choosing requester (src/acs/nat/requester.ts): which path woke the device and every try.
+    path: Type.Optional(Nullable(Type.Union(['http', 'udp', 'xmpp'].map((p) => Type.Literal(p)), { description: 'the path that reached the device' }))),
+    confirmed: Type.Optional(Nullable(Type.Boolean({ description: 'a session start was seen after an unacknowledged (UDP) request' }))),
+    elapsedMs: Type.Optional(Type.Integer()),
+    attempts: Type.Optional(
+      Type.Array(
+        Type.Object({
+          transport: Type.String(),
+          status: Type.String(),
+          detail: Type.String(),
+          httpStatus: Type.Optional(Type.Integer()),
+          elapsedMs: Type.Integer(),
+          confirmed: Type.Optional(Type.Boolean()),
+        }),
+      ),
+    ),
   },
   { title: 'ConnectionRequestResult' },
 );

@@ -93,6 +93,15 @@ export interface NatRouteDeps {
 }
 
 /**
+ * The STUN service of a running ACS, if it has one (`acs.nat.stun`, see src/acs/nat/index.ts).
+ * @returns the service or null; never throws.
+ */
+export function stunOf(acs: unknown): AcsStunService | null {
+  const nat = (acs as { nat?: { stun?: AcsStunService | null } | null } | null)?.nat;
+  return nat?.stun ?? null;
+}
+
+/**
  * Registers the NAT routes on an API scope (paths relative to `/api`).
  * @throws Error when a route cannot be registered (a bug).
  */
