@@ -208,9 +208,18 @@ if (db.kind === 'unavailable') {
     it('answers a value PostgreSQL cannot hold (NUL byte) with invalid and keeps the stored data', async () => {
       const store = await freshStore();
       try {
-        await store.commitSession(inform('N1', T0, { parameters: [{ name: 'Device.X', value: 'ok' }] }));
-        await assert.rejects(store.commitSession(inform('N1', T0, { parameters: [{ name: 'Device.X', value: 'a\u0000b' }] })), isStoreError('invalid'));
-        assert.equal((await store.getParameters('000B82-HT502-N1'))[0].value, 'ok');
+        const id = '000B82-HT502-N1';
+        await store.commitSession(inform('N1', T0, { parameters: [{ name: 'Device.L.1.X', value: 'ok' }] }));
+        const later = '2025-06-01T00:00:00.000Z';
+        // One-statement path (no deletes) and transaction path (with deletes): both all or nothing.
+        await assert.rejects(store.commitSession(inform('N1', later, { parameters: [{ name: 'Device.L.1.X', value: 'a\u0000b' }] })), isStoreError('invalid'));
+        await assert.rejects(store.commitSession(inform('N1', later, {
+          parameterDeletes: [{ prefix: 'Device.L.' }],
+          session: { deviceId: id, startedAt: later, endedAt: null, events: [], remoteAddress: null, cwmpVersion: null, outcome: 'completed', rpcCount: 0, detail: 'nul \u0000' },
+        })), isStoreError('invalid'));
+        assert.equal((await store.getParameters(id))[0].value, 'ok');
+        assert.equal((await store.getDevice(id))?.lastContact, T0);
+        assert.equal((await store.listSessions({ deviceId: id })).sessions.length, 0);
       } finally {
         await store.close();
       }
@@ -228,6 +237,24 @@ if (db.kind === 'unavailable') {
         }));
         const [p] = await store.getParameters('000B82-HT502-W1');
         assert.deepEqual({ value: p.value, type: p.type, writable: p.writable, accessList: p.accessList }, { value: '2', type: 'int', writable: true, accessList: ['Subscriber', 'x'] });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('applies repeated updates of one task in a commit in order, and keeps the order of faults', async () => {
+      const store = await freshStore();
+      try {
+        const id = '000B82-HT502-T1';
+        await store.commitSession(inform('T1', T0));
+        const task = await store.createTask({ deviceId: id, payload: { type: 'reboot' } });
+        await store.commitSession(inform('T1', T0, {
+          taskUpdates: [{ id: task.id, status: 'running', attempts: 1 }, { id: task.id, status: 'done', result: ['ok', 1] }, { id: 'not-a-task', status: 'done' }],
+          faults: ['9001', '9002', '9003'].map((code) => ({ deviceId: id, taskId: task.id, source: 'cpe' as const, code, message: code, detail: { code }, at: T0 })),
+        }));
+        const t = await store.getTask(task.id);
+        assert.deepEqual({ status: t?.status, attempts: t?.attempts, result: t?.result }, { status: 'done', attempts: 1, result: ['ok', 1] });
+        assert.deepEqual((await store.listFaults({ deviceId: id })).faults.map((f) => [f.code, f.detail]), [['9003', { code: '9003' }], ['9002', { code: '9002' }], ['9001', { code: '9001' }]]);
       } finally {
         await store.close();
       }

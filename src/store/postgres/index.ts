@@ -405,6 +405,125 @@ function mergeParameterWrites(writes: readonly ParameterWrite[]): MergedParamete
   return [...byName.values()];
 }
 
+/** Merges updates of the same task (one statement cannot update a row twice); later fields win. */
+function mergeTaskUpdates(updates: readonly TaskUpdate[]): TaskUpdate[] {
+  const byId = new Map<string, TaskUpdate>();
+  for (const u of updates) {
+    validateTaskUpdate(u);
+    const merged: TaskUpdate = byId.get(u.id) ?? { id: u.id };
+    for (const f of TASK_UPDATE_FIELDS) if (u[f] !== undefined) Object.assign(merged, { [f]: u[f] });
+    byId.set(u.id, merged);
+  }
+  return [...byId.values()];
+}
+
+/** INSERT ... ON CONFLICT for the device, returning whether it was inserted. */
+function deviceUpsertSql(p: Params, w: DeviceWrite): string {
+  const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
+  const base = [p.add(w.id, 'text'), p.add(w.manufacturer, 'text'), p.add(w.oui, 'text'), p.add(w.productClass, 'text'), p.add(w.serialNumber, 'text')];
+  const values = present.map((f) => p.add(w[f], DEVICE_WRITE_COLUMNS[f].type));
+  const cols = present.map((f) => DEVICE_WRITE_COLUMNS[f].column);
+  const lastContactAt = present.indexOf('lastContact');
+  const firstContact = lastContactAt >= 0 ? values[lastContactAt] : 'NULL::timestamptz';
+  const updates = [
+    'manufacturer = excluded.manufacturer',
+    'oui = excluded.oui',
+    'product_class = excluded.product_class',
+    'serial_number = excluded.serial_number',
+    'first_contact = COALESCE(devices.first_contact, excluded.first_contact)',
+    ...cols.map((c) => `${c} = excluded.${c}`),
+  ];
+  // xmax is 0 on a freshly inserted row version and set on an updated one.
+  return `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, first_contact${cols.map((c) => `, ${c}`).join('')})
+    VALUES (${base.join(', ')}, ${firstContact}${values.map((v) => `, ${v}`).join('')})
+    ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}
+    RETURNING (xmax = 0) AS inserted`;
+}
+
+/** One INSERT ... SELECT FROM unnest(...) ON CONFLICT per set of present fields of the (merged) writes. */
+function parameterUpsertSqls(p: Params, deviceId: string, writes: MergedParameterWrite[], at: IsoTimestamp): string[] {
+  const groups = new Map<string, { fields: ParameterWriteField[]; writes: MergedParameterWrite[] }>();
+  for (const w of writes) {
+    const fields = PARAMETER_WRITE_FIELDS.filter((f) => w[f] !== undefined);
+    const key = fields.join(',');
+    let g = groups.get(key);
+    if (!g) {
+      g = { fields, writes: [] };
+      groups.set(key, g);
+    }
+    g.writes.push(w);
+  }
+  const sqls: string[] = [];
+  for (const { fields, writes: group } of groups.values()) {
+    const device = p.add(deviceId, 'text');
+    const stamp = p.add(at, 'timestamptz');
+    const arrays = [p.add(group.map((w) => w.name), 'text[]')];
+    for (const f of fields) {
+      arrays.push(p.add(group.map((w) => (f === 'accessList' ? jsonParam(w[f] as string[] | null) : w[f])), PARAMETER_WRITE_COLUMNS[f].arrayType));
+    }
+    const aliases = ['name', ...fields.map((f) => `f_${f}`)];
+    const cols = fields.map((f) => PARAMETER_WRITE_COLUMNS[f].column);
+    sqls.push(`INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
+      SELECT ${device}, u.name, right(u.name, 1) = '.', ${stamp}${fields.map((f) => `, ${PARAMETER_WRITE_COLUMNS[f].expr(`u.f_${f}`)}`).join('')}
+      FROM unnest(${arrays.join(', ')}) AS u(${aliases.join(', ')})
+      ON CONFLICT (device_id, name) DO UPDATE SET updated_at = excluded.updated_at${cols.map((c) => `, ${c} = excluded.${c}`).join('')}`);
+  }
+  return sqls;
+}
+
+/** The UPDATE of one task, or null when there is nothing to do (unknown id form, no fields). */
+function taskUpdateSql(p: Params, u: TaskUpdate): string | null {
+  const id = numericId(u.id);
+  if (id === null) return null;
+  const present = TASK_UPDATE_FIELDS.filter((f) => u[f] !== undefined);
+  if (present.length === 0) return null;
+  const sets = present.map((f) => {
+    const spec = TASK_UPDATE_COLUMNS[f];
+    return `${spec.column} = ${p.add(f === 'result' ? jsonParam(u.result) : u[f], spec.type)}`;
+  });
+  return `UPDATE tasks SET ${sets.join(', ')} WHERE id = ${p.add(id, 'bigint')}`;
+}
+
+/** One INSERT for all the faults, in their given order (so ids follow it). */
+function faultsInsertSql(p: Params, faults: readonly NewFaultRecord[]): string {
+  const col = <T>(pick: (f: NewFaultRecord) => T, type: string) => p.add(faults.map(pick), type);
+  return `INSERT INTO faults (device_id, task_id, source, code, message, detail, at)
+    SELECT u.device_id, u.task_id, u.source, u.code, u.message, u.detail::json, u.at
+    FROM unnest(${col((f) => f.deviceId, 'text[]')}, ${col((f) => f.taskId, 'text[]')}, ${col((f) => f.source, 'text[]')}, ${col((f) => f.code, 'text[]')},
+                ${col((f) => f.message, 'text[]')}, ${col((f) => jsonParam(f.detail), 'text[]')}, ${col((f) => f.at, 'timestamptz[]')})
+      WITH ORDINALITY AS u(device_id, task_id, source, code, message, detail, at, ord)
+    ORDER BY u.ord`;
+}
+
+function sessionInsertSql(p: Params, s: NewSessionRecord): string {
+  return `INSERT INTO sessions (device_id, started_at, ended_at, events, remote_address, cwmp_version, outcome, rpc_count, detail)
+    VALUES (${p.add(s.deviceId, 'text')}, ${p.add(s.startedAt, 'timestamptz')}, ${p.add(s.endedAt, 'timestamptz')}, ${p.add(JSON.stringify(s.events), 'json')},
+            ${p.add(s.remoteAddress, 'text')}, ${p.add(s.cwmpVersion, 'text')}, ${p.add(s.outcome, 'text')}, ${p.add(s.rpcCount, 'integer')}, ${p.add(s.detail, 'text')})
+    RETURNING id`;
+}
+
+/**
+ * A whole session commit except the parameter deletes as ONE statement: every write is a
+ * data-modifying CTE (they touch distinct rows, so their order does not matter), and the statement
+ * answers whether the device was created and the session record's id.
+ */
+function buildCommitStatement(commit: SessionCommit, parameters: MergedParameterWrite[], taskUpdates: TaskUpdate[]): { text: string; values: unknown[] } {
+  const p = new Params();
+  const ctes = [`dev AS (${deviceUpsertSql(p, commit.device)})`];
+  parameterUpsertSqls(p, commit.device.id, parameters, commit.at).forEach((sql, i) => ctes.push(`par${i} AS (${sql})`));
+  taskUpdates.forEach((u, i) => {
+    const sql = taskUpdateSql(p, u);
+    if (sql !== null) ctes.push(`tsk${i} AS (${sql})`);
+  });
+  if (commit.faults && commit.faults.length > 0) ctes.push(`flt AS (${faultsInsertSql(p, commit.faults)})`);
+  if (commit.session) ctes.push(`ses AS (${sessionInsertSql(p, commit.session)})`);
+  if (commit.releaseLock) {
+    ctes.push(`rel AS (DELETE FROM session_locks WHERE device_id = ${p.add(commit.device.id, 'text')} AND owner = ${p.add(commit.releaseLock.owner, 'text')})`);
+  }
+  const sessionId = commit.session ? '(SELECT id FROM ses)' : 'NULL::bigint';
+  return { text: `WITH ${ctes.join(',\n')}\nSELECT (SELECT inserted FROM dev) AS inserted, ${sessionId} AS session_id`, values: p.values };
+}
+
 /**
  * `Store` on a PostgreSQL database. Create it with `openPostgresStore`.
  */
@@ -481,9 +600,20 @@ export class PostgresStore implements Store {
           // The connection is unusable: make the pool drop it instead of reusing it.
           broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
         }
-        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw toStoreError(err);
+        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalError(err);
       } finally {
         client.release(broken);
+      }
+    }
+  }
+
+  /** Runs a single-statement write, again after a deadlock/serialization failure. */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalError(err);
       }
     }
   }
@@ -608,58 +738,32 @@ export class PostgresStore implements Store {
 
   async commitSession(commit: SessionCommit): Promise<SessionCommitResult> {
     this.open();
-    // Everything that can be refused is checked before the transaction starts.
+    // Everything that can be refused is checked before anything is sent.
     validateDeviceWrite(commit.device);
     isoParam(commit.at, 'at');
-    for (const d of commit.parameterDeletes ?? []) {
+    const deletes = commit.parameterDeletes ?? [];
+    for (const d of deletes) {
       if (!d.prefix.endsWith('.') && d.prefix !== '') throw new StoreError('invalid', `delete prefix must end with "." (${d.prefix})`);
     }
     const parameters = mergeParameterWrites(commit.parameters ?? []);
-    for (const u of commit.taskUpdates ?? []) validateTaskUpdate(u);
+    const taskUpdates = mergeTaskUpdates(commit.taskUpdates ?? []);
     for (const f of commit.faults ?? []) isoParam(f.at, 'fault.at');
     if (commit.session) {
       isoParam(commit.session.startedAt, 'session.startedAt');
       isoParam(commit.session.endedAt, 'session.endedAt');
     }
-    return this.transaction(async (client): Promise<SessionCommitResult> => {
-      const created = await this.upsertDevice(client, commit.device);
-      for (const d of commit.parameterDeletes ?? []) await this.deleteParameters(client, commit.device.id, d);
-      await this.writeParameters(client, commit.device.id, parameters, commit.at);
-      for (const u of commit.taskUpdates ?? []) await this.applyTaskUpdate(client, u);
-      for (const f of commit.faults ?? []) await this.insertFault(client, f);
-      let sessionId: string | null = null;
-      if (commit.session) sessionId = await this.insertSession(client, commit.session);
-      if (commit.releaseLock) {
-        await this.run(client, 'DELETE FROM session_locks WHERE device_id = $1 AND owner = $2', [commit.device.id, commit.releaseLock.owner]);
-      }
-      return { sessionId, created };
+    const write = buildCommitStatement(commit, parameters, taskUpdates);
+    const apply = async (on: Queryable): Promise<SessionCommitResult> => {
+      const [row] = await this.rows<{ inserted: boolean; session_id: string | null }>(on, write.text, write.values);
+      return { sessionId: row.session_id, created: row.inserted };
+    };
+    // Without deletes the whole commit is ONE statement (atomic on its own, one round trip). Deletes
+    // must run first: one statement may not delete and upsert the same row.
+    if (deletes.length === 0) return this.retrying(() => apply(this.pool));
+    return this.transaction(async (client) => {
+      for (const d of deletes) await this.deleteParameters(client, commit.device.id, d);
+      return apply(client);
     });
-  }
-
-  /** Inserts or updates the device; resolves true when it was inserted. */
-  private async upsertDevice(client: pg.PoolClient, w: DeviceWrite): Promise<boolean> {
-    const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
-    const p = new Params();
-    const base = [p.add(w.id), p.add(w.manufacturer), p.add(w.oui), p.add(w.productClass), p.add(w.serialNumber)];
-    const values = present.map((f) => p.add(w[f], DEVICE_WRITE_COLUMNS[f].type));
-    const cols = present.map((f) => DEVICE_WRITE_COLUMNS[f].column);
-    const lastContactAt = present.indexOf('lastContact');
-    const firstContact = lastContactAt >= 0 ? values[lastContactAt] : 'NULL::timestamptz';
-    const updates = [
-      'manufacturer = excluded.manufacturer',
-      'oui = excluded.oui',
-      'product_class = excluded.product_class',
-      'serial_number = excluded.serial_number',
-      'first_contact = COALESCE(devices.first_contact, excluded.first_contact)',
-      ...cols.map((c) => `${c} = excluded.${c}`),
-    ];
-    // xmax is 0 on a freshly inserted row version and set on an updated one.
-    const sql = `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, first_contact${cols.map((c) => `, ${c}`).join('')})
-      VALUES (${base.join(', ')}, ${firstContact}${values.map((v) => `, ${v}`).join('')})
-      ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}
-      RETURNING (xmax = 0) AS inserted`;
-    const [row] = await this.rows<{ inserted: boolean }>(client, sql, p.values);
-    return row.inserted;
   }
 
   private async deleteParameters(client: pg.PoolClient, deviceId: string, d: ParameterDelete): Promise<void> {
@@ -676,68 +780,10 @@ export class PostgresStore implements Store {
     ]);
   }
 
-  /** Upserts the merged writes: one statement per set of present fields. */
-  private async writeParameters(client: pg.PoolClient, deviceId: string, writes: MergedParameterWrite[], at: IsoTimestamp): Promise<void> {
-    const groups = new Map<string, { fields: ParameterWriteField[]; writes: MergedParameterWrite[] }>();
-    for (const w of writes) {
-      const fields = PARAMETER_WRITE_FIELDS.filter((f) => w[f] !== undefined);
-      const key = fields.join(',');
-      let g = groups.get(key);
-      if (!g) {
-        g = { fields, writes: [] };
-        groups.set(key, g);
-      }
-      g.writes.push(w);
-    }
-    for (const { fields, writes: group } of groups.values()) {
-      const p = new Params();
-      const device = p.add(deviceId, 'text');
-      const stamp = p.add(at, 'timestamptz');
-      const arrays = [p.add(group.map((w) => w.name), 'text[]')];
-      for (const f of fields) {
-        const spec = PARAMETER_WRITE_COLUMNS[f];
-        arrays.push(p.add(group.map((w) => (f === 'accessList' ? jsonParam(w[f] as string[] | null) : w[f])), spec.arrayType));
-      }
-      const aliases = ['name', ...fields.map((f) => `f_${f}`)];
-      const cols = fields.map((f) => PARAMETER_WRITE_COLUMNS[f].column);
-      const sql = `INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
-        SELECT ${device}, u.name, right(u.name, 1) = '.', ${stamp}${fields.map((f) => `, ${PARAMETER_WRITE_COLUMNS[f].expr(`u.f_${f}`)}`).join('')}
-        FROM unnest(${arrays.join(', ')}) AS u(${aliases.join(', ')})
-        ON CONFLICT (device_id, name) DO UPDATE SET updated_at = excluded.updated_at${cols.map((c) => `, ${c} = excluded.${c}`).join('')}`;
-      await this.run(client, sql, p.values);
-    }
-  }
-
   private async applyTaskUpdate(on: Queryable, u: TaskUpdate): Promise<void> {
-    const id = numericId(u.id);
-    if (id === null) return;
-    const present = TASK_UPDATE_FIELDS.filter((f) => u[f] !== undefined);
-    if (present.length === 0) return;
     const p = new Params();
-    const sets = present.map((f) => {
-      const spec = TASK_UPDATE_COLUMNS[f];
-      const v = f === 'result' ? jsonParam(u.result) : u[f];
-      return `${spec.column} = ${p.add(v, spec.type)}`;
-    });
-    await this.run(on, `UPDATE tasks SET ${sets.join(', ')} WHERE id = ${p.add(id, 'bigint')}`, p.values);
-  }
-
-  private async insertFault(client: pg.PoolClient, f: NewFaultRecord): Promise<void> {
-    await this.run(
-      client,
-      'INSERT INTO faults (device_id, task_id, source, code, message, detail, at) VALUES ($1, $2, $3, $4, $5, $6::json, $7::timestamptz)',
-      [f.deviceId, f.taskId, f.source, f.code, f.message, jsonParam(f.detail), f.at],
-    );
-  }
-
-  private async insertSession(client: pg.PoolClient, s: NewSessionRecord): Promise<string> {
-    const [row] = await this.rows<{ id: string }>(
-      client,
-      `INSERT INTO sessions (device_id, started_at, ended_at, events, remote_address, cwmp_version, outcome, rpc_count, detail)
-       VALUES ($1, $2::timestamptz, $3::timestamptz, $4::json, $5, $6, $7, $8, $9) RETURNING id`,
-      [s.deviceId, s.startedAt, s.endedAt, JSON.stringify(s.events), s.remoteAddress, s.cwmpVersion, s.outcome, s.rpcCount, s.detail],
-    );
-    return row.id;
+    const sql = taskUpdateSql(p, u);
+    if (sql !== null) await this.run(on, sql, p.values);
   }
 
   async listSessions(query: SessionQuery): Promise<SessionPage> {
@@ -1003,6 +1049,12 @@ export class PostgresStore implements Store {
     // Waits for queries in flight, then closes every connection.
     await this.pool.end();
   }
+}
+
+/** The error to give the caller once retries are over: a lasting deadlock is a `conflict`. */
+function finalError(err: unknown): unknown {
+  if (isRetryableTransactionError(err)) return new StoreError('conflict', `concurrent writes kept conflicting: ${(err as Error).message}`);
+  return toStoreError(err);
 }
 
 /**

@@ -86,14 +86,21 @@ export function numericId(id: string): string | null {
 // Statement names -------------------------------------------------------------------------------------
 
 const statementNames = new Map<string, string>();
+/**
+ * Statement texts vary with the fields a write carries, so their number is bounded in practice but
+ * not by construction; past this many, new texts run unnamed (parsed each time) instead of growing
+ * every pooled connection's prepared-statement cache for ever.
+ */
+const MAX_NAMED_STATEMENTS = 2000;
 
 /**
  * A stable name for a statement text, so that each pooled connection parses and plans it once
- * (a named prepared statement) and reuses it on later calls.
+ * (a named prepared statement) and reuses it on later calls; undefined = run it unnamed.
  */
-export function statementName(text: string): string {
+export function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
   if (name === undefined) {
+    if (statementNames.size >= MAX_NAMED_STATEMENTS) return undefined;
     name = `sb_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
     statementNames.set(text, name);
   }
