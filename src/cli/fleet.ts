@@ -44,7 +44,7 @@ export function registerFleet(program: Command): void {
     .option('--serial-base <hex>', 'first serial suffix (6 hex digits after 000B82)', '000001')
     .option('--periodic-interval <seconds>', 'PeriodicInformInterval of every device', '300')
     .option('--spread <seconds>', 'spread the boot sessions over this window (default: the periodic interval)')
-    .option('--concurrency <n>', 'max sessions at once', '256')
+    .option('--concurrency <n>', 'max sessions at once', '64')
     .option('--acs-user <user>', 'ACS username')
     .option('--acs-pass <password>', 'ACS password')
     .option('--conn-pass <password>', 'Connection Request password of every device', 'switchboard')

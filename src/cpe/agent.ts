@@ -67,15 +67,22 @@ export class SessionGate {
   constructor(readonly max: number) {}
   /** Resolves with a release function once a slot is free. */
   async acquire(): Promise<() => void> {
+    // A released slot is handed straight to the next waiter, so `running` never exceeds `max`.
     if (this.running >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-    this.running++;
+    else this.running++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     };
+  }
+
+  /** Sessions waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length;
   }
   get active(): number {
     return this.running;
@@ -108,7 +115,7 @@ export interface CpeAgentOptions {
   /** Wait for each ACS response (default 30 s, the TR-069 minimum). */
   responseTimeoutMs?: number;
   sessionTimeoutMs?: number;
-  /** Delay between (re)boot and the first session (fleets spread their devices with it). */
+  /** Power-on delay after start() (fleets spread their devices with it). */
   bootDelayMs?: number;
   /** Simulated reboot duration. */
   rebootDurationMs?: number;
@@ -249,7 +256,17 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     this.applyProvisioning(this.opts.provisioning ?? {}, !saved);
     this.rt.connectionRequests?.register(this.crPath, this);
     this.rt.udp?.register(this);
-    this.boot();
+    const delay = this.opts.bootDelayMs ?? 0;
+    if (delay > 0) {
+      // Powered on later: fleets stagger their devices so that periodic informs stay spread.
+      this.booting = true;
+      this.timers.boot = this.rt.scheduler.after(delay, () => {
+        this.timers.boot = undefined;
+        if (this.running) this.boot();
+      });
+    } else {
+      this.boot();
+    }
   }
 
   /** Stops every timer and waits for a running session to end. Nothing is lost: the state is saved. */
@@ -369,7 +386,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     for (const t of this.transfers) this.armTransfer(t);
     this.armRequestDownload();
     this.timers.start?.cancel();
-    this.timers.start = this.rt.scheduler.after(this.opts.bootDelayMs ?? 0, () => {
+    this.timers.start = this.rt.scheduler.after(0, () => {
       this.timers.start = undefined;
       this.startSession();
     });
@@ -612,6 +629,12 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
 
   private async session(): Promise<void> {
     const release = this.rt.gate ? await this.rt.gate.acquire() : null;
+    if (!this.running) {
+      // Stopped while waiting for a slot.
+      release?.();
+      this.inSession = false;
+      return;
+    }
     let result: SessionResult = {
       ok: false,
       informAccepted: false,

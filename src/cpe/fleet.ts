@@ -56,6 +56,8 @@ export interface FleetStats {
   sessionsFailed: number;
   /** Sessions currently running. */
   active: number;
+  /** Sessions waiting for a slot (the process is saturated when this grows). */
+  queued: number;
   /** Session latency percentiles (ms) over the recent window. */
   p50: number;
   p95: number;
@@ -70,7 +72,7 @@ export interface FleetStats {
 /** Latencies kept for percentiles (ring buffer). */
 const LATENCY_WINDOW = 100_000;
 const OUI = '000B82';
-const DEFAULT_CONCURRENCY = 256;
+const DEFAULT_CONCURRENCY = 64;
 const DEFAULT_PERIODIC_S = 300;
 
 /** Serial number of fleet device `i` (000B82 + 6 hex digits). Throws RangeError past FFFFFF. */
@@ -184,6 +186,7 @@ export class Fleet {
       sessionsOk: this.ok,
       sessionsFailed: this.failed,
       active: this.gate.active,
+      queued: this.gate.queued,
       p50: pct(50),
       p95: pct(95),
       p99: pct(99),
@@ -198,7 +201,7 @@ export class Fleet {
 /** One line of running statistics. */
 export function formatFleetStats(s: FleetStats): string {
   return (
-    `devices=${s.devices} sessions ok=${s.sessionsOk} failed=${s.sessionsFailed} active=${s.active} ` +
+    `devices=${s.devices} sessions ok=${s.sessionsOk} failed=${s.sessionsFailed} active=${s.active} queued=${s.queued} ` +
     `rate=${s.rate.toFixed(1)}/s latency p50=${s.p50.toFixed(0)}ms p95=${s.p95.toFixed(0)}ms p99=${s.p99.toFixed(0)}ms ` +
     `cr accepted=${s.connectionRequests.accepted}${s.lastFailure ? ` last-failure="${s.lastFailure}"` : ''}`
   );
