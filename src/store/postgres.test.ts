@@ -161,6 +161,7 @@ if (db.kind === 'unavailable') {
           fc.stringMatching(/^[ \t]?[+-]?[0-9]{0,4}\.?[0-9]{0,3}([eE][+-]?[0-9]{1,3})?[ \t]?$/),
           fc.constantFrom('1e400', '-1e400', '1e-400', '0x10', 'Infinity', 'NaN', '', ' ', '.', '1.', '.5', '+', '1e', '١٢', '1_000', '0e0', '00012'),
           fc.string({ maxLength: 6 }),
+          fc.constant(null),
         );
         await fc.assert(
           fc.asyncProperty(fc.array(numberish, { minLength: 1, maxLength: 40 }), async (values) => {

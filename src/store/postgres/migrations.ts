@@ -43,8 +43,10 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       -- A number for numeric text, else NULL: the same rule as numericOrNull() in the SQLite backend
       -- (decimal or exponent notation, surrounding white space allowed; values outside the double
       -- range are not numbers; underflow rounds to zero).
+      -- Not STRICT on purpose: a non-strict one-expression SQL function is inlined by the planner
+      -- (about 4x cheaper per parameter row written); NULL in still gives NULL out.
       CREATE FUNCTION sb_num(v text) RETURNS double precision
-        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
         SELECT CASE
           WHEN v !~ '^[ \\t\\n\\r\\f\\v]*[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?0*[0-9]{1,4})?[ \\t\\n\\r\\f\\v]*$' THEN NULL
           WHEN abs(v::numeric) > 1.7976931348623157e308 THEN NULL
