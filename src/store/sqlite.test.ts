@@ -9,6 +9,7 @@ import { openSqliteStore, SQLITE_FILE_NAME } from './sqlite/index.ts';
 import { MIGRATIONS } from './sqlite/migrations.ts';
 
 runStoreContract('sqlite (memory)', async () => openSqliteStore({ file: ':memory:' }));
+runStoreContract('sqlite (memory, no group commit)', async () => openSqliteStore({ file: ':memory:', groupCommit: false }));
 
 describe('SQLite backend specifics', () => {
   it('creates the data dir, uses WAL, and reopens a file with its data', async () => {

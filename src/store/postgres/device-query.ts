@@ -6,6 +6,7 @@
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit, pageOffset } from '../cursor.ts';
 import { StoreError, type Device, type DeviceQuery, type DeviceSortField, type ParameterCondition } from '../types.ts';
 import { VALUE_INDEX_CHARS } from './migrations.ts';
+import { DEVICE_COLUMNS } from './index.ts';
 import { MAX_CHAR, Params, isoParam } from './sql.ts';
 
 const SORT_COLUMNS: Record<DeviceSortField, string> = {
@@ -133,7 +134,7 @@ export function buildPgDeviceQuery(query: DeviceQuery): BuiltPgDeviceQuery {
     }
   }
   const order = sort.field === 'id' ? `d.id ${dir}` : `${col} ${dir} NULLS LAST, d.id ASC`;
-  const pageSql = `SELECT d.* FROM devices d ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${p.add(limit + 1, 'int')} OFFSET ${p.add(offset, 'int')}`;
+  const pageSql = `SELECT ${DEVICE_COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')} FROM devices d ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${p.add(limit + 1, 'int')} OFFSET ${p.add(offset, 'int')}`;
 
   const keyOf = (device: Device): string | null => {
     switch (sort.field) {

@@ -315,6 +315,20 @@ function rowToAudit(r: AuditRow): AuditEntry {
   return { id: r.id, at: r.at, actor: r.actor, action: r.action, target: r.target, detail: r.detail };
 }
 
+/**
+ * Column lists of every read. Never `SELECT *`: a named prepared statement whose result columns
+ * change (a newer Switchboard migrating the shared database during a rolling upgrade) fails with
+ * "cached plan must not change result type", while an explicit list keeps working.
+ */
+export const DEVICE_COLUMNS =
+  'id, manufacturer, oui, product_class, serial_number, first_contact, last_contact, last_boot, last_bootstrap, source_address, software_version, hardware_version, connection_request_url, udp_connection_request_address, cwmp_version, tags, acs_username, acs_password, cr_username, cr_password';
+const TASK_COLUMNS =
+  'id, device_id, type, payload, status, result, fault_code, fault_string, attempts, max_attempts, next_attempt_at, expires_at, created_at, started_at, finished_at, connection_request';
+const SESSION_COLUMNS = 'id, device_id, started_at, ended_at, events, remote_address, cwmp_version, outcome, rpc_count, detail';
+const FAULT_COLUMNS = 'id, device_id, task_id, source, code, message, detail, at';
+const TOKEN_COLUMNS = 'id, name, role, hash, created_at, last_used_at, revoked_at';
+const AUDIT_COLUMNS = 'id, at, actor, action, target, detail';
+
 const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'done', 'failed', 'cancelled'];
 const API_ROLES: readonly ApiRole[] = ['admin', 'operator', 'viewer'];
 
@@ -622,7 +636,7 @@ export class PostgresStore implements Store {
 
   async getDevice(id: string): Promise<Device | null> {
     this.open();
-    const [row] = await this.rows<DeviceRow>(this.pool, 'SELECT * FROM devices WHERE id = $1', [id]);
+    const [row] = await this.rows<DeviceRow>(this.pool, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [id]);
     return row ? rowToDevice(row) : null;
   }
 
@@ -638,7 +652,7 @@ export class PostgresStore implements Store {
       this.pool,
       `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, tags, acs_username, acs_password, cr_username, cr_password)
        VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10)
-       ON CONFLICT (id) DO NOTHING RETURNING *`,
+       ON CONFLICT (id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
       [
         id,
         input.manufacturer,
@@ -668,8 +682,8 @@ export class PostgresStore implements Store {
     }
     // Nothing to change still answers whether the device exists.
     const sql = sets.length
-      ? `UPDATE devices SET ${sets.join(', ')} WHERE id = ${p.add(id)} RETURNING *`
-      : `SELECT * FROM devices WHERE id = ${p.add(id)}`;
+      ? `UPDATE devices SET ${sets.join(', ')} WHERE id = ${p.add(id)} RETURNING ${DEVICE_COLUMNS}`
+      : `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ${p.add(id)}`;
     const [row] = await this.rows<DeviceRow>(this.pool, sql, p.values);
     return row ? rowToDevice(row) : null;
   }
@@ -793,7 +807,7 @@ export class PostgresStore implements Store {
     const where: string[] = [];
     if (query.deviceId !== undefined) where.push(`device_id = ${p.add(query.deviceId, 'text')}`);
     if (query.cursor !== undefined) where.push(`id < ${p.add(cursorId(query.cursor), 'bigint')}`);
-    const sql = `SELECT * FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
+    const sql = `SELECT ${SESSION_COLUMNS} FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
     const rows = await this.rows<SessionRow>(this.pool, sql, p.values);
     const sessions = rows.slice(0, limit).map(rowToSession);
     return { sessions, nextCursor: rows.length > limit ? encodeCursor({ id: Number(sessions[sessions.length - 1].id) }) : null };
@@ -857,7 +871,7 @@ export class PostgresStore implements Store {
       `WITH d AS (SELECT id FROM devices WHERE id = $1 FOR SHARE)
        INSERT INTO tasks (device_id, type, payload, status, attempts, max_attempts, expires_at, created_at, connection_request)
        SELECT d.id, $2, $3::json, 'pending', 0, $4, $5::timestamptz, $6::timestamptz, $7 FROM d
-       RETURNING *`,
+       RETURNING ${TASK_COLUMNS}`,
       [
         input.deviceId,
         input.payload.type,
@@ -876,7 +890,7 @@ export class PostgresStore implements Store {
     this.open();
     const n = numericId(id);
     if (n === null) return null;
-    const [row] = await this.rows<TaskRow>(this.pool, 'SELECT * FROM tasks WHERE id = $1::bigint', [n]);
+    const [row] = await this.rows<TaskRow>(this.pool, `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1::bigint`, [n]);
     return row ? rowToTask(row) : null;
   }
 
@@ -897,7 +911,7 @@ export class PostgresStore implements Store {
       where.push(`id ${desc ? '<' : '>'} ${p.add(cursorId(query.cursor), 'bigint')}`);
       offset = 0;
     }
-    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ${p.add(limit + 1, 'int')} OFFSET ${p.add(offset, 'int')}`;
+    const sql = `SELECT ${TASK_COLUMNS} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ${p.add(limit + 1, 'int')} OFFSET ${p.add(offset, 'int')}`;
     const rows = await this.rows<TaskRow>(this.pool, sql, p.values);
     const tasks = rows.slice(0, limit).map(rowToTask);
     return { tasks, nextCursor: rows.length > limit ? encodeCursor({ id: Number(tasks[tasks.length - 1].id) }) : null };
@@ -905,7 +919,7 @@ export class PostgresStore implements Store {
 
   async tasksToRun(deviceId: string): Promise<Task[]> {
     this.open();
-    const rows = await this.rows<TaskRow>(this.pool, "SELECT * FROM tasks WHERE device_id = $1 AND status IN ('pending', 'running') ORDER BY id", [deviceId]);
+    const rows = await this.rows<TaskRow>(this.pool, `SELECT ${TASK_COLUMNS} FROM tasks WHERE device_id = $1 AND status IN ('pending', 'running') ORDER BY id`, [deviceId]);
     return rows.map(rowToTask);
   }
 
@@ -931,10 +945,10 @@ export class PostgresStore implements Store {
       this.pool,
       `WITH u AS (
          UPDATE tasks SET status = 'cancelled', finished_at = $2::timestamptz
-         WHERE id = $1::bigint AND status IN ('pending', 'running') RETURNING *)
-       SELECT * FROM u
+         WHERE id = $1::bigint AND status IN ('pending', 'running') RETURNING ${TASK_COLUMNS})
+       SELECT ${TASK_COLUMNS} FROM u
        UNION ALL
-       SELECT * FROM tasks WHERE id = $1::bigint AND NOT EXISTS (SELECT 1 FROM u)`,
+       SELECT ${TASK_COLUMNS} FROM tasks WHERE id = $1::bigint AND NOT EXISTS (SELECT 1 FROM u)`,
       [n, isoParam(at, 'at') ?? this.nowIso()],
     );
     return row ? rowToTask(row) : null;
@@ -950,7 +964,7 @@ export class PostgresStore implements Store {
     if (query.deviceId !== undefined) where.push(`device_id = ${p.add(query.deviceId, 'text')}`);
     if (query.taskId !== undefined) where.push(`task_id = ${p.add(query.taskId, 'text')}`);
     if (query.cursor !== undefined) where.push(`id < ${p.add(cursorId(query.cursor), 'bigint')}`);
-    const sql = `SELECT * FROM faults ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
+    const sql = `SELECT ${FAULT_COLUMNS} FROM faults ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
     const rows = await this.rows<FaultRow>(this.pool, sql, p.values);
     const faults = rows.slice(0, limit).map(rowToFault);
     return { faults, nextCursor: rows.length > limit ? encodeCursor({ id: Number(faults[faults.length - 1].id) }) : null };
@@ -978,7 +992,7 @@ export class PostgresStore implements Store {
     if (!API_ROLES.includes(input.role)) throw new StoreError('invalid', `unknown role ${input.role}`);
     const [row] = await this.rows<TokenRow>(
       this.pool,
-      'INSERT INTO api_tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4::timestamptz) ON CONFLICT (hash) DO NOTHING RETURNING *',
+      `INSERT INTO api_tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4::timestamptz) ON CONFLICT (hash) DO NOTHING RETURNING ${TOKEN_COLUMNS}`,
       [input.name, input.role, input.hash, isoParam(input.createdAt, 'createdAt') ?? this.nowIso()],
     );
     if (!row) throw new StoreError('conflict', 'a token with this hash exists');
@@ -987,13 +1001,13 @@ export class PostgresStore implements Store {
 
   async findApiTokenByHash(hash: string): Promise<ApiToken | null> {
     this.open();
-    const [row] = await this.rows<TokenRow>(this.pool, 'SELECT * FROM api_tokens WHERE hash = $1', [hash]);
+    const [row] = await this.rows<TokenRow>(this.pool, `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE hash = $1`, [hash]);
     return row ? rowToToken(row) : null;
   }
 
   async listApiTokens(): Promise<ApiToken[]> {
     this.open();
-    return (await this.rows<TokenRow>(this.pool, 'SELECT * FROM api_tokens ORDER BY id')).map(rowToToken);
+    return (await this.rows<TokenRow>(this.pool, `SELECT ${TOKEN_COLUMNS} FROM api_tokens ORDER BY id`)).map(rowToToken);
   }
 
   async touchApiToken(id: string, at: IsoTimestamp): Promise<void> {
@@ -1008,7 +1022,7 @@ export class PostgresStore implements Store {
     if (n === null) return null;
     const [row] = await this.rows<TokenRow>(
       this.pool,
-      'UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1::timestamptz) WHERE id = $2::bigint RETURNING *',
+      `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1::timestamptz) WHERE id = $2::bigint RETURNING ${TOKEN_COLUMNS}`,
       [isoParam(at, 'at') ?? this.nowIso(), n],
     );
     return row ? rowToToken(row) : null;
@@ -1020,7 +1034,7 @@ export class PostgresStore implements Store {
     this.open();
     const [row] = await this.rows<AuditRow>(
       this.pool,
-      'INSERT INTO audit (at, actor, action, target, detail) VALUES ($1::timestamptz, $2, $3, $4, $5::json) RETURNING *',
+      `INSERT INTO audit (at, actor, action, target, detail) VALUES ($1::timestamptz, $2, $3, $4, $5::json) RETURNING ${AUDIT_COLUMNS}`,
       [isoParam(entry.at, 'at') ?? this.nowIso(), entry.actor, entry.action, entry.target, jsonParam(entry.detail)],
     );
     return rowToAudit(row);
@@ -1037,7 +1051,7 @@ export class PostgresStore implements Store {
     if (query.since !== undefined) where.push(`at >= ${p.add(isoParam(query.since, 'since'), 'timestamptz')}`);
     if (query.until !== undefined) where.push(`at < ${p.add(isoParam(query.until, 'until'), 'timestamptz')}`);
     if (query.cursor !== undefined) where.push(`id < ${p.add(cursorId(query.cursor), 'bigint')}`);
-    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
+    const sql = `SELECT ${AUDIT_COLUMNS} FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
     const rows = await this.rows<AuditRow>(this.pool, sql, p.values);
     const entries = rows.slice(0, limit).map(rowToAudit);
     return { entries, nextCursor: rows.length > limit ? encodeCursor({ id: Number(entries[entries.length - 1].id) }) : null };

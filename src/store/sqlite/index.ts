@@ -13,6 +13,13 @@
  * that was committed; only an OS crash or power cut can lose the last transactions (NORMAL skips the
  * fsync per commit, which FULL would pay on every session of a boot storm). Pass
  * `synchronous: 'FULL'` to survive power cuts at that cost.
+ *
+ * Group commit: the hot-path writes (session commits, session locks, task updates) are queued and
+ * flushed together on the next turn of the event loop, in ONE transaction with one savepoint per
+ * write (a failing write rolls back alone and rejects its own promise). Each promise resolves only
+ * after the shared COMMIT, so durability is unchanged; a boot storm then pays one WAL commit per
+ * batch of sessions instead of one per write (engine-level boot storm on the loaded 2-core VM:
+ * about 430 sessions/s with group commit vs 215-320 without; `groupCommit: false` turns it off).
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -74,6 +81,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Clock in ms, for lock expiry and default timestamps (tests may fake it). */
   now?: () => number;
+  /** Group commit of hot-path writes (default true); false = one transaction per write. */
+  groupCommit?: boolean;
 }
 
 /** The default database file name inside the data directory. */
@@ -346,14 +355,20 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly clock: () => number;
   private closed = false;
+  /** Writes waiting for the next group commit. */
+  private queued: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
   /** Statement cache for statements whose text depends on which optional fields are present. */
   private readonly dynamic = new Map<string, Database.Statement>();
   private readonly s: ReturnType<SqliteStore['prepareStatements']>;
 
-  constructor(db: Database.Database, name: string, clock: () => number) {
+  private readonly groupCommit: boolean;
+
+  constructor(db: Database.Database, name: string, clock: () => number, groupCommit = true) {
     this.db = db;
     this.name = name;
     this.clock = clock;
+    this.groupCommit = groupCommit;
     this.s = this.prepareStatements();
   }
 
@@ -436,6 +451,55 @@ export class SqliteStore implements Store {
       insertAudit: db.prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)'),
       getAudit: db.prepare<[number], AuditRow>('SELECT * FROM audit WHERE id = ?'),
     };
+  }
+
+  /**
+   * Queues a write for the next group commit; resolves with its result after the COMMIT, rejects with
+   * its own error (its savepoint rolled back) or with the COMMIT's error.
+   */
+  private write<T>(fn: () => T): Promise<T> {
+    if (!this.groupCommit) {
+      try {
+        return Promise.resolve(this.db.transaction(fn)());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queued;
+    this.queued = [];
+    if (batch.length === 0) return;
+    const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const item of batch) {
+          try {
+            // a nested transaction is a SAVEPOINT: on error only this write is undone
+            results.push({ ok: true, value: this.db.transaction(item.fn)() });
+          } catch (error) {
+            results.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const r = results[i];
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.error);
+    });
   }
 
   private nowIso(): IsoTimestamp {
@@ -577,7 +641,7 @@ export class SqliteStore implements Store {
   async commitSession(commit: SessionCommit): Promise<SessionCommitResult> {
     this.open();
     validateDeviceWrite(commit.device);
-    return this.db.transaction((): SessionCommitResult => {
+    return this.write((): SessionCommitResult => {
       const created = this.upsertDevice(commit.device);
       for (const d of commit.parameterDeletes ?? []) this.deleteParameters(commit.device.id, d);
       for (const p of commit.parameters ?? []) this.writeParameter(commit.device.id, p, commit.at);
@@ -587,7 +651,7 @@ export class SqliteStore implements Store {
       if (commit.session) sessionId = this.insertSession(commit.session);
       if (commit.releaseLock) this.s.releaseLock.run(commit.device.id, commit.releaseLock.owner);
       return { sessionId, created };
-    })();
+    });
   }
 
   private upsertDevice(w: DeviceWrite): boolean {
@@ -717,23 +781,23 @@ export class SqliteStore implements Store {
   async acquireSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<LockResult> {
     this.open();
     const now = this.clock();
-    return this.db.transaction((): LockResult => {
+    return this.write((): LockResult => {
       const r = this.s.upsertLock.run({ deviceId, owner, expiresAt: now + ttlMs, now });
       if (r.changes > 0) return { acquired: true };
       const held = this.s.getLock.get(deviceId)!;
       return { acquired: false, holder: held.owner, expiresAt: new Date(held.expires_at).toISOString() };
-    })();
+    });
   }
 
   async refreshSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<boolean> {
     this.open();
     const now = this.clock();
-    return this.s.refreshLock.run(now + ttlMs, deviceId, owner, now).changes > 0;
+    return this.write(() => this.s.refreshLock.run(now + ttlMs, deviceId, owner, now).changes > 0);
   }
 
   async releaseSessionLock(deviceId: string, owner: string): Promise<boolean> {
     this.open();
-    return this.s.releaseLock.run(deviceId, owner).changes > 0;
+    return this.write(() => this.s.releaseLock.run(deviceId, owner).changes > 0);
   }
 
   async clearSessionLocks(): Promise<number> {
@@ -808,9 +872,9 @@ export class SqliteStore implements Store {
 
   async updateTasks(updates: TaskUpdate[]): Promise<void> {
     this.open();
-    this.db.transaction(() => {
+    await this.write(() => {
       for (const u of updates) this.applyTaskUpdate(u);
-    })();
+    });
   }
 
   async cancelTask(id: string, at?: IsoTimestamp): Promise<Task | null> {
@@ -945,6 +1009,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.flush();
     // Fold the WAL back into the main file so a copied database file is complete on its own.
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -983,5 +1048,5 @@ export function openSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     db.close();
     throw err;
   }
-  return new SqliteStore(db, `sqlite:${file}`, options.now ?? Date.now);
+  return new SqliteStore(db, `sqlite:${file}`, options.now ?? Date.now, options.groupCommit ?? true);
 }
