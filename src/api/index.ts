@@ -26,6 +26,7 @@ import { registerTokenRoutes } from './routes/tokens.ts';
 import { registerNatRoutes, stunOf } from '../acs/nat/api-routes.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { invalidTaskError, typeboxValidatorCompiler } from './validation.ts';
+import { registerFileDownloadRoutes, registerProvisioningApi, type ProvisioningApiOptions } from '../api-provisioning/index.ts';
 
 export { hashToken, generateToken } from './auth.ts';
 export { API_ERRORS, type ApiErrorCode } from './errors.ts';
@@ -63,6 +64,8 @@ export interface BuildApiOptions extends ApiBuildOptions {
   maxWaitMs?: number;
   /** The clock (tests pin it). */
   now?: () => Date;
+  /** Provisioning (presets, files, rollouts, webhooks...): its routes under /api and the public /files route. */
+  provisioning?: ProvisioningApiOptions;
 }
 
 /**
@@ -99,12 +102,13 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   registerSecurityHeaders(app, API_PREFIX);
   registerCors(app, API_PREFIX, options.cors);
   await app.register(swagger, openApiOptions());
-  await app.register(async (api) => apiPlugin(api, ctx), { prefix: API_PREFIX });
+  await app.register(async (api) => apiPlugin(api, ctx, options.provisioning), { prefix: API_PREFIX });
+  if (options.provisioning) registerFileDownloadRoutes(app, { service: options.provisioning.service });
   return app;
 }
 
 /** The encapsulated `/api` part: its hooks, validator and error handler do not touch the console. */
-async function apiPlugin(api: FastifyInstance, ctx: ApiContext): Promise<void> {
+async function apiPlugin(api: FastifyInstance, ctx: ApiContext, provisioning?: ProvisioningApiOptions): Promise<void> {
   api.decorateRequest('principal', undefined);
   api.decorateRequest('auditNote', undefined);
   api.decorateRequest('auditErrorCode', undefined);
@@ -144,6 +148,8 @@ async function apiPlugin(api: FastifyInstance, ctx: ApiContext): Promise<void> {
   registerAuditRoutes(api, ctx);
   // TR-111: device-gateway association and NAT bindings (src/acs/nat).
   registerNatRoutes(api, { store: ctx.store, stun: () => stunOf(ctx.acs) });
+  // Presets, files, variables, bootstrap, rollouts, webhooks, history (src/api-provisioning).
+  if (provisioning) await registerProvisioningApi(api, ctx, provisioning);
 }
 
 function sendError(error: ApiError, request: FastifyRequest, reply: FastifyReply): FastifyReply {

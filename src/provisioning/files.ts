@@ -25,6 +25,8 @@ export class FileUploadError extends Error {
   constructor(
     readonly code: 'too_large' | 'empty' | 'invalid',
     message: string,
+    /** For `too_large`: the limit in bytes. */
+    readonly limit?: number,
   ) {
     super(message);
     this.name = 'FileUploadError';
@@ -104,7 +106,7 @@ export class FileLibrary {
       transform(chunk: Buffer, _enc, done) {
         size += chunk.length;
         if (size > max) {
-          done(new FileUploadError('too_large', `the file is larger than the limit of ${max} bytes`));
+          done(new FileUploadError('too_large', `the file is larger than the limit of ${max} bytes`, max));
           return;
         }
         if (head.length < PREAMBLE_BYTES + MAX_HEADER_BYTES) head = Buffer.concat([head, chunk]).subarray(0, PREAMBLE_BYTES + MAX_HEADER_BYTES);

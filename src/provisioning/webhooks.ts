@@ -77,7 +77,7 @@ export function webhookRetryDelayMs(attempts: number, baseMs: number, maxMs: num
 }
 
 function subscribed(hook: Webhook, event: WebhookEvent | 'ping'): boolean {
-  return hook.enabled && (event === 'ping' || hook.events.includes('*') || hook.events.includes(event));
+  return hook.enabled && event !== 'ping' && (hook.events.includes('*') || hook.events.includes(event));
 }
 
 /** See the module comment. */
@@ -137,7 +137,8 @@ export class WebhookDispatcher {
    *          failure (that is retried); rejects only when the store fails.
    */
   async publish(event: WebhookEvent | 'ping', data: JsonValue, only?: string): Promise<WebhookDelivery[]> {
-    const hooks = (await this.store.listWebhooks()).filter((h) => (only === undefined || h.id === only) && subscribed(h, event));
+    // A test delivery (`ping` to one webhook) goes out even when the webhook is disabled.
+    const hooks = (await this.store.listWebhooks()).filter((h) => (only === undefined ? subscribed(h, event) : h.id === only && (event === 'ping' || subscribed(h, event))));
     if (hooks.length === 0) return [];
     const at = new Date(this.now()).toISOString();
     const deliveries = await this.store.createDeliveries(
