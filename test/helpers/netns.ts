@@ -78,14 +78,24 @@ function probeSupport(): NetnsSupport {
   if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` };
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return { ok: false, reason: 'network namespaces need root (CI runs as root)' };
   if (!hasCommand('ip', '-V')) return { ok: false, reason: 'the `ip` command (iproute2) is not installed' };
-  const firewall: FirewallTool | null = hasCommand('iptables', '--version') ? 'iptables' : hasCommand('nft', '--version') ? 'nft' : null;
-  if (firewall === null) return { ok: false, reason: 'neither iptables nor nft is installed (apt-get install iptables)' };
+  // SWITCHBOARD_NETNS_FIREWALL=nft|iptables forces one (to test both paths); default: iptables, else nft.
+  const forced = process.env.SWITCHBOARD_NETNS_FIREWALL;
+  const candidates: FirewallTool[] = forced === 'nft' || forced === 'iptables' ? [forced] : ['iptables', 'nft'];
+  const firewall = candidates.find((tool) => hasCommand(tool, '--version')) ?? null;
+  if (firewall === null) return { ok: false, reason: `${candidates.join(' / ')} not installed (apt-get install iptables)` };
   const probe = `${NETNS_PREFIX}${process.pid}probe`;
   const add = run('ip', ['netns', 'add', probe]);
   if (add.status !== 0) return { ok: false, reason: `cannot create a network namespace: ${add.stderr.trim()}` };
   try {
-    const nat = firewall === 'iptables' ? run('ip', ['netns', 'exec', probe, 'iptables', '-t', 'nat', '-L', '-n']) : run('ip', ['netns', 'exec', probe, 'nft', 'list', 'ruleset']);
-    if (nat.status !== 0) return { ok: false, reason: `${firewall} cannot work inside a namespace: ${nat.stderr.trim()}` };
+    // The very rules the topology needs (masquerade with random ports, conntrack state), on a probe.
+    const nat =
+      firewall === 'iptables'
+        ? run('ip', ['netns', 'exec', probe, 'iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'lo', '-j', 'MASQUERADE', '--random'])
+        : spawnSync('ip', ['netns', 'exec', probe, 'nft', '-f', '-'], { input: firewallRules('nft', { lanSubnet: '192.168.0.0/24', wanIf: 'lo', lanIf: 'lo' }), encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS });
+    const state = firewall === 'iptables' ? run('ip', ['netns', 'exec', probe, 'iptables', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']) : nat;
+    for (const r of [nat, state]) {
+      if (r.status !== 0) return { ok: false, reason: `${firewall} cannot masquerade inside a namespace: ${String(r.stderr).trim()}` };
+    }
   } finally {
     run('ip', ['netns', 'del', probe]);
   }
@@ -277,15 +287,7 @@ export async function createNatTopology(): Promise<NatTopology> {
       ipt(['-A', 'FORWARD', '-i', ifs.routerWan, '-o', ifs.routerLan, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT']);
       ipt(['-A', 'FORWARD', '-i', ifs.routerWan, '-o', ifs.routerLan, '-j', 'DROP']);
     } else {
-      const rules = [
-        'table ip sbnat {',
-        '  chain post { type nat hook postrouting priority srcnat; policy accept;',
-        `    ip saddr ${net.lanSubnet} oifname "${ifs.routerWan}" masquerade random }`,
-        '  chain fwd { type filter hook forward priority filter; policy accept;',
-        `    iifname "${ifs.routerWan}" oifname "${ifs.routerLan}" ct state established,related accept`,
-        `    iifname "${ifs.routerWan}" oifname "${ifs.routerLan}" drop }`,
-        '}',
-      ].join('\n');
+      const rules = firewallRules('nft', { lanSubnet: net.lanSubnet, wanIf: ifs.routerWan, lanIf: ifs.routerLan });
       const r = spawnSync('ip', ['netns', 'exec', rtr, 'nft', '-f', '-'], { input: rules, encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS });
       if (r.status !== 0) throw new Error(`nft failed: ${r.stderr}`);
     }
@@ -294,6 +296,23 @@ export async function createNatTopology(): Promise<NatTopology> {
     throw err;
   }
   return topology;
+}
+
+/** The router's nftables ruleset: masquerade (random ports) out of the WAN side, only replies back in. */
+function firewallRules(_tool: 'nft', o: { lanSubnet: string; wanIf: string; lanIf: string }): string {
+  return [
+    'table ip sbnat {',
+    '  chain sb_post {',
+    '    type nat hook postrouting priority srcnat; policy accept;',
+    `    ip saddr ${o.lanSubnet} oifname "${o.wanIf}" masquerade random`,
+    '  }',
+    '  chain sb_forward {',
+    '    type filter hook forward priority filter; policy accept;',
+    `    iifname "${o.wanIf}" oifname "${o.lanIf}" ct state established,related accept`,
+    `    iifname "${o.wanIf}" oifname "${o.lanIf}" drop`,
+    '  }',
+    '}',
+  ].join('\n');
 }
 
 function spawnInNamespace(ns: string, args: readonly string[], options: SpawnNodeOptions = {}): NsProcess {
