@@ -348,6 +348,23 @@ if (db.kind === 'unavailable') {
       }
     });
 
+    it('keeps working when another process adds columns (rolling upgrade) after statements were prepared', async () => {
+      const store = await freshStore({ poolSize: 1 });
+      try {
+        await store.commitSession(inform('U1', T0));
+        const task = await store.createTask({ deviceId: '000B82-HT502-U1', payload: { type: 'reboot' } });
+        assert.ok(await store.getDevice('000B82-HT502-U1'));
+        const client = await raw(store.schema);
+        await client.query('ALTER TABLE devices ADD COLUMN future_field text; ALTER TABLE tasks ADD COLUMN future_field text');
+        await client.end();
+        assert.equal((await store.getDevice('000B82-HT502-U1'))?.serialNumber, 'U1');
+        assert.equal((await store.tasksToRun('000B82-HT502-U1'))[0].id, task.id);
+        assert.equal((await store.queryDevices({})).devices.length, 1);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('deleteDevice() leaves nothing of the device in any table', async () => {
       const store: PostgresStore = await freshStore();
       try {

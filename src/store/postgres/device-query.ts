@@ -6,7 +6,7 @@
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit, pageOffset } from '../cursor.ts';
 import { StoreError, type Device, type DeviceQuery, type DeviceSortField, type ParameterCondition } from '../types.ts';
 import { VALUE_INDEX_CHARS } from './migrations.ts';
-import { DEVICE_COLUMNS } from './index.ts';
+import { DEVICE_COLUMNS } from './columns.ts';
 import { MAX_CHAR, Params, isoParam } from './sql.ts';
 
 const SORT_COLUMNS: Record<DeviceSortField, string> = {
