@@ -241,6 +241,8 @@ export class SessionTransport {
           ca: url.protocol === 'https:' && this.opts.ca ? [this.opts.ca] : undefined,
         },
         (res: IncomingMessage) => {
+          // Read now: after 'end' the socket goes back to the agent and res.socket may be gone.
+          const localPort = res.socket?.localPort;
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
@@ -256,7 +258,6 @@ export class SessionTransport {
             if (settled) return;
             settled = true;
             this.cookies.setFromHeaders(url, res.headers['set-cookie']);
-            const localPort = res.socket?.localPort;
             if (localPort !== undefined) this.localPorts.add(localPort);
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), url, localPort });
           });

@@ -144,11 +144,11 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     {
       profile: loadProfile(o.model ?? 'GXP2140'),
       serial: o.serial ?? '000B82A1B2C3',
-      provisioning: { acsUrl: acs.url, connectionRequestUsername: 'cruser', connectionRequestPassword: 'crpass' },
       crRateLimit: { burst: 1000, windowMs: 1000 },
       rebootDurationMs: 30,
       responseTimeoutMs: 5000,
       ...o.agent,
+      provisioning: { acsUrl: acs.url, connectionRequestUsername: 'cruser', connectionRequestPassword: 'crpass', ...o.agent?.provisioning },
     },
     runtime,
   );
