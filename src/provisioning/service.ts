@@ -131,6 +131,9 @@ interface SessionContext {
   rawMemory: DeviceMemoryEntry[];
   desired: ResolvedDesired | null;
   selections: PresetSelection[];
+  /** The device's bootstrap record (its variables always feed templates). */
+  bootstrapRecord: BootstrapRecord | null;
+  /** The record when its values still have to be applied. */
   bootstrap: BootstrapRecord | null;
   plan: PlanSession;
   inflight: Inflight | null;
@@ -352,6 +355,7 @@ export class ProvisioningService implements SessionHooks {
       rawMemory,
       desired: null,
       selections: [],
+      bootstrapRecord: record,
       bootstrap: bootstrapPending ? record : null,
       plan: newPlanSession(),
       inflight: null,
@@ -517,6 +521,7 @@ export class ProvisioningService implements SessionHooks {
       rootHint: ctx.informParameters.map((p) => p.name),
       memory: ctx.rawMemory,
       presets,
+      bootstrapRecord: ctx.bootstrapRecord,
       bootstrap: ctx.bootstrap,
     });
     ctx.desired = built.desired;
@@ -551,6 +556,9 @@ export class ProvisioningService implements SessionHooks {
     rootHint: string[];
     memory: DeviceMemoryEntry[];
     presets: Preset[];
+    /** The device's record, whose variables feed templates. */
+    bootstrapRecord: BootstrapRecord | null;
+    /** The record when its values are still to be applied. */
     bootstrap: BootstrapRecord | null;
   }): Promise<{ desired: ResolvedDesired; selections: PresetSelection[]; parameterKey: string }> {
     const filterNames = [...new Set(input.presets.flatMap((p) => filterParameterNames(p.precondition)))];
@@ -571,7 +579,7 @@ export class ProvisioningService implements SessionHooks {
       .filter((s) => s.applies)
       .map((s) => ({ source: { kind: 'preset', id: s.preset.id, name: s.preset.name, revision: s.preset.revision }, weight: s.preset.weight, spec: s.preset.desired }));
     if (input.bootstrap) contributions.push(this.bootstrapContribution(input.bootstrap, rootOf(input.rootHint)));
-    const variables = await this.variablesFor(input.deviceId, input.identity.serialNumber, input.bootstrap);
+    const variables = await this.variablesFor(input.deviceId, input.identity.serialNumber, input.bootstrapRecord);
     const ctx: TemplateContext = {
       variables,
       device: {
@@ -869,6 +877,7 @@ export class ProvisioningService implements SessionHooks {
       rootHint: params.map((p) => p.name),
       memory: memoryEntries,
       presets: options.presets ?? (await this.provisioning.listPresets()),
+      bootstrapRecord: record,
       bootstrap: bootstrapPending ? record : null,
     });
     const memory = memoryFrom(memoryEntries);
