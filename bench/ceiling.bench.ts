@@ -1,15 +1,15 @@
 /**
  * ceiling: the physical ceiling of this machine for the benchmark's session shape.
  *
- * The load generator (bench/lib/loadgen.ts: the CPE agent's session client, periodic Inform with the
- * device's forcedInform parameters, empty POST, 204) runs closed-loop against a bare node:http
+ * The load generator (bench/lib/loadgen.ts: periodic Inform with the device's forcedInform
+ * parameters, empty POST, 204) runs closed-loop against a bare node:http
  * server answering with fixed bytes (bench/lib/fixed-server-child.ts), each in its own process.
  * No parsing, no storage on the server: whatever the ACS does costs on top of this.
  *
- * Run: npm run bench -- ceiling [--devices=N] [--concurrency=N] [--duration=S] [--warmup=S]
+ * Run: npm run bench -- ceiling [--devices=N] [--concurrency=N] [--client=lean|cpe] [--duration=S] [--warmup=S]
  */
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
-import { measureCeiling } from './lib/harness.ts';
+import { clientArg, measureCeiling } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 
 const DEFAULTS = { devices: 10_000, concurrency: 100, durationS: 15, warmupS: 3 } as const;
@@ -18,6 +18,7 @@ const MS = 1000;
 /** Benchmark entry point (see file comment). */
 export async function run(argv: string[]): Promise<void> {
   const args = new BenchArgs(argv);
+  const client = clientArg(args.value('client'));
   const machine = machineInfo();
   const devices = args.number('devices', DEFAULTS.devices);
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
@@ -27,12 +28,13 @@ export async function run(argv: string[]): Promise<void> {
   console.log(machineLine(machine));
 
   const c = await measureCeiling({
+    client,
     devices: { count: devices, models: SESSION_MODELS },
     concurrency,
     plan: { kind: 'closed', warmupMs: warmupS * MS, durationMs: durationS * MS },
   });
-  printTable('fixed-bytes server, periodic sessions', ['sessions/s', 'p50 ms', 'p99 ms', 'sessions', 'failed', 'server RSS MiB', 'load RSS MiB'], [
-    [c.load.sessionsPerSec, c.load.latencyMs.p50, c.load.latencyMs.p99, c.load.sessions, c.load.failed, c.serverRssMiB, c.loadRssMiB],
+  printTable('fixed-bytes server, periodic sessions', ['sessions/s', 'p50 ms', 'p99 ms', 'sessions', 'failed', 'server CPU ms/session', 'load CPU ms/session', 'server RSS MiB', 'load RSS MiB'], [
+    [c.load.sessionsPerSec, c.load.latencyMs.p50, c.load.latencyMs.p99, c.load.sessions, c.load.failed, c.serverCpuMsPerSession, c.loadCpuMsPerSession, c.serverRssMiB, c.loadRssMiB],
   ]);
   emitResult('ceiling', {
     bench: 'ceiling',
@@ -44,7 +46,10 @@ export async function run(argv: string[]): Promise<void> {
     failures: c.load.failures,
     devices,
     concurrency,
+    client,
     durationS,
+    serverCpuMsPerSession: c.serverCpuMsPerSession,
+    loadCpuMsPerSession: c.loadCpuMsPerSession,
     serverRssMiB: c.serverRssMiB,
     loadRssMiB: c.loadRssMiB,
     machine,

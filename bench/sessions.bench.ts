@@ -8,13 +8,12 @@
  *    parameters stored: the steady state of a fleet), then the closed-loop measurement;
  * 3. the stopped ACS's database is opened to check that every session was stored.
  *
- * Run: npm run bench -- sessions [--devices=N] [--concurrency=N] [--duration=S] [--warmup=S]
- *      [--cpu-prof] (writes bench/results/profiles/sessions-acs.cpuprofile)
+ * Run: npm run bench -- sessions [--devices=N] [--concurrency=N] [--client=lean|cpe] [--duration=S] [--warmup=S]
+ *      [--cpu-prof] (writes the ACS's V8 profile into bench/results/profiles/sessions-acs/)
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
-import { cpuProfileOptions, measureCeiling, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
+import { clientArg, cpuMsPer, cpuProfileOptions, mainProfile, measureCeiling, withCpu, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 
@@ -25,6 +24,7 @@ const MS = 1000;
 /** Benchmark entry point (see file comment). */
 export async function run(argv: string[]): Promise<void> {
   const args = new BenchArgs(argv);
+  const client = clientArg(args.value('client'));
   const machine = machineInfo();
   const devices = args.number('devices', DEFAULTS.devices);
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
@@ -36,24 +36,27 @@ export async function run(argv: string[]): Promise<void> {
   const deviceSet = { count: devices, models: SESSION_MODELS };
   const plan = { kind: 'closed' as const, warmupMs: warmupS * MS, durationMs: durationS * MS };
 
-  const ceiling = await measureCeiling({ devices: deviceSet, concurrency, plan });
+  const ceiling = await measureCeiling({ devices: deviceSet, concurrency, plan, client });
 
   const dataDir = tempDataDir('sessions');
-  const profileDir = join(RESULTS_DIR, 'profiles');
-  if (profile) mkdirSync(profileDir, { recursive: true });
-  const acs = await startAcsChild({ dataDir }, profile ? cpuProfileOptions(profileDir, 'sessions-acs') : []);
-  const load = await startLoadChild(deviceSet, true);
+  const profileDir = join(RESULTS_DIR, 'profiles', 'sessions-acs');
+  const loadProfileDir = join(RESULTS_DIR, 'profiles', 'sessions-load');
+  const acs = await startAcsChild({ dataDir }, profile ? cpuProfileOptions(profileDir) : []);
+  const load = await startLoadChild(deviceSet, true, profile ? cpuProfileOptions(loadProfileDir) : []);
   let measured;
+  let cpu: Record<string, number>;
   let primeRate: number;
   let acsRssMiB: number;
   let counts;
   try {
     const reg = await acs.call<{ created: number; ms: number }>('registerDevices', deviceSet);
     console.log(`registered ${reg.created} devices in ${reg.ms} ms`);
-    const prime = await runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan: { kind: 'each-once' } });
+    const prime = await runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan: { kind: 'each-once' }, client });
     primeRate = prime.sessionsPerSec;
     console.log(`first round: ${prime.ok} sessions (${prime.failed} failed) at ${prime.sessionsPerSec}/s`);
-    measured = await runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan });
+    ({ value: measured, cpuSeconds: cpu } = await withCpu({ acs, load }, () =>
+      runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan, client }),
+    ));
     acsRssMiB = mib(await acs.rss());
   } finally {
     await load.stop();
@@ -66,9 +69,11 @@ export async function run(argv: string[]): Promise<void> {
   }
 
   const ratio = round(measured.sessionsPerSec / ceiling.load.sessionsPerSec, 3);
-  printTable('periodic sessions (Inform + empty POST + 204), same generator and concurrency', ['server', 'sessions/s', 'p50 ms', 'p99 ms', 'sessions', 'failed'], [
-    ['fixed bytes (ceiling)', ceiling.load.sessionsPerSec, ceiling.load.latencyMs.p50, ceiling.load.latencyMs.p99, ceiling.load.sessions, ceiling.load.failed],
-    ['ACS on SQLite', measured.sessionsPerSec, measured.latencyMs.p50, measured.latencyMs.p99, measured.sessions, measured.failed],
+  const acsCpuMs = cpuMsPer(cpu.acs, measured.totalSessions);
+  const loadCpuMs = cpuMsPer(cpu.load, measured.totalSessions);
+  printTable('periodic sessions (Inform + empty POST + 204), same generator and concurrency', ['server', 'sessions/s', 'p50 ms', 'p99 ms', 'sessions', 'failed', 'server CPU ms/session', 'load CPU ms/session'], [
+    ['fixed bytes (ceiling)', ceiling.load.sessionsPerSec, ceiling.load.latencyMs.p50, ceiling.load.latencyMs.p99, ceiling.load.sessions, ceiling.load.failed, ceiling.serverCpuMsPerSession, ceiling.loadCpuMsPerSession],
+    ['ACS on SQLite', measured.sessionsPerSec, measured.latencyMs.p50, measured.latencyMs.p99, measured.sessions, measured.failed, acsCpuMs, loadCpuMs],
   ]);
   console.log(`\nratio ACS / ceiling: ${ratio} (target >= ${TARGET_RATIO}); ACS RSS ${acsRssMiB} MiB`);
   console.log(`stored: ${counts.sessions} session records (${counts.sessionsCompleted} completed), ${counts.devicesContacted}/${counts.devices} devices contacted, ${counts.parameters} parameters`);
@@ -83,6 +88,9 @@ export async function run(argv: string[]): Promise<void> {
     ceilingP50Ms: ceiling.load.latencyMs.p50,
     ceilingP99Ms: ceiling.load.latencyMs.p99,
     ratioToCeiling: ratio,
+    acsCpuMsPerSession: acsCpuMs,
+    ceilingServerCpuMsPerSession: ceiling.serverCpuMsPerSession,
+    loadCpuMsPerSession: loadCpuMs,
     targetRatio: TARGET_RATIO,
     meetsTarget: ratio >= TARGET_RATIO,
     sessions: measured.sessions,
@@ -93,8 +101,9 @@ export async function run(argv: string[]): Promise<void> {
     acsRssMiB,
     devices,
     concurrency,
+    client,
     durationS,
-    cpuProfile: profile ? join(profileDir, 'sessions-acs.cpuprofile') : null,
+    cpuProfile: profile ? { acs: mainProfile(profileDir), load: mainProfile(loadProfileDir) } : null,
     machine,
     at: new Date().toISOString(),
   });

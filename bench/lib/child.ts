@@ -39,6 +39,7 @@ type ChildMessage = AnswerMessage | ReadyMessage | FailedMessage;
 
 /** Built-in commands every child answers. */
 const BUILTIN_RSS = '__rss';
+const BUILTIN_CPU = '__cpu';
 const BUILTIN_EXIT = '__exit';
 
 /** Resident set size of a process in bytes from /proc (Linux); null elsewhere or when it is gone. */
@@ -46,6 +47,22 @@ export function readRssBytes(pid: number): number | null {
   try {
     const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on every mainstream kernel). */
+const CLOCK_TICKS_PER_SEC = 100;
+/** utime and stime are fields 14 and 15 of /proc/<pid>/stat; after the ")" of the name they are the 12th and 13th. */
+const UTIME_AFTER_NAME = 11;
+
+/** CPU time (user + system, seconds) used so far by a process, from /proc; null elsewhere. */
+export function readCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[UTIME_AFTER_NAME]) + Number(f[UTIME_AFTER_NAME + 1])) / CLOCK_TICKS_PER_SEC;
   } catch {
     return null;
   }
@@ -65,6 +82,10 @@ export function serveChild(handlers: Record<string, ChildHandler>, ready: () => 
       try {
         let value: unknown;
         if (raw.cmd === BUILTIN_RSS) value = process.memoryUsage().rss;
+        else if (raw.cmd === BUILTIN_CPU) {
+          const u = process.cpuUsage();
+          value = (u.user + u.system) / 1e6;
+        }
         else if (raw.cmd === BUILTIN_EXIT) {
           await onExit?.();
           send({ kind: 'answer', id: raw.id, ok: true, value: null });
@@ -193,6 +214,15 @@ export class BenchChild<Info = unknown> {
   /** Resident memory in bytes (from /proc, else asked from the child). */
   async rss(): Promise<number> {
     return readRssBytes(this.pid) ?? (await this.call<number>(BUILTIN_RSS));
+  }
+
+  /**
+   * CPU time (user + system, seconds) the child used so far (all its threads). The difference
+   * between two readings is what a phase cost, whatever else the machine was doing: the figure to
+   * compare on a busy shared machine.
+   */
+  async cpuSeconds(): Promise<number> {
+    return readCpuSeconds(this.pid) ?? (await this.call<number>(BUILTIN_CPU));
   }
 
   /**

@@ -4,7 +4,7 @@
  * temporary data directories.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/index.ts';
@@ -12,13 +12,37 @@ import { BenchChild } from './child.ts';
 import type { AcsChildConfig, AcsChildInfo } from './acs-child.ts';
 import type { DeviceSetSpec, LoadPlan, LoadResult, LoadSpec } from './loadgen.ts';
 
+/** Which client the load generator uses (see loadgen.ts). */
+export type LoadClient = NonNullable<LoadSpec['client']>;
+
+/** Reads `--client=lean|cpe` (default lean). Throws on another value. */
+export function clientArg(value: string | undefined): LoadClient {
+  if (value === undefined || value === 'lean' || value === 'cpe') return value ?? 'lean';
+  throw new Error(`--client must be lean or cpe, got "${value}"`);
+}
+
 const ACS_ENTRY = new URL('./acs-child.ts', import.meta.url);
 const LOADGEN_ENTRY = new URL('./loadgen-child.ts', import.meta.url);
 const FIXED_ENTRY = new URL('./fixed-server-child.ts', import.meta.url);
 
-/** Node options of a child that writes a V8 CPU profile into `dir` when it exits. */
-export function cpuProfileOptions(dir: string, name: string): string[] {
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+/**
+ * Node options of a child that writes V8 CPU profiles into `dir` when it exits. The directory is
+ * emptied first: tsx's loader runs in a worker thread that writes its own profile next to the main
+ * thread's (see `mainProfile`).
+ */
+export function cpuProfileOptions(dir: string): string[] {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
+/** The main thread's profile in a profile directory: the largest file (the loader thread's is small). */
+export function mainProfile(dir: string): string | null {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => ({ f: join(dir, f), size: statSync(join(dir, f)).size }))
+    .sort((a, b) => b.size - a.size);
+  return files[0]?.f ?? null;
 }
 
 /** Starts the ACS in a child process. */
@@ -45,6 +69,7 @@ export function runLoad(load: BenchChild, spec: LoadSpec): Promise<LoadResult> {
 
 export interface CeilingOptions {
   devices: DeviceSetSpec;
+  client: LoadClient;
   concurrency: number;
   plan: Extract<LoadPlan, { kind: 'closed' }>;
 }
@@ -53,6 +78,30 @@ export interface CeilingResult {
   load: LoadResult;
   serverRssMiB: number;
   loadRssMiB: number;
+  /** CPU time per session (ms, warm-up included in both terms) of the server and of the load process. */
+  serverCpuMsPerSession: number;
+  loadCpuMsPerSession: number;
+}
+
+/** The result of `withCpu`: the value and the CPU seconds each child used meanwhile. */
+export interface WithCpu<T> {
+  value: T;
+  cpuSeconds: Record<string, number>;
+}
+
+/** Runs `fn` and measures the CPU time each child used during it. */
+export async function withCpu<T>(children: Record<string, BenchChild>, fn: () => Promise<T>): Promise<WithCpu<T>> {
+  const before: Record<string, number> = {};
+  for (const [k, c] of Object.entries(children)) before[k] = await c.cpuSeconds();
+  const value = await fn();
+  const cpuSeconds: Record<string, number> = {};
+  for (const [k, c] of Object.entries(children)) cpuSeconds[k] = Math.round(((await c.cpuSeconds()) - before[k]) * 100) / 100;
+  return { value, cpuSeconds };
+}
+
+/** CPU milliseconds per session (2 decimals); NaN when no session ran. */
+export function cpuMsPer(cpuSeconds: number, sessions: number): number {
+  return sessions > 0 ? Math.round((cpuSeconds * 1000 * 100) / sessions) / 100 : Number.NaN;
 }
 
 const MIB = 1024 * 1024;
@@ -70,8 +119,16 @@ export async function measureCeiling(o: CeilingOptions): Promise<CeilingResult> 
   const server = await startFixedServerChild();
   const load = await startLoadChild(o.devices, true);
   try {
-    const result = await runLoad(load, { url: server.info.url, devices: o.devices, event: 'periodic', concurrency: o.concurrency, plan: o.plan });
-    return { load: result, serverRssMiB: mib(await server.rss()), loadRssMiB: mib(await load.rss()) };
+    const { value: result, cpuSeconds } = await withCpu({ server, load }, () =>
+      runLoad(load, { url: server.info.url, devices: o.devices, event: 'periodic', concurrency: o.concurrency, plan: o.plan, client: o.client }),
+    );
+    return {
+      load: result,
+      serverRssMiB: mib(await server.rss()),
+      loadRssMiB: mib(await load.rss()),
+      serverCpuMsPerSession: cpuMsPer(cpuSeconds.server, result.totalSessions),
+      loadCpuMsPerSession: cpuMsPer(cpuSeconds.load, result.totalSessions),
+    };
   } finally {
     await load.stop();
     await server.stop();

@@ -1,20 +1,27 @@
 /**
- * The benchmarks' CWMP load generator: many simulated devices, each session run by the CPE agent's
- * own session client (`runSession` in src/cpe/session.ts: the same transport, cookies, auth and
- * codec as `switchboard fleet`) with a minimal handler, so what goes on the wire is exactly what the
- * fleet sends, minus the fleet's timers:
+ * The benchmarks' CWMP load generator: many simulated devices sending the fleet's session shape:
  *
  *   POST Inform (the device's forcedInform parameters, event `2 PERIODIC` or `0 BOOTSTRAP`+`1 BOOT`)
  *   -> InformResponse; empty POST -> (ACS requests, answered by the CPE data model through the
- *   agent's RPC handler) -> 204.
+ *   agent's RPC handler, src/cpe/rpc-handler.ts) -> 204.
+ *
+ * Two clients (`LoadSpec.client`):
+ * - `lean` (default): the codec's own messages (an Inform is built once per model by
+ *   `buildEnvelope` and checked byte for byte against the codec's output for a real device, then
+ *   filled in per session) over raw keep-alive sockets (lean-client.ts). On this 2-core machine the
+ *   load shares the CPU with the server, so the generator must cost far less than the server.
+ * - `cpe`: the CPE agent's own session client (`runSession`, src/cpe/session.ts: the transport,
+ *   cookies and codec of `switchboard fleet`) over node:http. Same bytes on the wire, but it costs
+ *   the load process about as much CPU per session as the ACS spends (see the README's
+ *   performance section), so it is kept for cross-checks (`--client=cpe`).
  *
  * Per device there is a DeviceModel (created on first use) so that a SetParameterValues is really
- * applied and can be verified afterwards. Connections: a pool of keep-alive sockets, recycled from
- * one session to the next like the fleet does (`PooledAgentSource`), so a run measures CWMP
- * sessions, not TCP handshakes. Unlike the fleet's pool (as of this writing), its sockets disable
- * Nagle's algorithm: the client writes a POST's headers and body separately, and with Nagle on,
- * each exchange can wait for the peer's delayed ACK (40 ms on Linux), which capped a
- * 10-connection run at ~200 sessions/s whatever the server did.
+ * applied and can be verified afterwards. Connections: keep-alive sockets recycled from one
+ * session to the next, as the fleet does (`PooledAgentSource`), so a run measures CWMP sessions,
+ * not TCP handshakes. Unlike the fleet's pool (as of this writing), the sockets disable Nagle's
+ * algorithm: node:http writes a POST's head and body separately, and with Nagle on each exchange
+ * can wait for the peer's delayed ACK (40 ms on Linux), which capped a 10-connection run at
+ * ~200 sessions/s whatever the server did.
  *
  * Three ways to drive it (`LoadPlan`):
  * - `closed`: `concurrency` workers run sessions back to back for a duration (after a warm-up):
@@ -23,14 +30,16 @@
  * - `rate`: sessions start at a fixed rate (periodic informs of a fleet), at most `concurrency`
  *   at once, for a duration.
  */
-import { loadProfile, DeviceModel, type DeviceProfile } from '../../src/datamodel/model.ts';
-import { runSession, type SessionHandler, type SessionResult } from '../../src/cpe/session.ts';
-import { handleRpc, type RpcContext } from '../../src/cpe/rpc-handler.ts';
 import http from 'node:http';
+import { loadProfile, DeviceModel, type DeviceProfile } from '../../src/datamodel/model.ts';
+import { runSession, type SessionHandler } from '../../src/cpe/session.ts';
+import { handleRpc, type RpcContext } from '../../src/cpe/rpc-handler.ts';
 import type { AgentSource } from '../../src/cpe/transport.ts';
 import { fleetSerial } from '../../src/cpe/fleet.ts';
 import { formatDateTime } from '../../src/cwmp/values.ts';
-import type { CpeRequest, CpeResponse, CwmpVersion, EventStruct, ParameterValueStruct } from '../../src/cwmp/types.ts';
+import { buildEnvelope, parseEnvelope, type CwmpEnvelope } from '../../src/cwmp/index.ts';
+import type { CpeRequest, CpeResponse, CwmpMessage, CwmpVersion, EventStruct, Inform, SoapFault } from '../../src/cwmp/types.ts';
+import { LeanConnectionPool, LeanHttpError, postHead, type LeanConnection, type LeanReply } from './lean-client.ts';
 import { SampleBuffer, summarize, round, type Summary } from './stats.ts';
 
 /** Which devices the generator simulates: serials `000B82` + 6 hex digits from `serialBase`. */
@@ -59,8 +68,11 @@ export interface LoadSpec {
   cwmpVersion?: CwmpVersion;
   /** Per-reply timeout (ms). Default 30 s. */
   responseTimeoutMs?: number;
-  /** Host published in ConnectionRequestURL. Default 127.0.0.1. */
-  advertisedHost?: string;
+  /**
+   * `lean` (default): bench/lib/lean-client.ts, the codec's messages over raw keep-alive sockets;
+   * `cpe`: the CPE agent's session client (src/cpe/session.ts) over node:http.
+   */
+  client?: 'lean' | 'cpe';
 }
 
 export interface LoadResult {
@@ -80,6 +92,8 @@ export interface LoadResult {
   acsRequests: number;
   /** Devices that ran at least one session. */
   devicesSeen: number;
+  /** Every session run, warm-up included (to divide CPU time by). */
+  totalSessions: number;
 }
 
 /** Event of a factory-fresh device's first session. */
@@ -92,6 +106,8 @@ const DEFAULT_VERSION: CwmpVersion = '1.2';
 const TOP_FAILURES = 5;
 /** Connection request port published by the simulated devices (nothing listens: benchmarks never send CRs). */
 const CR_PORT = 7548;
+const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
+const HTTP_PORT = 80;
 /** Idle keep-alive connections kept for the next sessions (above any concurrency we run). */
 const MAX_IDLE_CONNECTIONS = 4096;
 
@@ -125,14 +141,88 @@ class SimDevice {
   readonly model: DeviceModel;
   sessions = 0;
   inSession = false;
+  /** Its data model changed since creation (an ACS set values): Informs are built from it, not from the model's template. */
+  changed = false;
 
-  constructor(profile: DeviceProfile, readonly serial: string, host: string) {
+  constructor(readonly profile: DeviceProfile, readonly serial: string, host: string) {
     this.model = DeviceModel.create(profile, { serialNumber: serial });
     const root = profile.root;
     this.model.setLocal(`${root}.ManagementServer.ConnectionRequestURL`, `http://${host}:${CR_PORT}/${serial.toLowerCase()}`);
     this.model.setLocal(`${root}.LAN.IPAddress`, host);
     // These are factory facts, not changes to report in a 4 VALUE CHANGE.
     this.model.markNotificationsDelivered();
+  }
+
+  /** The Inform this device sends now. */
+  inform(events: EventStruct[], id: string, currentTime: string): CwmpEnvelope {
+    return {
+      header: { id },
+      body: { method: 'Inform', deviceId: this.model.deviceId(), event: events, maxEnvelopes: 1, currentTime, retryCount: 0, parameterList: this.model.informParameters() },
+    };
+  }
+
+  /** The RPC context of the agent's handler: no persistence, no transfers (none are benchmarked). */
+  rpcContext(): RpcContext {
+    return {
+      model: this.model,
+      now: Date.now,
+      persist: () => {},
+      transfers: [],
+      transferQueued: () => {},
+      scheduleInform: () => {},
+      rebootAfterSession: () => {},
+      factoryResetAfterSession: () => {},
+    };
+  }
+}
+
+/** The outcome of one simulated session (a subset of the CPE agent's SessionResult). */
+export interface SimSessionResult {
+  ok: boolean;
+  failure?: { message: string };
+  acsRequests: number;
+  durationMs: number;
+}
+
+/** Placeholders of an Inform template (never valid in a real Inform, so they cannot collide). */
+const SENTINEL_SERIAL = 'QQSERIALQQ';
+const SENTINEL_ID = 'QQIDQQ';
+const SENTINEL_TIME = '1999-09-09T09:09:09Z';
+
+/**
+ * The Inform of a model as text with placeholders, built ONCE by the codec: a session then costs a
+ * few string replacements. Checked at creation against the codec's output for a real device.
+ */
+class InformTemplate {
+  private readonly parts: { text: string; hole: 'serial' | 'serialLower' | 'id' | 'time' | null }[] = [];
+
+  constructor(profile: DeviceProfile, events: EventStruct[], version: CwmpVersion, host: string, check: SimDevice) {
+    const sentinel = new SimDevice(profile, SENTINEL_SERIAL, host);
+    const xml = buildEnvelope(sentinel.inform(events, SENTINEL_ID, SENTINEL_TIME), { version });
+    const re = new RegExp(`(${SENTINEL_SERIAL}|${SENTINEL_SERIAL.toLowerCase()}|${SENTINEL_ID}|${SENTINEL_TIME})`, 'g');
+    let last = 0;
+    for (let m = re.exec(xml); m; m = re.exec(xml)) {
+      this.parts.push({ text: xml.slice(last, m.index), hole: null });
+      const hole = m[1] === SENTINEL_SERIAL ? 'serial' : m[1] === SENTINEL_ID ? 'id' : m[1] === SENTINEL_TIME ? 'time' : 'serialLower';
+      this.parts.push({ text: '', hole });
+      last = m.index + m[1].length;
+    }
+    this.parts.push({ text: xml.slice(last), hole: null });
+    const expected = buildEnvelope(check.inform(events, 'check-1', '2020-02-02T02:02:02Z'), { version });
+    const got = this.render(check.serial, 'check-1', '2020-02-02T02:02:02Z');
+    if (got !== expected) throw new Error(`Inform template of ${profile.model} differs from the codec's output`);
+  }
+
+  render(serial: string, id: string, time: string): string {
+    let out = '';
+    for (const p of this.parts) {
+      if (p.hole === null) out += p.text;
+      else if (p.hole === 'serial') out += serial;
+      else if (p.hole === 'serialLower') out += serial.toLowerCase();
+      else if (p.hole === 'id') out += id;
+      else out += time;
+    }
+    return out;
   }
 }
 
@@ -141,6 +231,9 @@ export class LoadGenerator {
   private readonly profiles = new Map<string, DeviceProfile>();
   private readonly devices = new Map<number, SimDevice>();
   private readonly pool = new NoDelayAgentPool(MAX_IDLE_CONNECTIONS);
+  private readonly leanPools = new Map<string, LeanConnectionPool>();
+  private readonly templates = new Map<string, InformTemplate>();
+  private informSeq = 0;
 
   constructor(private readonly set: DeviceSetSpec, private readonly host = '127.0.0.1') {
     if (!Number.isInteger(set.count) || set.count < 1) throw new RangeError('device count must be a positive integer');
@@ -170,48 +263,100 @@ export class LoadGenerator {
   }
 
   /** Runs one session of device `i`. Never throws (failures are in the result). */
-  async session(i: number, spec: Pick<LoadSpec, 'url' | 'event' | 'cwmpVersion' | 'responseTimeoutMs'>): Promise<SessionResult> {
+  async session(i: number, spec: Pick<LoadSpec, 'url' | 'event' | 'cwmpVersion' | 'responseTimeoutMs' | 'client'>): Promise<SimSessionResult> {
     const d = this.device(i);
     d.inSession = true;
     const events = spec.event === 'bootstrap' && d.sessions === 0 ? BOOTSTRAP_EVENTS : PERIODIC_EVENTS;
-    const ctx: RpcContext = {
-      model: d.model,
-      now: Date.now,
-      persist: () => {},
-      transfers: [],
-      transferQueued: () => {},
-      scheduleInform: () => {},
-      rebootAfterSession: () => {},
-      factoryResetAfterSession: () => {},
-    };
+    try {
+      return (spec.client ?? 'lean') === 'lean' ? await this.leanSession(d, events, spec) : await this.cpeSession(d, events, spec);
+    } finally {
+      d.sessions++;
+      d.inSession = false;
+    }
+  }
+
+  /** A session through the CPE agent's session client (src/cpe/session.ts). */
+  private async cpeSession(d: SimDevice, events: EventStruct[], spec: Pick<LoadSpec, 'url' | 'cwmpVersion' | 'responseTimeoutMs'>): Promise<SimSessionResult> {
+    const ctx = d.rpcContext();
     const handler: SessionHandler = {
       informAccepted: () => {},
       nextCpeRequest: () => null,
       cpeRequestDone: () => {},
-      handleAcsRequest: async (req: CpeRequest): Promise<CpeResponse> => handleRpc(ctx, req),
+      handleAcsRequest: async (req: CpeRequest): Promise<CpeResponse> => {
+        d.changed = true;
+        return handleRpc(ctx, req);
+      },
     };
+    const inform = d.inform(events, '', formatDateTime(new Date())).body as Inform;
+    return runSession(
+      { url: spec.url, version: spec.cwmpVersion ?? DEFAULT_VERSION, inform, transport: { agents: this.pool, responseTimeoutMs: spec.responseTimeoutMs } },
+      handler,
+    );
+  }
+
+  /** A session through the lean client (lean-client.ts): same messages, less client-side CPU. */
+  private async leanSession(d: SimDevice, events: EventStruct[], spec: Pick<LoadSpec, 'url' | 'cwmpVersion' | 'responseTimeoutMs'>): Promise<SimSessionResult> {
+    const started = performance.now();
+    const version = spec.cwmpVersion ?? DEFAULT_VERSION;
+    const timeoutMs = spec.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    const url = new URL(spec.url);
+    let pool = this.leanPools.get(url.host);
+    if (!pool) this.leanPools.set(url.host, (pool = new LeanConnectionPool(url.hostname, Number(url.port || HTTP_PORT), MAX_IDLE_CONNECTIONS)));
+    const id = `cpe-${++this.informSeq}`;
+    const now = formatDateTime(new Date());
+    let xml: string;
+    if (d.changed) xml = buildEnvelope(d.inform(events, id, now), { version });
+    else {
+      const key = `${d.profile.model}|${events.map((e) => e.eventCode).join(',')}|${version}`;
+      let t = this.templates.get(key);
+      if (!t) this.templates.set(key, (t = new InformTemplate(d.profile, events, version, this.host, d)));
+      xml = t.render(d.serial, id, now);
+    }
+    let acsRequests = 0;
+    let conn: LeanConnection | null = null;
     try {
-      const parameterList: ParameterValueStruct[] = d.model.informParameters();
-      return await runSession(
-        {
-          url: spec.url,
-          version: spec.cwmpVersion ?? DEFAULT_VERSION,
-          inform: {
-            method: 'Inform',
-            deviceId: d.model.deviceId(),
-            event: events,
-            maxEnvelopes: 1,
-            currentTime: formatDateTime(new Date()),
-            retryCount: 0,
-            parameterList,
-          },
-          transport: { agents: this.pool, responseTimeoutMs: spec.responseTimeoutMs },
-        },
-        handler,
-      );
+      conn = await pool.acquire();
+      const post = async (body: string | null, cookie: string | null): Promise<LeanReply> => {
+        const buf = body === null ? null : Buffer.from(body, 'utf8');
+        const reply = await conn!.request(postHead(url.pathname, url.host, buf ? buf.length : 0, cookie), buf, timeoutMs);
+        if (reply.close) {
+          // the next POST of this session needs a connection: the cookie keeps the session
+          pool.release(conn!);
+          conn = await pool.acquire();
+        }
+        return reply;
+      };
+      let reply = await post(xml, null);
+      if (reply.status !== 200 || reply.body.length === 0) throw new LeanHttpError(`ACS answered the Inform with HTTP ${reply.status}`);
+      const text = reply.body.toString('utf8');
+      if (!text.includes('InformResponse')) throw new LeanHttpError(`expected InformResponse, got ${text.includes('Fault') ? 'a fault' : 'something else'}`);
+      const cookie = reply.cookie;
+      reply = await post(null, cookie);
+      const ctx = d.rpcContext();
+      while (!(reply.status === 204 || (reply.status === 200 && reply.body.length === 0))) {
+        if (reply.status !== 200) throw new LeanHttpError(`ACS answered with HTTP ${reply.status}`);
+        const env = parseEnvelope(reply.body);
+        const req = env.body;
+        if (!req) throw new LeanHttpError('ACS sent an envelope without a body');
+        let answer: CwmpMessage;
+        try {
+          answer = handleRpc(ctx, req as CpeRequest);
+        } catch (err) {
+          const fault = (err as { fault?: SoapFault }).fault;
+          if (!fault) throw err;
+          answer = fault;
+        }
+        d.changed = true;
+        acsRequests++;
+        reply = await post(buildEnvelope({ header: env.header.id === undefined ? {} : { id: env.header.id }, body: answer }, { version }), cookie);
+      }
+      return { ok: true, acsRequests, durationMs: performance.now() - started };
+    } catch (err) {
+      conn?.destroy();
+      conn = null;
+      return { ok: false, failure: { message: err instanceof Error ? err.message : String(err) }, acsRequests, durationMs: performance.now() - started };
     } finally {
-      d.sessions++;
-      d.inSession = false;
+      if (conn) pool.release(conn);
     }
   }
 
@@ -222,6 +367,7 @@ export class LoadGenerator {
     let ok = 0;
     let failed = 0;
     let acsRequests = 0;
+    let totalSessions = 0;
     const t0 = performance.now();
     let measureFrom = t0;
     let stopAt = Number.POSITIVE_INFINITY;
@@ -233,7 +379,8 @@ export class LoadGenerator {
     } else if (spec.plan.kind === 'rate') {
       stopAt = t0 + spec.plan.durationMs;
     }
-    const record = (r: SessionResult, startedAt: number) => {
+    const record = (r: SimSessionResult, startedAt: number) => {
+      totalSessions++;
       if (spec.plan.kind === 'closed' && startedAt < measureFrom) return;
       if (r.ok) {
         ok++;
@@ -290,6 +437,7 @@ export class LoadGenerator {
       latencyMs: summarize(latencies.values()),
       acsRequests,
       devicesSeen: [...this.devices.values()].filter((d) => d.sessions > 0).length,
+      totalSessions,
     };
   }
 
@@ -297,7 +445,7 @@ export class LoadGenerator {
    * Checks that every device holds the expected values (what the ACS set).
    * Returns how many devices match and up to 3 examples of mismatches.
    */
-  verify(expected: (serial: string) => ParameterValueStruct[]): { devices: number; matching: number; examples: string[] } {
+  verify(expected: (serial: string) => { name: string; value: string }[]): { devices: number; matching: number; examples: string[] } {
     let matching = 0;
     const examples: string[] = [];
     for (let i = 0; i < this.set.count; i++) {
@@ -312,5 +460,6 @@ export class LoadGenerator {
   /** Closes idle connections. */
   close(): void {
     this.pool.destroy();
+    for (const p of this.leanPools.values()) p.destroy();
   }
 }
