@@ -291,3 +291,37 @@ describe('AcsStunService options and persistence', () => {
     }
   });
 });
+
+describe('AcsStunService under a flood of unknown usernames', () => {
+  test('store lookups in flight are bounded; the rest are dropped and counted', async () => {
+    let running = 0;
+    let peak = 0;
+    const release: (() => void)[] = [];
+    const service = await AcsStunService.start({
+      host: '127.0.0.1',
+      port: 0,
+      resolveUsername: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise<void>((r) => release.push(r));
+        running--;
+        return null;
+      },
+    });
+    const { buildBindingRequest, encodeStunMessage } = await import('../../cwmp/stun.ts');
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    try {
+      for (let i = 0; i < 100; i++) s.send(encodeStunMessage(buildBindingRequest({ username: `made-up-${i}` })), service.address().port, '127.0.0.1');
+      await waitUntil(() => service.stats.requests === 100, 3000);
+      assert.equal(peak, 64);
+      assert.equal(service.stats.lookupsDropped, 36);
+      for (const r of release.splice(0)) r();
+      await waitUntil(() => service.stats.unknownUsername === 64);
+      assert.deepEqual(service.list(), []);
+    } finally {
+      s.close();
+      await service.close();
+    }
+  });
+});

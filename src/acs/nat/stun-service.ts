@@ -60,6 +60,8 @@ const DEFAULT_FLUSH_MS = 30_000;
 /** An unknown username is looked up again at most this often. */
 const NEGATIVE_CACHE_MS = 60_000;
 const DEFAULT_MAX_CACHED_USERNAMES = 100_000;
+/** Store lookups of unknown usernames running at once. */
+const MAX_CONCURRENT_LOOKUPS = 64;
 const DERIVED_PASSWORD_CHARS = 32;
 const PASSWORD_LABEL = 'switchboard-stun-password:';
 
@@ -101,7 +103,7 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
   private flushTimer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
-  readonly stats = { requests: 0, recorded: 0, unknownUsername: 0, persistErrors: 0 };
+  readonly stats = { requests: 0, recorded: 0, unknownUsername: 0, persistErrors: 0, lookupsDropped: 0 };
 
   private constructor(opts: AcsStunServiceOptions) {
     this.opts = opts;
@@ -232,6 +234,12 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
     if (cached && (cached.deviceId !== null || now - cached.at < NEGATIVE_CACHE_MS)) {
       if (cached.deviceId === null) this.stats.unknownUsername++;
       else this.apply(cached.deviceId, b);
+      return;
+    }
+    // Unknown usernames cost a store lookup each: bound them, so a flood of made-up usernames
+    // (possible without a secret) cannot pile up queries. The next keep-alive retries.
+    if (!this.resolving.has(b.username) && this.resolving.size >= MAX_CONCURRENT_LOOKUPS) {
+      this.stats.lookupsDropped++;
       return;
     }
     void this.resolve(b.username, now).then((deviceId) => {
