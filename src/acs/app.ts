@@ -14,20 +14,27 @@
  *
  * `acs: AcsControl`:
  * - `enqueueTask(deviceId, payload, options?)` validates the task JSON (throws `TaskValidationError`,
- *   code `invalid_task`), stores it (throws `StoreError` `not_found` for an unknown device), emits
- *   `task`, and when `options.connectionRequest` is true sends a connection request and returns its
- *   result. The task runs at the device's next session.
- * - `cancelTask(id)` cancels a pending/running task (emits `task`).
- * - `waitForTask(id, { timeoutMs })` resolves with the task once it is done/failed/cancelled, or with
- *   its current state when the timeout passes (never rejects on timeout; check `status`).
- * - `connectionRequest(deviceId)` asks the CPE to open a session now.
+ *   code `invalid_task`), stores it (throws `StoreError` `not_found` for an unknown device: devices
+ *   exist once their first session committed, or when pre-registered with `store.createDevice`),
+ *   emits `task`. If the device is in session right now the task joins that session's queue (and a
+ *   requested connection request is skipped: result `{ status: 'ok', transport: 'session' }`);
+ *   otherwise, when `options.connectionRequest` is true, a connection request is sent and its result
+ *   returned. The task runs at the device's next session, after the tasks queued before it.
+ * - `cancelTask(id)` cancels a pending/running task (emits `task`); a task already finished is
+ *   returned unchanged; null when unknown.
+ * - `waitForTask(id, { timeoutMs, signal })` resolves with the task once it is done/failed/cancelled,
+ *   or with its current state when the timeout passes or the signal aborts (never rejects; check
+ *   `status`); null for an unknown task.
+ * - `connectionRequest(deviceId)` asks the CPE to open a session now (HTTP Digest/Basic with the
+ *   device's connection request credentials or the configured defaults; more transports, e.g. UDP,
+ *   plug into the ConnectionRequester). Never throws: see ConnectionRequestResult.status.
  * - `events` (EventEmitter): `task` (Task, after every status change), `session` (SessionNotice, at
  *   start and end), `device` (device id, after a session commit changed its inventory).
  * - `activeSessions()`, `isInSession(deviceId)` for dashboards.
  */
 import { EventEmitter } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -160,6 +167,23 @@ export interface Acs extends AcsControl {
   close(): Promise<void>;
 }
 
+/** Log paths pino must never print (device and CPE credentials, tokens). */
+export const LOG_REDACT_PATHS = [
+  'password',
+  '*.password',
+  'acsPassword',
+  '*.acsPassword',
+  'connectionRequestPassword',
+  '*.connectionRequestPassword',
+  'credentials',
+  '*.credentials',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'token',
+  '*.token',
+];
+
 /** The file holding the generated bootstrap token. */
 export const API_TOKEN_FILE = 'api-token';
 const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
@@ -234,11 +258,12 @@ async function loadApiBuilder(): Promise<((o: ApiBuildOptions) => Promise<ApiIns
  * (whatever was started is closed again).
  */
 export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
-  const logger = options.logger ?? pino({ level: 'info' });
+  const logger = options.logger ?? pino({ level: 'info', redact: { paths: LOG_REDACT_PATHS, censor: '[secret]' } });
   const host = options.host ?? '0.0.0.0';
   const dataDir = options.dataDir ?? './data';
   const store = options.store ?? openSqliteStore({ dataDir });
   const closers: (() => Promise<void>)[] = [async () => store.close()];
+  let generatedTokenFile: string | null = null;
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error while closing'));
   };
@@ -248,6 +273,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
       if (cleared > 0) logger.warn({ cleared }, 'cleared session locks left by a previous run');
     }
     const { token, generated } = await ensureApiToken(store, dataDir, options.apiToken);
+    if (generated) generatedTokenFile = join(dataDir, API_TOKEN_FILE);
     const events = new EventEmitter<AcsEventMap>();
     events.setMaxListeners(0);
     const engineLogger = logger.child({ part: 'session' });
@@ -390,6 +416,13 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     logger.info({ cwmpUrl: cwmpUrl || null, cwmpsUrl, apiUrl: acs.apiUrl, store: store.name, cpeAuth: auth.mode }, 'ACS started');
     return acs;
   } catch (err) {
+    // a token nobody has seen must not stay valid: the next start generates and prints a new one
+    if (generatedTokenFile) {
+      const hash = sha256Hex(readFileSync(generatedTokenFile, 'utf8').trim());
+      const stored = await store.findApiTokenByHash(hash).catch(() => null);
+      if (stored) await store.revokeApiToken(stored.id).catch(() => null);
+      rmSync(generatedTokenFile, { force: true });
+    }
     await closeAll();
     if (err instanceof StoreError) throw new Error(`store: ${err.message}`, { cause: err });
     throw err;

@@ -49,23 +49,6 @@ function positive(name: string, v: string): number {
   return Number(v);
 }
 
-/** Paths pino must never print (device and CPE credentials, tokens). */
-export const LOG_REDACT_PATHS = [
-  'password',
-  '*.password',
-  'acsPassword',
-  '*.acsPassword',
-  'connectionRequestPassword',
-  '*.connectionRequestPassword',
-  'credentials',
-  '*.credentials',
-  'authorization',
-  '*.authorization',
-  'req.headers.authorization',
-  'token',
-  '*.token',
-];
-
 /** Registers `acs` on the program. */
 export function registerAcs(program: Command): void {
   const env = (flags: string, description: string, variable: string, fallback?: string) => {
@@ -104,7 +87,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const pino = (await import('pino')).default;
-  const { startAcs, API_TOKEN_FILE } = await import('../acs/app.ts');
+  const { startAcs, API_TOKEN_FILE, LOG_REDACT_PATHS } = await import('../acs/app.ts');
   type CpeAuthConfig = import('../acs/http/cpe-auth.ts').CpeAuthConfig;
 
   const cwmpPort = port('cwmp-port', opts.cwmpPort);

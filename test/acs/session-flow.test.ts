@@ -84,6 +84,7 @@ describe('session flow', () => {
     await cpe.informAndEmpty({ events: ['0 BOOTSTRAP', '1 BOOT'], parameters: [param('InternetGatewayDevice.DeviceInfo.SoftwareVersion', '2')] });
     const names = (await store.getParameters(T('SN0001'))).map((p) => `${p.name}=${p.value}`);
     assert.deepEqual(names, ['InternetGatewayDevice.DeviceInfo.SoftwareVersion=2']);
+    await cpe.assertAllValid();
   });
 
   it('answers every CPE-originated method (CWMP 1.2)', async () => {
@@ -294,12 +295,15 @@ describe('session binding edge cases', () => {
     assert.equal(b.session, null);
     assert.equal(methodOf(await a.send(null)), '204');
     assert.equal(methodOf(await b.send(informMessage())), 'InformResponse');
+    await a.assertAllValid();
+    await b.assertAllValid();
   });
 
   it('an empty POST without a session is answered 204', async () => {
     const { engine } = makeEngine();
     const cpe = new ScriptedCpe(engine);
     assert.equal(methodOf(await cpe.send(null)), '204');
+    await cpe.assertAllValid();
   });
 
   it('decodes gzip bodies', async () => {

@@ -447,6 +447,7 @@ describe('task queue behaviour', () => {
     assert.equal(faults[0].code, 'session_timeout');
     // the lock is free again
     assert.deepEqual(await store.acquireSessionLock(DEV, 'x', 1000), { acquired: true });
+    await cpe.assertAllValid();
   });
 
   it('a task left running by a dead session runs again at the next session', async () => {
@@ -462,6 +463,7 @@ describe('task queue behaviour', () => {
     assert.equal(s?.status, 'done');
     assert.equal(s?.attempts, 2);
     assert.equal(s?.startedAt, '2025-06-01T09:00:00.000Z');
+    await cpe.assertAllValid();
   });
 
   it('expired and cancelled tasks are not sent', async () => {
@@ -476,6 +478,7 @@ describe('task queue behaviour', () => {
     assert.equal(e?.status, 'failed');
     assert.match(e?.faultString ?? '', /expired/);
     assert.equal((await store.getTask(cancelled.id))?.status, 'cancelled');
+    await cpe.assertAllValid();
   });
 
   it('a task cancelled after the session loaded it is skipped', async () => {
@@ -487,6 +490,7 @@ describe('task queue behaviour', () => {
     await store.cancelTask(t.id);
     assert.equal(methodOf(await cpe.send(null)), '204');
     assert.equal((await store.getTask(t.id))?.status, 'cancelled');
+    await cpe.assertAllValid();
   });
 
   it('a task enqueued while the device is in session runs in that session', async () => {
@@ -499,6 +503,7 @@ describe('task queue behaviour', () => {
     assert.equal(engine.enqueue(cpe.session!, t), false, 'added once');
     const ex = await cpe.send(null);
     assert.equal(methodOf(ex), 'GetRPCMethods');
+    await cpe.assertAllValid();
   });
 
   it('a method the session version lacks fails the task without sending anything', async () => {
@@ -511,6 +516,7 @@ describe('task queue behaviour', () => {
     assert.equal(s?.status, 'failed');
     assert.match(s?.faultString ?? '', /cannot send ChangeDUState in CWMP 1\.0/);
     assert.equal(s?.attempts, 0);
+    await cpe.assertAllValid();
   });
 
   it('Download with status 1 waits; TransferComplete in a later session finishes it (or fails it with the fault)', async () => {
@@ -573,5 +579,6 @@ describe('task queue behaviour', () => {
     const s = await store.getTask(t.id);
     assert.equal(s?.status, 'failed');
     assert.match(s?.faultString ?? '', /no TransferComplete received in time/);
+    await cpe.assertAllValid();
   });
 });
