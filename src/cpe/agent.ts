@@ -297,6 +297,11 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     return this.transfers.map((t) => ({ ...t }));
   }
 
+  /** When the next periodic Inform is due (ms since the epoch), or undefined when periodic informs are off. */
+  nextPeriodicInform(): number | undefined {
+    return this.timers.periodic?.at;
+  }
+
   get currentRetryCount(): number {
     return this.retryCount;
   }
