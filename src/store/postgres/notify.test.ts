@@ -164,12 +164,17 @@ if (db.kind === 'unavailable') {
         await pause(100);
         const { rowCount } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [appName]);
         assert.ok((rowCount ?? 0) >= 1);
+        // Subscribing while the connection is being re-established must still take effect.
+        const late = collect<string>(1, 8000);
+        await listener.subscribe('text', late.handler);
         for (let i = 0; i < 100 && reconnects === 0; i++) await pause(50);
         assert.equal(reconnects, 1);
         assert.equal(listener.connected, true);
         assert.ok(errors.length >= 1, 'the drop was reported');
         await publisher.publish('counter', { n: 2 });
+        await publisher.publish('text', 'after reconnect');
         assert.deepEqual((await got.wait()).map((g) => g.payload), [{ n: 1 }, { n: 2 }]);
+        assert.deepEqual((await late.wait()).map((g) => g.payload), ['after reconnect']);
       } finally {
         await admin.end();
         await Promise.all([listener.close(), publisher.close()]);

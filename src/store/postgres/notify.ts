@@ -223,8 +223,9 @@ export class PgNotifier<C extends ChannelMap = SwitchboardChannels> {
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, null));
     await client.connect();
+    const listened = new Set(this.handlers.keys());
     try {
-      for (const full of this.handlers.keys()) await client.query(`LISTEN "${full}"`);
+      for (const full of listened) await client.query(`LISTEN "${full}"`);
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
@@ -234,6 +235,9 @@ export class PgNotifier<C extends ChannelMap = SwitchboardChannels> {
       return;
     }
     this.listener = client;
+    // Channels subscribed while the LISTENs above were in flight saw no listener: catch up.
+    const missed = [...this.handlers.keys()].filter((full) => !listened.has(full));
+    for (const full of missed) await client.query(`LISTEN "${full}"`).catch((err: unknown) => this.report(err));
     this.reconnectDelay = this.options.reconnectMinMs ?? DEFAULT_RECONNECT_MIN_MS;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
