@@ -56,6 +56,8 @@ export interface Harness {
   acs: StubAcs;
   console: AttachedConsole;
   dataDir: string;
+  /** `http://127.0.0.1:<port>` when started with `listen: true`. */
+  url: string;
   /** The bootstrap admin API token (not a console session). */
   adminToken: string;
   call(method: string, url: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
@@ -64,7 +66,8 @@ export interface Harness {
 }
 
 /** Builds the API with the console attached, in a fresh temp data dir. */
-export async function setup(options: Partial<ConsoleOptions> = {}): Promise<Harness> {
+export async function setup(options: Partial<ConsoleOptions> & { listen?: boolean } = {}): Promise<Harness> {
+  const { listen, ...consoleOptions } = options;
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-console-'));
   const store = await openSqliteStore({ dataDir });
   const adminToken = 'sb_test-admin-token';
@@ -77,9 +80,10 @@ export async function setup(options: Partial<ConsoleOptions> = {}): Promise<Harn
     dataDir,
     scryptParams: TEST_SCRYPT,
     env: { SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
-    ...options,
+    ...consoleOptions,
   });
   await app.ready();
+  const url = listen ? await app.listen({ port: 0, host: '127.0.0.1' }) : '';
   const call: Harness['call'] = (method, url, o = {}) => {
     const token = o.token === undefined ? adminToken : o.token;
     const headers: Record<string, string> = { ...o.headers };
@@ -92,6 +96,7 @@ export async function setup(options: Partial<ConsoleOptions> = {}): Promise<Harn
     acs,
     console: attached,
     dataDir,
+    url,
     adminToken,
     call,
     login: (username, password) => call('POST', '/api/session', { token: null, body: { username, password } }),
@@ -102,4 +107,71 @@ export async function setup(options: Partial<ConsoleOptions> = {}): Promise<Harn
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+const MODELS = ['GXP2140', 'GXP2170', 'HT502', 'GXW4008'];
+const VERSIONS = ['1.0.11.6', '1.0.11.10', '1.0.9.135'];
+
+/** Id of seeded device `i` (OUI 000B82, serial 000B82 + 6 hex digits). */
+export function seededId(i: number): string {
+  return `000B82-${MODELS[i % MODELS.length]}-000B82${(0x100 + i).toString(16).toUpperCase().padStart(6, '0')}`;
+}
+
+/**
+ * Writes `count` devices the way sessions would: identity, a small parameter tree (SIP line,
+ * periodic inform), one session record each; device i was last seen `i` minutes before `now`
+ * (so the first ones are online and the last ones offline with a 300 s interval).
+ */
+export async function seedDevices(store: Store, count: number, now = Date.now()): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const model = MODELS[i % MODELS.length];
+    const serial = `000B82${(0x100 + i).toString(16).toUpperCase().padStart(6, '0')}`;
+    const id = seededId(i);
+    // Half a minute off the minute, so that "online" does not flip while a test runs.
+    const at = new Date(now - i * 60_000 - 30_000).toISOString();
+    const line = 'Device.Services.VoiceService.1.VoiceProfile.1.';
+    await store.commitSession({
+      at,
+      device: {
+        id,
+        manufacturer: 'Grandstream',
+        oui: '000B82',
+        productClass: model,
+        serialNumber: serial,
+        lastContact: at,
+        lastBoot: at,
+        softwareVersion: VERSIONS[i % VERSIONS.length],
+        hardwareVersion: 'V2.1A',
+        sourceAddress: `10.0.0.${(i % 250) + 1}`,
+        connectionRequestUrl: `http://10.0.0.${(i % 250) + 1}:7547/${serial.toLowerCase()}`,
+        cwmpVersion: '1.2',
+      },
+      parameters: [
+        { name: 'Device.', writable: false },
+        { name: 'Device.DeviceInfo.', writable: false },
+        { name: 'Device.DeviceInfo.SoftwareVersion', value: VERSIONS[i % VERSIONS.length], type: 'string', writable: false },
+        { name: 'Device.DeviceInfo.ModelName', value: model, type: 'string', writable: false },
+        { name: 'Device.ManagementServer.', writable: false },
+        { name: 'Device.ManagementServer.PeriodicInformInterval', value: '300', type: 'unsignedInt', writable: true },
+        { name: 'Device.ManagementServer.PeriodicInformEnable', value: '1', type: 'boolean', writable: true },
+        { name: `${line}SIP.ProxyServer`, value: 'sip.example.net', type: 'string', writable: true },
+        { name: `${line}Line.1.SIP.AuthUserName`, value: String(1000 + i), type: 'string', writable: true },
+        { name: `${line}Line.1.DirectoryNumber`, value: String(1000 + i), type: 'string', writable: true },
+      ],
+      session: {
+        deviceId: id,
+        startedAt: at,
+        endedAt: at,
+        events: [{ eventCode: i % 2 ? '2 PERIODIC' : '1 BOOT', commandKey: '' }],
+        remoteAddress: `10.0.0.${(i % 250) + 1}`,
+        cwmpVersion: '1.2',
+        outcome: 'completed',
+        rpcCount: 1,
+        detail: null,
+      },
+    });
+    ids.push(id);
+  }
+  return ids;
 }

@@ -1,0 +1,4 @@
+import './styles.css';
+import { mount } from './app.ts';
+
+mount(document.getElementById('app')!);

@@ -1,0 +1,8 @@
+/** Placeholder until the provisioning API routes exist. */
+import { h, type ComponentChild } from 'preact';
+import { Empty, useTitle } from '../ui.ts';
+
+export function FilesPage(): ComponentChild {
+  useTitle('Files');
+  return h('div', { class: 'page' }, h('div', { class: 'page-head' }, h('h1', null, 'Files')), h(Empty, null, 'Not available on this server.'));
+}
