@@ -11,7 +11,7 @@
  * PostgreSQL: --url, else SWITCHBOARD_TEST_DATABASE_URL, else the scripts/pg-test-server.sh server.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -97,6 +97,8 @@ interface PassResult {
   perSecond: number;
   p50ms: number;
   p99ms: number;
+  /** CPU of this Node process per session (user + system), which machine load does not inflate much. */
+  cpuMsPerSession: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -108,6 +110,7 @@ async function runPass(store: Store, label: string, indexes: number[], pass: num
   let next = 0;
   const owner = `bench-${process.pid}`;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const worker = async () => {
     while (next < indexes.length) {
       const i = indexes[next++];
@@ -121,8 +124,17 @@ async function runPass(store: Store, label: string, indexes: number[], pass: num
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
-  return { label, sessions: indexes.length, seconds, perSecond: indexes.length / seconds, p50ms: percentile(latencies, 50), p99ms: percentile(latencies, 99) };
+  return {
+    label,
+    sessions: indexes.length,
+    seconds,
+    perSecond: indexes.length / seconds,
+    p50ms: percentile(latencies, 50),
+    p99ms: percentile(latencies, 99),
+    cpuMsPerSession: (cpu.user + cpu.system) / 1000 / indexes.length,
+  };
 }
 
 async function benchStore(name: string, store: Store): Promise<PassResult[]> {
@@ -173,9 +185,9 @@ if (args.backend === 'both' || args.backend === 'postgres') {
   }
 }
 
-console.log(`\n${DEVICES} devices, 14 parameters + session record per Inform, lock acquire + commit per session\n`);
+console.log(`\n${DEVICES} devices, 14 parameters + session record per Inform, lock acquire + commit per session; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 for (const r of results) {
   console.log(
-    `${r.label.padEnd(58)} ${String(r.sessions).padStart(6)} sessions  ${r.seconds.toFixed(2).padStart(7)} s  ${r.perSecond.toFixed(0).padStart(6)} /s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms`,
+    `${r.label.padEnd(58)} ${String(r.sessions).padStart(6)} sessions  ${r.seconds.toFixed(2).padStart(7)} s  ${r.perSecond.toFixed(0).padStart(6)} /s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  node CPU ${r.cpuMsPerSession.toFixed(2)} ms/session`,
   );
 }
