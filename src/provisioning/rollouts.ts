@@ -169,7 +169,7 @@ function emptyCounts(): RolloutCounts {
 export class RolloutManager {
   private readonly store: Store;
   private readonly p: ProvisioningStore;
-  private readonly fileBaseUrl: string;
+  private fileBaseUrl: string;
   private readonly now: () => number;
   private readonly kick: ((deviceId: string) => Promise<unknown>) | undefined;
   private readonly onFinished: RolloutManagerOptions['onFinished'];
@@ -186,6 +186,11 @@ export class RolloutManager {
     this.kick = options.connectionRequest;
     this.onFinished = options.onFinished;
     this.log = options.logger;
+  }
+
+  /** Changes the base URL of the Download URLs given from now on. */
+  setFileBaseUrl(url: string): void {
+    this.fileBaseUrl = url;
   }
 
   private iso(): string {

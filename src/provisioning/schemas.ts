@@ -378,6 +378,9 @@ export function validateBootstrapInput(input: unknown): BootstrapInput {
   const issues = schemaIssues(BootstrapInputSchema, input);
   if (issues.length > 0) throw new ProvisioningValidationError('bootstrap record', issues);
   const b = input as BootstrapInput;
+  for (const name of Object.keys(b.variables ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) issues.push({ path: `/variables/${name}`, message: 'is not a variable name (letters, digits, _ and -, not starting with a digit)' });
+  }
   if (b.acsPassword && !b.acsUsername) issues.push({ path: '/acsPassword', message: 'needs acsUsername' });
   if (b.connectionRequestPassword && !b.connectionRequestUsername) issues.push({ path: '/connectionRequestPassword', message: 'needs connectionRequestUsername' });
   if (b.acsUrl) {

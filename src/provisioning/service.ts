@@ -218,7 +218,7 @@ export class ProvisioningService implements SessionHooks {
   readonly rollouts: RolloutManager;
   readonly webhooks: WebhookDispatcher;
   readonly events = new EventEmitter<ProvisioningEventMap>();
-  readonly fileBaseUrl: string;
+  private baseUrl: string;
   private readonly acsUrl: string | null;
   private readonly now: () => number;
   private readonly log: ProvisioningLogger;
@@ -231,7 +231,7 @@ export class ProvisioningService implements SessionHooks {
     this.provisioning = options.provisioning;
     this.now = options.now ?? Date.now;
     this.log = options.logger ?? silent;
-    this.fileBaseUrl = options.fileBaseUrl;
+    this.baseUrl = options.fileBaseUrl;
     this.acsUrl = options.acsUrl ?? null;
     this.files = new FileLibrary({ store: options.provisioning, dir: join(options.dataDir, 'files'), maxBytes: options.maxFileBytes });
     this.webhooks = new WebhookDispatcher({ store: options.provisioning, now: this.now, logger: this.log, ...options.webhooks });
@@ -244,6 +244,17 @@ export class ProvisioningService implements SessionHooks {
       logger: this.log,
       onFinished: (r, counts) => this.emitRolloutFinished(r, counts),
     });
+  }
+
+  /** Base URL of the public file route (devices download from `<base>/files/...`). */
+  get fileBaseUrl(): string {
+    return this.baseUrl;
+  }
+
+  /** Changes the file base URL (e.g. once the HTTP port is known after listening on port 0). */
+  setFileBaseUrl(url: string): void {
+    this.baseUrl = url;
+    this.rollouts.setFileBaseUrl(url);
   }
 
   /** Starts the webhook worker and the rollout ticker. */

@@ -21,6 +21,7 @@ import { KEY_COLUMNS } from './variables.ts';
 const KeyParams = Type.Object({ key: Type.String({ minLength: 1, maxLength: 128, description: 'serial number or MAC (any notation)' }) });
 const ListQuery = Type.Object({ limit: LimitQuery, cursor: Type.Optional(CursorQuery), includeSecrets: IncludeSecretsQuery }, { additionalProperties: false });
 const OneQuery = Type.Object({ includeSecrets: IncludeSecretsQuery }, { additionalProperties: false });
+const NoQuery = Type.Object({}, { additionalProperties: false });
 const PolicyBody = Type.Object({ unknownDevices: UnknownDevicePolicySchema }, { additionalProperties: false });
 const PolicyAnswer = Type.Object(
   { unknownDevices: UnknownDevicePolicySchema },
@@ -81,7 +82,7 @@ export function registerBootstrapRoutes(api: FastifyInstance, ctx: ProvisioningR
     '/bootstrap-policy',
     {
       config: { access: 'viewer' },
-      schema: { tags: ['bootstrap'], summary: 'Read the unknown-device policy', response: { 200: PolicyAnswer, ...provisioningErrorResponses(401, 403) } },
+      schema: { tags: ['bootstrap'], summary: 'Read the unknown-device policy', querystring: NoQuery, response: { 200: PolicyAnswer, ...provisioningErrorResponses(401, 403) } },
     },
     async () => ({ unknownDevices: await ctx.service.unknownDevicePolicy() }),
   );

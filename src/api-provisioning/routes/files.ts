@@ -167,8 +167,8 @@ export function registerFileRoutes(api: FastifyInstance, ctx: ProvisioningRouteC
       },
     },
     async (request) => {
-      await requireFile(ctx, request.params.id);
       const patch = validateFilePatch(request.body);
+      await requireFile(ctx, request.params.id);
       const updated = await ctx.service.provisioning.updateFile(request.params.id, {
         ...patch,
         oui: patch.oui === undefined ? undefined : patch.oui === null ? null : patch.oui.toUpperCase(),

@@ -104,8 +104,8 @@ export function registerPresetRoutes(api: FastifyInstance, ctx: ProvisioningRout
       },
     },
     async (request) => {
-      await requirePreset(ctx, request.params.id);
       const spec = await presetSpecFrom(ctx, request.body);
+      await requirePreset(ctx, request.params.id);
       const updated = await ctx.service.provisioning.updatePreset(request.params.id, spec).catch((err: unknown) => nameTaken(err, spec.name));
       if (!updated) throw provisioningError('PRESET_NOT_FOUND', { id: request.params.id });
       return presetView(updated, false);

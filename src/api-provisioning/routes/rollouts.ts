@@ -13,6 +13,7 @@ import type { ProvisioningRouteContext } from '../index.ts';
 import { RolloutDeviceSchema, RolloutProgressSchema } from '../views.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const NoQuery = Type.Object({}, { additionalProperties: false });
 const RolloutStateSchema = Type.Union(['running', 'paused', 'stopped', 'cancelled', 'completed'].map((s) => Type.Literal(s)));
 const DeviceStateSchema = Type.Union(['pending', 'downloading', 'succeeded', 'failed', 'skipped'].map((s) => Type.Literal(s)));
 const ListQuery = Type.Object({ state: Type.Optional(Type.Array(RolloutStateSchema, { maxItems: 5 })), limit: LimitQuery, cursor: Type.Optional(CursorQuery) }, { additionalProperties: false });
@@ -85,7 +86,7 @@ export function registerRolloutRoutes(api: FastifyInstance, ctx: ProvisioningRou
     '/rollouts/:id',
     {
       config: { access: 'viewer' },
-      schema: { tags: ['rollouts'], summary: 'Read a rollout and its progress', params: IdParams, response: { 200: { ...RolloutProgressSchema, description: 'The rollout' }, ...provisioningErrorResponses(401, 403, 404) } },
+      schema: { tags: ['rollouts'], summary: 'Read a rollout and its progress', params: IdParams, querystring: NoQuery, response: { 200: { ...RolloutProgressSchema, description: 'The rollout' }, ...provisioningErrorResponses(401, 403, 404) } },
     },
     async (request) => progress(request.params.id),
   );

@@ -159,6 +159,10 @@ export function registerVariableRoutes(api: FastifyInstance, ctx: ProvisioningRo
       if (Object.keys(request.body.variables).length > MAX_VARIABLES_PER_KEY) {
         throw provisioningError('VALIDATION_FAILED', { part: 'body', issues: `/variables: at most ${MAX_VARIABLES_PER_KEY} variables` });
       }
+      const bad = Object.keys(request.body.variables).find((n) => !VARIABLE_NAME.test(n));
+      if (bad !== undefined) {
+        throw provisioningError('VALIDATION_FAILED', { part: 'body', issues: `/variables/${bad}: "${bad}" is not a variable name (letters, digits, _ and -, not starting with a digit)` });
+      }
       const vars = Object.fromEntries(Object.entries(request.body.variables).filter(([, v]) => v !== ''));
       await p().putVariables([{ key, variables: vars }], 'replace');
       const [set] = await p().getVariables([key]);

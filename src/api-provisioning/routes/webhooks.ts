@@ -13,6 +13,7 @@ import type { ProvisioningRouteContext } from '../index.ts';
 import { DeliverySchema, deliveryView, WebhookSchema, webhookView } from '../views.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const NoQuery = Type.Object({}, { additionalProperties: false });
 const DeliveriesQuery = Type.Object(
   { status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')])), limit: LimitQuery, cursor: Type.Optional(CursorQuery) },
   { additionalProperties: false },
@@ -30,7 +31,7 @@ export function registerWebhookRoutes(api: FastifyInstance, ctx: ProvisioningRou
     '/webhooks',
     {
       config: { access: 'admin' },
-      schema: { tags: ['webhooks'], summary: 'List webhooks', response: { 200: Type.Object({ webhooks: Type.Array(WebhookSchema) }, { description: 'Every webhook' }), ...provisioningErrorResponses(401, 403) } },
+      schema: { tags: ['webhooks'], summary: 'List webhooks', querystring: NoQuery, response: { 200: Type.Object({ webhooks: Type.Array(WebhookSchema) }, { description: 'Every webhook' }), ...provisioningErrorResponses(401, 403) } },
     },
     async () => ({ webhooks: (await p().listWebhooks()).map(webhookView) }),
   );
@@ -77,8 +78,9 @@ export function registerWebhookRoutes(api: FastifyInstance, ctx: ProvisioningRou
       },
     },
     async (request) => {
+      const spec = validateWebhookInput(request.body) as WebhookSpec;
       await requireHook(request.params.id);
-      const updated = await p().updateWebhook(request.params.id, validateWebhookInput(request.body) as WebhookSpec);
+      const updated = await p().updateWebhook(request.params.id, spec);
       if (!updated) throw provisioningError('WEBHOOK_NOT_FOUND', { id: request.params.id });
       return webhookView(updated);
     },
