@@ -383,6 +383,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
       /* profile without UpTime */
     }
     this.updateConnectionRequestUrl();
+    void this.rt.udp?.reconfigure(this);
     this.checkBootstrap();
     this.persist();
     this.periodicKey = '';

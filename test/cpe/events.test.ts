@@ -313,3 +313,66 @@ test('SIGKILL right after an acknowledged SetParameterValues loses nothing', asy
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('periodic informs follow PeriodicInformTime + n * PeriodicInformInterval; an interval change re-arms the timer', async () => {
+  const acs = await new ScriptedAcs().listen();
+  const start = Date.UTC(2025, 0, 1, 12, 0, 0);
+  const scheduler = new FakeScheduler(start);
+  const agent = new CpeAgent(
+    { profile: loadProfile('HT502'), serial: '000B82B00008', provisioning: { acsUrl: acs.url, periodicInformEnable: true, periodicInformInterval: 60 } },
+    { scheduler, random: () => 0.5 },
+  );
+  try {
+    agent.model.setLocal(`${MS}PeriodicInformTime`, new Date(start - 45_000).toISOString().replace(/\.\d+Z$/, 'Z'));
+    agent.start();
+    assert.equal(agent.nextPeriodicInform(), start + 15_000, 'phase from PeriodicInformTime');
+    let s = agent.nextSession();
+    scheduler.advance(0);
+    await s;
+    s = agent.nextSession();
+    scheduler.advance(15_000);
+    await s;
+    assert.deepEqual(codes(acs.informs.at(-1)!), ['2 PERIODIC']);
+    assert.equal(agent.nextPeriodicInform(), start + 75_000);
+    // The ACS changes the interval: the timer is re-armed at once.
+    acs.queue.push({ method: 'SetParameterValues', parameterList: [{ name: `${MS}PeriodicInformInterval`, value: '600', type: 'unsignedInt' }], parameterKey: 'p' });
+    s = agent.nextSession();
+    agent.connectionRequest('http');
+    scheduler.advance(0);
+    await s;
+    // Still phased on PeriodicInformTime (start - 45 s): the next multiple of 600 s after it.
+    assert.equal(agent.nextPeriodicInform(), start - 45_000 + 600_000);
+  } finally {
+    await agent.stop();
+    await acs.close();
+  }
+});
+
+test('RequestDownload on a schedule: 9 REQUEST DOWNLOAD, the RPC with Model and Version, delivered on its response', async () => {
+  const acs = await new ScriptedAcs().listen();
+  const scheduler = new FakeScheduler(Date.UTC(2025, 0, 1));
+  const agent = new CpeAgent(
+    { profile: loadProfile('GXV3140'), serial: '000B82B00009', provisioning: { acsUrl: acs.url }, requestDownloadIntervalMs: 3_600_000 },
+    { scheduler, random: () => 0.5 },
+  );
+  try {
+    agent.start();
+    let s = agent.nextSession();
+    scheduler.advance(0);
+    await s;
+    s = agent.nextSession();
+    scheduler.advance(3_600_000);
+    await s;
+    assert.deepEqual(codes(acs.informs.at(-1)!), ['9 REQUEST DOWNLOAD']);
+    const rd = acs.received.find((p) => p.message?.method === 'RequestDownload')?.message as { fileType: string; fileTypeArg: { name: string; value: string }[] };
+    assert.equal(rd.fileType, '1 Firmware Upgrade Image');
+    assert.deepEqual(rd.fileTypeArg, [
+      { name: 'Model', value: 'GXV3140' },
+      { name: 'Version', value: agent.model.getValue('Device.DeviceInfo.SoftwareVersion') },
+    ]);
+    assert.deepEqual(agent.pendingEvents(), []);
+  } finally {
+    await agent.stop();
+    await acs.close();
+  }
+});
