@@ -171,10 +171,6 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** The root object (`Device` / `InternetGatewayDevice`) a device uses, from names it reported. */
 export function rootOf(names: Iterable<string>): string {
   for (const n of names) {

@@ -251,7 +251,7 @@ export class HarnessEngine {
 
     const run = async (task: Task, planned: boolean): Promise<void> => {
       const payload = validateTaskPayload(task.payload);
-      let started = await startTask(payload, task, ctx);
+      const started = await startTask(payload, task, ctx);
       let request: CpeRequest = started.request;
       let step = started.step;
       for (;;) {

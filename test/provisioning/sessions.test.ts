@@ -8,7 +8,7 @@ import { readVariablesCsv } from '../../src/api-provisioning/routes/variables.ts
 import { validatePresetInput } from '../../src/provisioning/schemas.ts';
 import type { PresetSpec } from '../../src/store/provisioning/types.ts';
 import { ACCOUNTS_CSV, MS, VOICE_PRESET, VP, makeFixture, type Fixture } from './fixtures.ts';
-import { HarnessEngine, SimDevice, stored } from './harness.ts';
+import { HarnessEngine, SimDevice } from './harness.ts';
 
 async function loadVoice(f: Fixture): Promise<void> {
   await f.p.createPreset(validatePresetInput(VOICE_PRESET) as PresetSpec);
