@@ -54,7 +54,8 @@ export class SimDevice {
   constructor(
     model: string,
     serial: string,
-    readonly firmwareKey?: KeyObject,
+    /** Key the device verifies firmware with (default: the project's simulated-device key). */
+    public firmwareKey?: KeyObject,
   ) {
     this.model = DeviceModel.create(loadProfile(model), { serialNumber: serial });
     this.serial = serial;
@@ -125,7 +126,8 @@ export class SimDevice {
     let faultString = '';
     let newVersion: string | null = null;
     try {
-      const headers: Record<string, string> = {};
+      // No keep-alive: an idle pooled socket would hold the test process open after the server closed.
+      const headers: Record<string, string> = { connection: 'close' };
       if (t.username) headers.authorization = `Basic ${Buffer.from(`${t.username}:${t.password}`).toString('base64')}`;
       const res = await fetch(t.url, { headers });
       if (res.status !== 200) throw Object.assign(new Error(`HTTP ${res.status}`), { faultCode: 9016 });
