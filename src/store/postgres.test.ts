@@ -92,6 +92,27 @@ if (db.kind === 'unavailable') {
       await assert.rejects(openPostgresStore(url, { schema: store.schema }), (err: unknown) => isStoreError('invalid')(err) && /newer than this Switchboard/.test((err as Error).message));
     });
 
+    it('refuses a schema that does not exist unless asked to create it', async () => {
+      await assert.rejects(openPostgresStore(url, { schema: `sbt_missing_${process.pid}` }), (err: unknown) => isStoreError('invalid')(err) && /does not exist/.test((err as Error).message));
+    });
+
+    it('judges lock expiry by the injected clock when one is given', async () => {
+      let now = Date.parse('2030-01-01T00:00:00.000Z');
+      const store = await freshStore({ now: () => now });
+      try {
+        assert.deepEqual(await store.acquireSessionLock('dev', 'a', 1000), { acquired: true });
+        const busy = await store.acquireSessionLock('dev', 'b', 1000);
+        assert.deepEqual(busy, { acquired: false, holder: 'a', expiresAt: '2030-01-01T00:00:01.000Z' });
+        now += 999;
+        assert.equal(await store.refreshSessionLock('dev', 'a', 1000), true);
+        now += 1001;
+        assert.equal(await store.refreshSessionLock('dev', 'a', 1000), false);
+        assert.deepEqual(await store.acquireSessionLock('dev', 'b', 1000), { acquired: true });
+      } finally {
+        await store.close();
+      }
+    });
+
     it('rejects with unavailable when no server answers, and names the store without its password', async () => {
       const port = await new Promise<number>((resolve) => {
         const srv = createServer();

@@ -187,14 +187,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
 /**
  * Creates the schema if asked, then brings it to the latest version under the advisory lock.
  * Returns the versions applied (empty when already current).
- * @throws StoreError `invalid` when the database is newer than this code (a downgrade would lose data);
+ * @throws StoreError `invalid` when the schema is missing (and not to be created) or the database is
+ *         newer than this code (a downgrade would lose data);
  *         pg errors when a migration fails (nothing of that migration is kept).
  */
 export async function migratePostgres(client: pg.ClientBase, schema: string, createSchema: boolean): Promise<number[]> {
   // The key is derived from the schema so that separate schemas (tests) do not wait for each other.
   await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`switchboard:migrate:${schema}`]);
   try {
-    if (createSchema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    if (createSchema) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } else {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+      if (!rowCount) throw new StoreError('invalid', `schema ${schema} does not exist: create it or open the store with createSchema`);
+    }
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
       version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ v: number }>(`SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.schema_migrations`);
