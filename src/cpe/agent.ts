@@ -146,6 +146,8 @@ export interface PersistedCpeState {
   lastSession: LastSession | null;
   /** Provisioning last applied, so that a changed command line is applied again. */
   provisioning: Provisioning;
+  /** Path on the Connection Request listener (stable across restarts). */
+  connectionRequestPath?: string;
 }
 
 export interface ScheduledInform {
@@ -208,7 +210,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
   private bootTime = 0;
   private lastSessionEnd = 0;
   private readonly crBucket: TokenBucket;
-  readonly crPath: string;
+  private crPathValue: string;
   private timers: {
     start?: TimerHandle;
     retry?: TimerHandle;
@@ -233,7 +235,8 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     this.model = DeviceModel.create(opts.profile, { serialNumber: opts.serial });
     this.events = new EventQueue();
     this.crBucket = new TokenBucket(opts.crRateLimit ?? DEFAULT_CR_RATE_LIMIT, runtime.scheduler.now());
-    this.crPath = opts.connectionRequestPath ?? `cr/${opts.serial}-${Math.floor(runtime.random() * 0xffffffff).toString(36)}`;
+    // A random path per device (TR-069 §3.2.2 SHOULD); kept in the state so the URL survives restarts.
+    this.crPathValue = opts.connectionRequestPath ?? `cr/${opts.serial}-${Math.floor(runtime.random() * 0xffffffff).toString(36)}`;
     const lines = opts.logLines ?? DEFAULT_LOG_LINES;
     this.logRing = lines > 0 ? [] : null;
   }
@@ -283,6 +286,11 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     return new Promise((r) => this.sessionWaiters.push(r));
   }
 
+  /** Path of this device on the Connection Request listener. */
+  get crPath(): string {
+    return this.crPathValue;
+  }
+
   get isInSession(): boolean {
     return this.inSession;
   }
@@ -319,6 +327,9 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     this.requestDownload = s.requestDownload ?? null;
     this.lastSession = s.lastSession ?? null;
     this.provisioningApplied = s.provisioning ?? {};
+    if (!this.opts.connectionRequestPath && typeof s.connectionRequestPath === 'string' && s.connectionRequestPath) {
+      this.crPathValue = s.connectionRequestPath;
+    }
   }
 
   /** Saves the state durably (no-op for devices without a state directory). */
@@ -338,6 +349,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
       requestDownload: this.requestDownload,
       lastSession: this.lastSession,
       provisioning: this.provisioningApplied,
+      connectionRequestPath: this.crPathValue,
     });
   }
 
@@ -656,8 +668,10 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
       const sentKeys = new Set(sent.map((e) => `${e.eventCode}\u0000${e.commandKey}`));
       const wasSent = (code: string, key = ''): boolean => sentKeys.has(`${code}\u0000${key}`);
       let holdCpeRequests = false;
+      let sessionVersion: CwmpVersion = this.opts.cwmpVersion ?? '1.4';
       const handler: SessionHandler = {
-        informAccepted: () => {
+        informAccepted: (version) => {
+          sessionVersion = version;
           this.events.informDelivered(sent);
           const p = this.model.pendingNotifications();
           // Only clear what was reported: a change made meanwhile must go in the next Inform.
@@ -671,7 +685,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
             return {
               method: 'TransferComplete',
               commandKey: t.commandKey,
-              faultStruct: t.result.fault,
+              faultStruct: transferCompleteFault(t, t.result.fault, sessionVersion),
               startTime: t.result.startTime,
               completeTime: t.result.completeTime,
             };
@@ -925,7 +939,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
 
   private completeTransfer(t: TransferRecord, fault: FaultStruct, startTime: string, completeTime: string): void {
     t.state = 'completed';
-    t.result = { fault, startTime, completeTime };
+    t.result = { fault: transferCompleteFault(t, fault), startTime, completeTime };
     this.events.add(EventCode.TransferComplete);
     this.events.add(transferEventCode(t), t.commandKey);
     this.persist();
@@ -1148,6 +1162,26 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
     }
     this.rt.log?.(this.serial, level, message);
   }
+}
+
+/**
+ * Fault codes the schema of `version` allows in TransferComplete: CWMP 1.0 only 0, 9001, 9002,
+ * 9010-9012; 1.1 adds 9014-9899; 1.2+ 9014-9020 and 9033-9899.
+ */
+function allowedInTransferComplete(code: number, version: CwmpVersion): boolean {
+  if (code === 0 || code === 9001 || code === 9002 || (code >= 9010 && code <= 9012)) return true;
+  if (version === '1.0') return false;
+  if (version === '1.1') return code >= 9014 && code <= 9899;
+  return (code >= 9014 && code <= 9020) || (code >= 9033 && code <= 9899);
+}
+
+/**
+ * Keeps the fault reportable in `version`: a code TransferComplete cannot carry becomes the generic
+ * transfer failure (9010 download, 9011 upload), the precise code kept in the FaultString.
+ */
+function transferCompleteFault(t: TransferRecord, f: FaultStruct, version: CwmpVersion = '1.4'): FaultStruct {
+  if (allowedInTransferComplete(f.faultCode, version)) return f;
+  return { faultCode: t.kind === 'upload' ? 9011 : 9010, faultString: `${f.faultCode} ${f.faultString}` };
 }
 
 function escapeText(s: string): string {

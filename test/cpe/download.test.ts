@@ -134,3 +134,15 @@ describe('Download outcomes', () => {
     assert.ok(inform.event.some((e) => e.eventCode === '1 BOOT'));
   });
 });
+
+test('a CWMP 1.0 device reports codes its schema lacks (9016) as 9010, the precise code in the FaultString', async () => {
+  const h = await startHarness({ agent: { cwmpVersion: '1.0' } });
+  try {
+    const tc = await outcome(h, download(h, 'v10-missing', '/nowhere.bin'));
+    assert.equal(tc.faultStruct.faultCode, 9010);
+    assert.match(tc.faultStruct.faultString, /^9016 /);
+    await h.validateAll();
+  } finally {
+    await h.close();
+  }
+});
