@@ -143,7 +143,7 @@ export interface AcsOptions {
   logger?: Logger;
   /** Session layer knobs (idle timeout, concurrency bound...). */
   sessions?: Pick<CwmpServiceOptions, 'idleTimeoutMs' | 'maxSessions' | 'busyRetryAfterSeconds' | 'supersedeIdleMs' | 'maxRequestBytes'>;
-  /** Session engine knobs (retry policy, versions...). */
+  /** Session engine knobs (retry policy, versions, provisioning `hooks`...). */
   engine?: Omit<EngineOptions, 'store' | 'logger'>;
   /**
    * This process is the only ACS on the store (default true): locks left by a killed predecessor

@@ -36,6 +36,13 @@
  * - A CPE request that arrives while an ACS request is outstanding is answered; the outstanding
  *   request stays outstanding (each direction has its own request/response pair).
  * - `0 BOOTSTRAP` means factory state: the stored parameter tree is dropped and rebuilt.
+ *
+ * Provisioning plugs in through `EngineOptions.hooks` (the contract is src/provisioning/hooks.ts):
+ * the engine asks `informReceived` before answering the Inform (a refusal answers HTTP 403 and
+ * stores nothing), tells `cpeRequest` about CPE requests, asks `nextTask` whenever its queue is
+ * empty (the planned task is stored as a task of the device, default maxAttempts 1, and run like
+ * any other; at most `maxPlannedTasks` per session), tells `taskFinished` about every answer, and
+ * `sessionEnded` after the final commit. A hook that throws is logged and treated as absent.
  */
 import { randomBytes } from 'node:crypto';
 import { buildEnvelope, parseEnvelope, type ParsedEnvelope } from '../../cwmp/codec.ts';
@@ -45,6 +52,7 @@ import { makeFault } from '../../cwmp/faults.ts';
 import { EventCode } from '../../cwmp/events.ts';
 import { methodsInVersion } from '../../cwmp/messages.ts';
 import type {
+  AcsRequest,
   AcsResponse,
   CpeRequest,
   CpeResponse,
@@ -70,6 +78,7 @@ import {
   type TaskUpdate,
 } from '../../store/types.ts';
 import { continueTask, expectedResponse, startTask, type HandlerContext } from '../tasks/handlers.ts';
+import { overlayParameters, type SessionHooks, type SessionView, type TaskOutcome } from '../../provisioning/hooks.ts';
 import { DEFAULT_RETRY_POLICY, isTransientCpeFault, retryDelayMs, type RetryPolicy } from '../tasks/retry.ts';
 import { validateTaskPayload, type TaskPayload } from '../tasks/schema.ts';
 import type { CommitBuffer, Decoded, EngineNotice, EngineReply, EngineRequest, SessionState } from './state.ts';
@@ -100,6 +109,10 @@ export interface EngineOptions {
   versions?: readonly CwmpVersion[];
   /** Largest accepted body (bytes, after decompression). Default 4 MiB. */
   maxBodyBytes?: number;
+  /** Provisioning (see the module comment). */
+  hooks?: SessionHooks;
+  /** Bound on the tasks `hooks.nextTask` may plan in one session. Default 100. */
+  maxPlannedTasks?: number;
 }
 
 const ALL_VERSIONS: readonly CwmpVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
@@ -197,6 +210,9 @@ export class SessionEngine {
   private readonly busyRetryAfter: number;
   private readonly versions: readonly CwmpVersion[];
   private readonly maxBodyBytes: number;
+  private readonly hooks: SessionHooks;
+  private readonly maxPlanned: number;
+  private readonly views = new WeakMap<SessionState, SessionView>();
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -208,6 +224,8 @@ export class SessionEngine {
     this.busyRetryAfter = options.busyRetryAfterSeconds ?? DEFAULT_BUSY_RETRY_AFTER_S;
     this.versions = options.versions ?? ALL_VERSIONS;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.hooks = options.hooks ?? {};
+    this.maxPlanned = options.maxPlannedTasks ?? 100;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -376,6 +394,10 @@ export class SessionEngine {
       rpcCount: 0,
       seq: 0,
       seenTasks: new Set(),
+      informParameters: inform.parameterList,
+      planned: new Set(),
+      planningStopped: false,
+      deviceStored: tasks.length > 0,
     };
     // A factory-fresh device: what we knew about its parameters no longer holds.
     if (eventCodes.has(EventCode.BOOTSTRAP)) this.bufferDelete(session, { prefix: '' });
@@ -389,6 +411,14 @@ export class SessionEngine {
       else session.queue.push(t);
     }
     this.expireAwaiting(session);
+
+    const decision = await this.callHook('informReceived', () => this.hooks.informReceived?.(this.viewOf(session)));
+    if (decision && decision.action === 'refuse') {
+      this.log.info({ deviceId, reason: decision.reason }, 'provisioning refused the device: 403');
+      await this.store.releaseSessionLock(deviceId, sessionId).catch(() => false);
+      session.phase = 'ended';
+      return { status: 403, headers: {}, body: '', session: null, notices };
+    }
 
     const holdRequests =
       [...eventCodes].every((c) => !EVENTS_WITH_CPE_REQUEST.has(c)) &&
@@ -414,7 +444,8 @@ export class SessionEngine {
     if (session.inflight) {
       const { task, request } = session.inflight;
       session.inflight = null;
-      this.failAttempt(session, task, { faultCode: null, faultString: `CPE sent an empty POST instead of the ${expectedResponse(request)}`, transient: true });
+      const after = this.failAttempt(session, task, { faultCode: null, faultString: `CPE sent an empty POST instead of the ${expectedResponse(request)}`, transient: true });
+      await this.taskAnswered(session, after);
     }
     session.phase = 'acs-requests';
     return this.nextRpc(session, notices);
@@ -442,12 +473,13 @@ export class SessionEngine {
     const msg = env.body as CwmpMessage;
     const v = session.version;
     let response: AcsResponse;
+    let completed: Task | null = null;
     switch (msg.method) {
       case 'GetRPCMethods':
         response = { method: 'GetRPCMethodsResponse', methodList: methodsInVersion(v).filter((m) => ACS_METHODS.has(m)) };
         break;
       case 'TransferComplete':
-        this.onTransferComplete(session, msg);
+        completed = this.onTransferComplete(session, msg);
         response = { method: 'TransferCompleteResponse' };
         break;
       case 'AutonomousTransferComplete':
@@ -472,7 +504,7 @@ export class SessionEngine {
         response = { method: 'KickedResponse', nextURL: msg.next };
         break;
       case 'DUStateChangeComplete':
-        this.onDuStateChangeComplete(session, msg);
+        completed = this.onDuStateChangeComplete(session, msg);
         response = { method: 'DUStateChangeCompleteResponse' };
         break;
       case 'AutonomousDUStateChangeComplete':
@@ -487,6 +519,9 @@ export class SessionEngine {
       default:
         return this.faultReply(session, v, env.header.id, 8000, `${msg.method} is not a method of the ACS`, notices);
     }
+    if (msg.method !== 'GetRPCMethods') {
+      await this.callHook('cpeRequest', () => this.hooks.cpeRequest?.(this.viewOf(session), msg as AcsRequest, completed));
+    }
     // CPE requests are acknowledged only once recorded: if the store fails, 8005 makes the CPE resend.
     if (msg.method !== 'GetRPCMethods') {
       try {
@@ -499,7 +534,7 @@ export class SessionEngine {
     return this.messageReply(session, response, env.header.id, notices);
   }
 
-  private onTransferComplete(session: SessionState, msg: TransferComplete): void {
+  private onTransferComplete(session: SessionState, msg: TransferComplete): Task | null {
     const task = [...session.awaiting.values()].find((t) => awaitedCompletion(t) === 'TransferComplete' && awaitedCommandKey(t) === msg.commandKey);
     const ok = msg.faultStruct.faultCode === 0;
     if (!ok) {
@@ -507,27 +542,27 @@ export class SessionEngine {
     }
     if (!task) {
       this.log.info({ deviceId: session.deviceId, commandKey: msg.commandKey }, 'TransferComplete for no waiting task');
-      return;
+      return null;
     }
     session.awaiting.delete(task.id);
     const transfer = { faultCode: msg.faultStruct.faultCode, faultString: msg.faultStruct.faultString, startTime: msg.startTime, completeTime: msg.completeTime };
     const result = { ...withoutAwaiting(task.result), transfer };
-    if (ok) this.finishTask(session, task, { status: 'done', result });
-    else this.finishTask(session, task, { status: 'failed', result, faultCode: msg.faultStruct.faultCode, faultString: msg.faultStruct.faultString });
+    if (ok) return this.finishTask(session, task, { status: 'done', result });
+    return this.finishTask(session, task, { status: 'failed', result, faultCode: msg.faultStruct.faultCode, faultString: msg.faultStruct.faultString });
   }
 
-  private onDuStateChangeComplete(session: SessionState, msg: DUStateChangeComplete): void {
+  private onDuStateChangeComplete(session: SessionState, msg: DUStateChangeComplete): Task | null {
     const task = [...session.awaiting.values()].find((t) => awaitedCompletion(t) === 'DUStateChangeComplete' && awaitedCommandKey(t) === msg.commandKey);
     const failedOp = msg.results.find((r) => r.fault.faultCode !== 0);
     if (failedOp) {
       this.addFault(session, { taskId: task?.id ?? null, source: 'cpe', code: String(failedOp.fault.faultCode), message: failedOp.fault.faultString, detail: { method: 'DUStateChangeComplete', uuid: failedOp.uuid } });
     }
-    if (!task) return;
+    if (!task) return null;
     session.awaiting.delete(task.id);
     const results = msg.results.map((r) => ({ uuid: r.uuid, deploymentUnitRef: r.deploymentUnitRef, version: r.version, currentState: r.currentState, resolved: r.resolved, faultCode: r.fault.faultCode, faultString: r.fault.faultString }));
     const result = { ...withoutAwaiting(task.result), results };
-    if (!failedOp) this.finishTask(session, task, { status: 'done', result });
-    else this.finishTask(session, task, { status: 'failed', result, faultCode: failedOp.fault.faultCode, faultString: failedOp.fault.faultString });
+    if (!failedOp) return this.finishTask(session, task, { status: 'done', result });
+    return this.finishTask(session, task, { status: 'failed', result, faultCode: failedOp.fault.faultCode, faultString: failedOp.fault.faultString });
   }
 
   private async onResponse(session: SessionState, env: ParsedEnvelope, notices: EngineNotice[]): Promise<EngineReply> {
@@ -536,7 +571,8 @@ export class SessionEngine {
     session.inflight = null;
     const msg = env.body as CpeResponse | SoapFault;
     if (env.header.id !== undefined && env.header.id !== inflight.id) {
-      this.failAttempt(session, task, { faultCode: null, faultString: `response ID ${env.header.id} does not match request ID ${inflight.id}`, transient: true });
+      const after = this.failAttempt(session, task, { faultCode: null, faultString: `response ID ${env.header.id} does not match request ID ${inflight.id}`, transient: true });
+      await this.taskAnswered(session, after);
       return this.nextRpc(session, notices);
     }
     if (msg.method === 'Fault') {
@@ -544,11 +580,17 @@ export class SessionEngine {
       const detail: JsonObject = { method: request.method };
       if (spv.length) detail.setParameterValuesFaults = spv;
       this.addFault(session, { taskId: task.id, source: 'cpe', code: String(msg.faultCode), message: msg.faultString, detail });
-      this.failAttempt(session, task, { faultCode: msg.faultCode, faultString: msg.faultString, transient: isTransientCpeFault(msg.faultCode), detail });
+      const after = this.failAttempt(session, task, { faultCode: msg.faultCode, faultString: msg.faultString, transient: isTransientCpeFault(msg.faultCode), detail });
+      await this.taskAnswered(session, after, {
+        faultCode: msg.faultCode,
+        faultString: msg.faultString,
+        setParameterValuesFaults: msg.setParameterValuesFaults.map((f) => ({ parameterName: f.parameterName, faultCode: f.faultCode, faultString: f.faultString })),
+      });
       return this.nextRpc(session, notices);
     }
     if (msg.method !== expectedResponse(request)) {
-      this.failAttempt(session, task, { faultCode: null, faultString: `expected ${expectedResponse(request)}, got ${msg.method}`, transient: true });
+      const after = this.failAttempt(session, task, { faultCode: null, faultString: `expected ${expectedResponse(request)}, got ${msg.method}`, transient: true });
+      await this.taskAnswered(session, after);
       return this.nextRpc(session, notices);
     }
     let payload: TaskPayload;
@@ -562,8 +604,9 @@ export class SessionEngine {
       if (outcome.kind === 'done') {
         if (outcome.deletes) for (const d of outcome.deletes) this.bufferDelete(session, d);
         if (outcome.writes) this.bufferWrites(session, outcome.writes);
-        this.finishTask(session, task, { status: 'done', result: outcome.result });
+        const after = this.finishTask(session, task, { status: 'done', result: outcome.result });
         if (outcome.checkpoint) await this.checkpointQuietly(session, notices);
+        await this.taskAnswered(session, after);
         return this.nextRpc(session, notices);
       }
       // await: accepted, completion reported later
@@ -571,10 +614,12 @@ export class SessionEngine {
       const updated = this.updateTask(session, task, { result });
       session.awaiting.set(task.id, updated);
       await this.checkpointQuietly(session, notices);
+      await this.taskAnswered(session, updated);
       return this.nextRpc(session, notices);
     } catch (err) {
       this.log.warn({ err, taskId: task.id }, 'could not interpret a CPE response');
-      this.failAttempt(session, task, { faultCode: null, faultString: `could not interpret ${msg.method}: ${err instanceof Error ? err.message : String(err)}`, transient: false });
+      const after = this.failAttempt(session, task, { faultCode: null, faultString: `could not interpret ${msg.method}: ${err instanceof Error ? err.message : String(err)}`, transient: false });
+      await this.taskAnswered(session, after);
       return this.nextRpc(session, notices);
     }
   }
@@ -586,7 +631,7 @@ export class SessionEngine {
   /** Sends the next runnable task's RPC, or ends the session with 204. */
   private async nextRpc(session: SessionState, notices: EngineNotice[]): Promise<EngineReply> {
     const now = this.clock();
-    while (session.queue.length > 0) {
+    while (session.queue.length > 0 || (await this.planNext(session, notices))) {
       const queued = session.queue.shift()!;
       // The operator may have cancelled it since the session started.
       const task = (await this.store.getTask(queued.id)) ?? null;
@@ -662,21 +707,23 @@ export class SessionEngine {
   }
 
   /** Records a failed attempt: retry later (pending with back-off) or fail for good. */
-  private failAttempt(session: SessionState, task: Task, failure: AttemptFailure): void {
+  private failAttempt(session: SessionState, task: Task, failure: AttemptFailure): Task {
     const attempts = Math.max(task.attempts, 1);
     const retry = failure.transient && attempts < task.maxAttempts;
+    let after: Task;
     if (retry) {
       const next = this.clock() + retryDelayMs(attempts, this.retry);
-      this.updateTask(session, task, { status: 'pending', faultCode: failure.faultCode, faultString: failure.faultString, nextAttemptAt: iso(next) });
+      after = this.updateTask(session, task, { status: 'pending', faultCode: failure.faultCode, faultString: failure.faultString, nextAttemptAt: iso(next) });
     } else {
       const reason = failure.transient ? `${failure.faultString} (gave up after ${attempts} attempts)` : failure.faultString;
-      this.finishTask(session, task, { status: 'failed', faultCode: failure.faultCode, faultString: reason });
+      after = this.finishTask(session, task, { status: 'failed', faultCode: failure.faultCode, faultString: reason });
     }
     this.log.info({ deviceId: session.deviceId, taskId: task.id, type: task.type, faultCode: failure.faultCode, reason: failure.faultString, retry }, 'task attempt failed');
+    return after;
   }
 
-  private finishTask(session: SessionState, task: Task, update: Omit<TaskUpdate, 'id' | 'finishedAt'>): void {
-    this.updateTask(session, task, { ...update, finishedAt: iso(this.clock()), nextAttemptAt: null });
+  private finishTask(session: SessionState, task: Task, update: Omit<TaskUpdate, 'id' | 'finishedAt'>): Task {
+    return this.updateTask(session, task, { ...update, finishedAt: iso(this.clock()), nextAttemptAt: null });
   }
 
   /** Buffers a task update and returns the task as it will be once committed. */
@@ -739,6 +786,87 @@ export class SessionEngine {
     }
     session.buffer = emptyBuffer();
     notices.push({ type: 'session-ended', sessionId: session.id, deviceId: session.deviceId, remoteAddress: session.remoteAddress, outcome, recordId, detail });
+    await this.callHook('sessionEnded', () => this.hooks.sessionEnded?.(this.viewOf(session), outcome));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Provisioning hooks
+  // ------------------------------------------------------------------------------------------
+
+  /** Runs a hook; a hook that throws is logged and treated as if it returned nothing. */
+  private async callHook<T>(name: string, fn: () => Promise<T> | undefined): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.log.error({ err, hook: name }, 'provisioning hook failed');
+      return undefined;
+    }
+  }
+
+  /** The provisioning view of a session (one per session). */
+  private viewOf(session: SessionState): SessionView {
+    let view = this.views.get(session);
+    if (!view) {
+      view = {
+        sessionId: session.id,
+        deviceId: session.deviceId,
+        identity: session.identity,
+        events: session.events,
+        informParameters: session.informParameters,
+        cwmpVersion: session.version,
+        remoteAddress: session.remoteAddress,
+        parameters: async (selection = {}) =>
+          overlayParameters(await this.store.getParameters(session.deviceId, selection), session.buffer.deletes, session.buffer.parameters, selection, iso(this.clock())),
+        recordFault: (f) => this.addFault(session, { taskId: f.taskId ?? null, source: 'acs', code: f.code, message: f.message, detail: f.detail }),
+      };
+      this.views.set(session, view);
+    }
+    return view;
+  }
+
+  private async taskAnswered(session: SessionState, task: Task, fault?: TaskOutcome['fault']): Promise<void> {
+    if (!this.hooks.taskFinished) return;
+    const outcome: TaskOutcome & { planned: boolean } = { task, planned: session.planned.has(task.id) };
+    if (fault) outcome.fault = fault;
+    await this.callHook('taskFinished', () => this.hooks.taskFinished?.(this.viewOf(session), outcome));
+  }
+
+  /**
+   * Asks provisioning for the next task when the queue is empty; stores it and queues it.
+   * Returns true when a task was queued.
+   */
+  private async planNext(session: SessionState, notices: EngineNotice[]): Promise<boolean> {
+    if (!this.hooks.nextTask || session.planningStopped || session.planned.size >= this.maxPlanned) return false;
+    const planned = await this.callHook('nextTask', () => this.hooks.nextTask?.(this.viewOf(session)));
+    if (!planned) return false;
+    let payload: TaskPayload;
+    try {
+      payload = validateTaskPayload(planned.payload);
+    } catch (err) {
+      this.log.error({ err, deviceId: session.deviceId }, 'provisioning planned an invalid task; planning stops for this session');
+      session.planningStopped = true;
+      return false;
+    }
+    try {
+      // a task references its device: a first-contact device must be stored first
+      if (!session.deviceStored) {
+        await this.checkpoint(session, notices, true);
+        session.deviceStored = true;
+      }
+      const task = await this.store.createTask({
+        deviceId: session.deviceId,
+        payload: payload as unknown as JsonObject & { type: string },
+        maxAttempts: planned.maxAttempts ?? 1,
+      });
+      session.planned.add(task.id);
+      session.seenTasks.add(task.id);
+      session.queue.push(task);
+      notices.push({ type: 'task', task });
+      return true;
+    } catch (err) {
+      this.log.error({ err, deviceId: session.deviceId }, 'could not store a planned task');
+      return false;
+    }
   }
 
   private commitBody(session: SessionState) {
@@ -754,9 +882,9 @@ export class SessionEngine {
   }
 
   /** Commits the buffered writes now (no session record, lock kept). Throws on store failure. */
-  private async checkpoint(session: SessionState, notices: EngineNotice[]): Promise<void> {
+  private async checkpoint(session: SessionState, notices: EngineNotice[], force = false): Promise<void> {
     const b = session.buffer;
-    if (b.parameters.length === 0 && b.deletes.length === 0 && b.taskUpdates.size === 0 && b.faults.length === 0) return;
+    if (!force && b.parameters.length === 0 && b.deletes.length === 0 && b.taskUpdates.size === 0 && b.faults.length === 0) return;
     await this.store.commitSession(this.commitBody(session));
     this.releaseNotices(session, notices);
     session.buffer = emptyBuffer();

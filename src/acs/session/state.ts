@@ -3,7 +3,7 @@
  * shapes the engine takes and returns. The HTTP layer stores `SessionState` objects (by cookie and
  * by TCP connection) and hands them back to the engine; it never changes them itself.
  */
-import type { CpeRequest, CwmpVersion, EventStruct } from '../../cwmp/types.ts';
+import type { CpeRequest, CwmpVersion, EventStruct, ParameterValueStruct } from '../../cwmp/types.ts';
 import type { CodecError } from '../../cwmp/errors.ts';
 import type { ParsedEnvelope } from '../../cwmp/codec.ts';
 import type {
@@ -72,6 +72,14 @@ export interface SessionState {
   seq: number;
   /** Ids of tasks already seen this session (so a task enqueued during the session is added once). */
   seenTasks: Set<string>;
+  /** The Inform's ParameterList (for provisioning hooks). */
+  readonly informParameters: ParameterValueStruct[];
+  /** Ids of the tasks provisioning planned in this session. */
+  planned: Set<string>;
+  /** Provisioning planned something invalid: do not ask it again in this session. */
+  planningStopped: boolean;
+  /** The device row is known to exist in the store (a planned task can reference it). */
+  deviceStored: boolean;
 }
 
 /** One HTTP POST as the engine sees it. */
@@ -97,7 +105,8 @@ export type EngineNotice =
   | { type: 'fault'; deviceId: string | null; code: number; detail: string };
 
 export interface EngineReply {
-  status: 200 | 204 | 503;
+  /** 403: provisioning refused the device (zero-touch policy). */
+  status: 200 | 204 | 403 | 503;
   headers: Record<string, string>;
   /** '' for 204/503. */
   body: string;
