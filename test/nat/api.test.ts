@@ -71,11 +71,11 @@ describe('NAT through the REST API', () => {
     cpe = createSocket('udp4');
     cpe.on('message', (m) => datagrams.push(m));
     await new Promise<void>((r) => cpe.bind(0, '127.0.0.1', r));
-    const client = new StunClient({ server: { host: '127.0.0.1', port: stun.address().port }, username: phone, socket: cpe, retransmit: { initialRtoMs: 20, maxRtoMs: 40, maxRequests: 3, finalWaitMs: 50 } });
+    const client = new StunClient({ server: { host: '127.0.0.1', port: stun.address().port }, username: phone, socket: cpe, retransmit: { initialRtoMs: 50, maxRtoMs: 400, maxRequests: 6, finalWaitMs: 1000 } });
     await client.start({ keepAlive: false });
     assert.ok((await client.bindingRequest()).ok);
     await client.stop();
-    for (let i = 0; i < 100 && !stun.record(phone); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 500 && !stun.record(phone); i++) await new Promise((r) => setTimeout(r, 10));
     datagrams.length = 0; // the STUN answer; only connection requests count from here
   });
   after(async () => {
@@ -86,7 +86,7 @@ describe('NAT through the REST API', () => {
   });
 
   test('POST /tasks?connectionRequest=true: the answer says the UDP path woke the device, with every attempt', async () => {
-    const r = await h.call('POST', `/api/devices/${encodeURIComponent(phone)}/tasks?connectionRequest=true&wait=2000`, {
+    const r = await h.call('POST', `/api/devices/${encodeURIComponent(phone)}/tasks?connectionRequest=true&wait=10000`, {
       token: h.tokens.operator,
       body: { type: 'getParameterValues', names: ['Device.DeviceInfo.'] },
     });
@@ -104,7 +104,7 @@ describe('NAT through the REST API', () => {
       ],
     );
     assert.equal(typeof body.connectionRequest.elapsedMs, 'number');
-    for (let i = 0; i < 100 && datagrams.length < 3; i++) await new Promise((res) => setTimeout(res, 5));
+    for (let i = 0; i < 500 && datagrams.length < 3; i++) await new Promise((res) => setTimeout(res, 10));
     assert.equal(datagrams.length, 3, 'three copies reached the CPE socket');
   });
 

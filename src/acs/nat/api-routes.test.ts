@@ -83,11 +83,11 @@ describe('NAT REST routes', () => {
       binding: null,
     });
     stun = await AcsStunService.start({ host: '127.0.0.1', port: 0 });
-    const client = new StunClient({ server: { host: '127.0.0.1', port: stun.address().port }, username: phone, retransmit: { initialRtoMs: 20, maxRtoMs: 40, maxRequests: 3, finalWaitMs: 50 } });
+    const client = new StunClient({ server: { host: '127.0.0.1', port: stun.address().port }, username: phone, retransmit: { initialRtoMs: 50, maxRtoMs: 400, maxRequests: 6, finalWaitMs: 1000 } });
     const local = await client.start({ keepAlive: false });
     try {
       assert.ok((await client.bindingRequest()).ok);
-      for (let i = 0; i < 100 && !stun.record(phone); i++) await new Promise((res) => setTimeout(res, 5));
+      for (let i = 0; i < 500 && !stun.record(phone); i++) await new Promise((res) => setTimeout(res, 10));
       const after = (await app.inject({ method: 'GET', url: `/api/devices/${encodeURIComponent(phone)}/nat` })).json();
       assert.equal(after.natStatus, 'behind-nat', 'the URL host 192.168.7.2 is not the public 127.0.0.1');
       assert.equal(after.stunServer, true);

@@ -137,8 +137,8 @@ describe('NatProvisioner', () => {
       provisioner.start();
       events.emit('session', { deviceId: ID, phase: 'ended', remoteAddress: '203.0.113.9', outcome: 'completed' });
       let tasks = (await store.listTasks({ deviceId: ID })).tasks;
-      for (let i = 0; i < 100 && tasks.length < 3; i++) {
-        await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 500 && tasks.length < 3; i++) {
+        await new Promise((r) => setTimeout(r, 10));
         tasks = (await store.listTasks({ deviceId: ID })).tasks;
       }
       assert.deepEqual(tasks.map((t) => t.type), ['setParameterValues', 'setParameterAttributes', 'getParameterValues']);

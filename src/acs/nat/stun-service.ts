@@ -207,7 +207,8 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flushTimer = null;
     await this.server?.close();
-    await Promise.allSettled([...this.resolving.values()]);
+    // Lookups still running are not awaited (a stuck store must not block shutdown); their results
+    // are dropped because `closed` is set.
     await this.flush();
     await this.writing;
     await this.table.close();

@@ -20,7 +20,7 @@ async function cpeSocket(): Promise<{ socket: Socket; port: number; received: Bu
     socket,
     port: socket.address().port,
     received,
-    async waitFor(n, ms = 1000) {
+    async waitFor(n, ms = 5000) {
       const end = Date.now() + ms;
       while (received.length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
       return received;
