@@ -171,7 +171,7 @@ export class RolloutManager {
   private readonly p: ProvisioningStore;
   private fileBaseUrl: string;
   private readonly now: () => number;
-  private readonly kick: ((deviceId: string) => Promise<unknown>) | undefined;
+  private kick: ((deviceId: string) => Promise<unknown>) | undefined;
   private readonly onFinished: RolloutManagerOptions['onFinished'];
   private readonly log: RolloutManagerOptions['logger'];
   private readonly lastKick = new Map<string, number>();
@@ -186,6 +186,11 @@ export class RolloutManager {
     this.kick = options.connectionRequest;
     this.onFinished = options.onFinished;
     this.log = options.logger;
+  }
+
+  /** Sets how devices are asked to open a session (AcsControl.connectionRequest). */
+  setConnectionRequest(fn: (deviceId: string) => Promise<unknown>): void {
+    this.kick = fn;
   }
 
   /** Changes the base URL of the Download URLs given from now on. */

@@ -215,7 +215,7 @@ export class ProvisioningService implements SessionHooks {
   readonly webhooks: WebhookDispatcher;
   readonly events = new EventEmitter<ProvisioningEventMap>();
   private baseUrl: string;
-  private readonly acsUrl: string | null;
+  private acsUrl: string | null;
   private readonly now: () => number;
   private readonly log: ProvisioningLogger;
   private readonly sessions = new Map<string, SessionContext>();
@@ -251,6 +251,11 @@ export class ProvisioningService implements SessionHooks {
   setFileBaseUrl(url: string): void {
     this.baseUrl = url;
     this.rollouts.setFileBaseUrl(url);
+  }
+
+  /** Sets this ACS's CWMP URL (known once the listener is bound). */
+  setAcsUrl(url: string): void {
+    this.acsUrl = url;
   }
 
   /** Starts the webhook worker and the rollout ticker. */
