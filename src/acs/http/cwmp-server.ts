@@ -93,6 +93,8 @@ export class CwmpService {
   private readonly byIp = new Map<string, Set<string>>();
   private readonly bySocket = new WeakMap<Socket, string>();
   private closing = false;
+  /** Informs being authenticated/started: they count against the bound before they are sessions. */
+  private starting = 0;
 
   constructor(options: CwmpServiceOptions) {
     this.engine = options.engine;
@@ -192,11 +194,20 @@ export class CwmpService {
       const idle = this.clock() - existing.state.lastActivityAt;
       if (existing === bound || existing.ip === ip || idle >= this.o.supersedeIdleMs) previous = existing;
       // else: the engine finds the lock held and answers 503
-    } else if (this.sessions.size >= this.o.maxSessions) {
+    } else if (this.sessions.size + this.starting >= this.o.maxSessions) {
       this.log.warn({ deviceId, sessions: this.sessions.size }, 'concurrent session bound reached: 503');
       send(res, 503, { 'retry-after': String(this.o.busyRetryAfterSeconds) }, '');
       return;
     }
+    this.starting++;
+    try {
+      await this.startFromInform(req, res, decoded, deviceId, bound, previous);
+    } finally {
+      this.starting--;
+    }
+  }
+
+  private async startFromInform(req: IncomingMessage, res: ServerResponse, decoded: Decoded, deviceId: string, bound: LiveSession | null, previous: LiveSession | null): Promise<void> {
     const auth = await this.auth.authenticate(
       { authorization: header(req, 'authorization'), method: 'POST', url: req.url ?? '/', secure: isTls(req), socket: req.socket },
       deviceId,
