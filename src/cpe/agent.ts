@@ -614,6 +614,11 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
       this.log('warn', 'no ACS URL configured: no session');
       return;
     }
+    if (parseBoolean(this.ms('EnableCWMP')) === false) {
+      // TR-069 switched off on the device (P1409 = 0): events wait until it is switched on.
+      this.log('info', 'EnableCWMP is false: no session');
+      return;
+    }
     this.inSession = true;
     this.sessionAgain = false;
     this.currentSession = this.session().finally(() => {

@@ -116,7 +116,10 @@ export async function runSession(cfg: SessionConfig, handler: SessionHandler): P
   });
   let failure: SessionResult['failure'];
   try {
-    await Promise.race([converse(cfg, handler, transport, state), timeout]);
+    const work = converse(cfg, handler, transport, state);
+    // If the timeout wins, the conversation fails later when the transport closes: not an unhandled rejection.
+    work.catch(() => undefined);
+    await Promise.race([work, timeout]);
   } catch (err) {
     if (err instanceof SessionFailure) failure = { kind: err.kind, message: err.message, faultCode: err.faultCode };
     else if (err instanceof TransportError) failure = { kind: err.kind === 'timeout' ? 'timeout' : 'transport', message: err.message };

@@ -342,3 +342,30 @@ describe('HTTPS with certificate checking', () => {
     assert.ok(seen.some((s) => s.authorization?.startsWith('Basic ')));
   });
 });
+
+test('the overall session limit ends a session that an ACS keeps alive forever', async () => {
+  const h = await startHarness({
+    start: false,
+    agent: { sessionTimeoutMs: 700, responseTimeoutMs: 10_000 },
+    hooks: {
+      // Answers every empty POST / response with another GetRPCMethods: the session never ends by itself.
+      beforeReply: (_req, res, post) => {
+        if (post.message?.method !== 'Inform') {
+          setTimeout(() => h.acs.reply(res, { method: 'GetRPCMethods' }, { id: 'loop' }, '1.2'), 100);
+          return true;
+        }
+        return false;
+      },
+    },
+  });
+  try {
+    const first = h.agent.nextSession();
+    h.agent.start();
+    const r = await first;
+    assert.equal(r.ok, false);
+    assert.equal(r.failure?.kind, 'timeout');
+    assert.ok(r.durationMs < 3000);
+  } finally {
+    await h.close();
+  }
+});
