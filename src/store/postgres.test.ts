@@ -50,7 +50,6 @@ if (db.kind === 'unavailable') {
       for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
     } finally {
       await client.end().catch(() => undefined);
-      db.stop();
     }
   });
 

@@ -164,12 +164,10 @@ if (args.backend === 'both' || args.backend === 'sqlite') {
 }
 if (args.backend === 'both' || args.backend === 'postgres') {
   let url = args.url ?? process.env.SWITCHBOARD_TEST_DATABASE_URL;
-  let stop = () => undefined as void;
   if (!url) {
     const db = await findTestDatabase();
     if (db.kind === 'unavailable') throw new Error(db.reason);
     url = db.url;
-    stop = db.stop;
   }
   const schema = `sb_bench_${process.pid}`;
   const store = await openPostgresStore(url, { schema, createSchema: true, poolSize: Math.max(2, Math.min(CONCURRENCY, 20)) });
@@ -181,7 +179,6 @@ if (args.backend === 'both' || args.backend === 'postgres') {
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();
-    stop();
   }
 }
 

@@ -1,4 +1,4 @@
-import { after, describe, it, test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { StoreError } from '../types.ts';
@@ -45,7 +45,6 @@ if (db.kind === 'unavailable') {
   else test('PostgreSQL LISTEN/NOTIFY', { skip: db.reason }, () => undefined);
 } else {
   const url = db.url;
-  after(() => db.stop());
   let run = 0;
   /** A namespace of its own per test, so parallel test runs on one server never hear each other. */
   const ns = () => `t${process.pid}_${Date.now().toString(36)}_${++run}`;

@@ -3,15 +3,17 @@
  *
  * Order: SWITCHBOARD_TEST_DATABASE_URL when set (CI exports it; failures there are real failures);
  * else the throwaway server of scripts/pg-test-server.sh when it is running; else that script is
- * asked to start one (stopped again when the tests end, unless SWITCHBOARD_PG_KEEP=1). When none can
- * be had, the caller skips with the reason, except under CI where a missing database is a failure.
+ * asked to start one. A server started here is left running for the next test run (several test
+ * files use it at once, and none knows when the others are done); `scripts/pg-test-server.sh stop`
+ * removes it. When none can be had, the caller skips with the reason, except under CI where a
+ * missing database is a failure.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 export type TestDatabase =
-  | { kind: 'ready'; url: string; /** Stops a server these tests started. */ stop: () => void }
+  | { kind: 'ready'; url: string }
   | { kind: 'unavailable'; reason: string };
 
 const SCRIPT = fileURLToPath(new URL('../../../scripts/pg-test-server.sh', import.meta.url));
@@ -19,7 +21,7 @@ const SCRIPT = fileURLToPath(new URL('../../../scripts/pg-test-server.sh', impor
 const START_TIMEOUT_MS = 90_000;
 const PROBE_TIMEOUT_MS = 5_000;
 
-function script(command: 'status' | 'start' | 'stop'): { ok: boolean; out: string; err: string } {
+function script(command: 'status' | 'start'): { ok: boolean; out: string; err: string } {
   const r = spawnSync('bash', [SCRIPT, command], { encoding: 'utf8', timeout: START_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
   return { ok: r.status === 0, out: (r.stdout ?? '').trim(), err: (r.stderr ?? '').trim() || (r.error?.message ?? '') };
 }
@@ -37,14 +39,13 @@ export async function probe(url: string): Promise<void> {
 
 /** Returns a reachable database for the tests, or why there is none. Never throws. */
 export async function findTestDatabase(): Promise<TestDatabase> {
-  const noop = () => undefined;
   const fromEnv = process.env.SWITCHBOARD_TEST_DATABASE_URL;
-  if (fromEnv) return { kind: 'ready', url: fromEnv, stop: noop };
+  if (fromEnv) return { kind: 'ready', url: fromEnv };
   const status = script('status');
   if (status.ok && status.out) {
     try {
       await probe(status.out);
-      return { kind: 'ready', url: status.out, stop: noop };
+      return { kind: 'ready', url: status.out };
     } catch {
       // fall through: try (re)starting it
     }
@@ -62,6 +63,5 @@ export async function findTestDatabase(): Promise<TestDatabase> {
   } catch (err) {
     return { kind: 'unavailable', reason: `the test server started by scripts/pg-test-server.sh does not answer: ${(err as Error).message}` };
   }
-  const keep = process.env.SWITCHBOARD_PG_KEEP === '1';
-  return { kind: 'ready', url, stop: keep ? noop : () => void script('stop') };
+  return { kind: 'ready', url };
 }
