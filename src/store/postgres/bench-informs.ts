@@ -10,7 +10,7 @@
  *        [--backend both|sqlite|postgres] [--url postgres://...]
  * PostgreSQL: --url, else SWITCHBOARD_TEST_DATABASE_URL, else the scripts/pg-test-server.sh server.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,11 @@ const CONCURRENCY = Number(args.concurrency);
 const SEQUENTIAL_SHARE = 0.2;
 const LOCK_TTL_MS = 30_000;
 const PERCENT = 100;
+/** Linux clock ticks per second (USER_HZ), the unit of /proc/<pid>/stat CPU times. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the `(comm)` field. */
+const STAT_UTIME_AFTER_COMM = 11;
+const STAT_STIME_AFTER_COMM = 12;
 
 function serialOf(i: number): string {
   return `GS${String(i).padStart(8, '0')}`;
@@ -99,16 +104,48 @@ interface PassResult {
   p99ms: number;
   /** CPU of this Node process per session (user + system), which machine load does not inflate much. */
   cpuMsPerSession: number;
+  /** CPU of the PostgreSQL server processes serving the store, per session (null: not measurable). */
+  serverCpuMsPerSession: number | null;
+}
+
+/** CPU time (ms) per server process, read from /proc (so only for a server on this machine). */
+type CpuSampler = () => Promise<Map<number, number> | null>;
+
+function postgresCpuSampler(url: string, applicationName: string): { sample: CpuSampler; close: () => Promise<void> } {
+  const admin = new pg.Client({ connectionString: url });
+  const connected = admin.connect();
+  return {
+    sample: async () => {
+      await connected;
+      const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+      const out = new Map<number, number>();
+      for (const { pid } of rows) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          out.set(pid, ((Number(fields[STAT_UTIME_AFTER_COMM]) + Number(fields[STAT_STIME_AFTER_COMM])) * 1000) / CLOCK_TICKS_PER_SECOND);
+        } catch {
+          return null; // a remote server, or /proc not readable
+        }
+      }
+      return out;
+    },
+    close: async () => {
+      await connected.catch(() => undefined);
+      await admin.end().catch(() => undefined);
+    },
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / PERCENT))];
 }
 
-async function runPass(store: Store, label: string, indexes: number[], pass: number, concurrency: number): Promise<PassResult> {
+async function runPass(store: Store, label: string, indexes: number[], pass: number, concurrency: number, serverCpu: CpuSampler | null): Promise<PassResult> {
   const latencies: number[] = [];
   let next = 0;
   const owner = `bench-${process.pid}`;
+  const server0 = serverCpu ? await serverCpu() : null;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const worker = async () => {
@@ -125,6 +162,13 @@ async function runPass(store: Store, label: string, indexes: number[], pass: num
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const server1 = serverCpu ? await serverCpu() : null;
+  let serverMs: number | null = null;
+  if (server0 && server1) {
+    // Connections opened during the pass count from zero.
+    serverMs = 0;
+    for (const [pid, ms] of server1) serverMs += ms - (server0.get(pid) ?? 0);
+  }
   latencies.sort((a, b) => a - b);
   return {
     label,
@@ -134,16 +178,17 @@ async function runPass(store: Store, label: string, indexes: number[], pass: num
     p50ms: percentile(latencies, 50),
     p99ms: percentile(latencies, 99),
     cpuMsPerSession: (cpu.user + cpu.system) / 1000 / indexes.length,
+    serverCpuMsPerSession: serverMs === null ? null : serverMs / indexes.length,
   };
 }
 
-async function benchStore(name: string, store: Store): Promise<PassResult[]> {
+async function benchStore(name: string, store: Store, serverCpu: CpuSampler | null): Promise<PassResult[]> {
   const all = Array.from({ length: DEVICES }, (_, i) => i);
   const sequential = all.slice(0, Math.max(1, Math.floor(DEVICES * SEQUENTIAL_SHARE)));
   const results = [
-    await runPass(store, `${name} first contact (inserts), concurrency ${CONCURRENCY}`, all, 1, CONCURRENCY),
-    await runPass(store, `${name} periodic Inform (updates), concurrency ${CONCURRENCY}`, all, 2, CONCURRENCY),
-    await runPass(store, `${name} periodic Inform (updates), sequential`, sequential, 3, 1),
+    await runPass(store, `${name} first contact (inserts), concurrency ${CONCURRENCY}`, all, 1, CONCURRENCY, serverCpu),
+    await runPass(store, `${name} periodic Inform (updates), concurrency ${CONCURRENCY}`, all, 2, CONCURRENCY, serverCpu),
+    await runPass(store, `${name} periodic Inform (updates), sequential`, sequential, 3, 1, serverCpu),
   ];
   const count = await store.countDevices({});
   const params = (await store.getParameters(makeDeviceId({ oui: '000B82', productClass: 'HT802', serialNumber: serialOf(1) }))).length;
@@ -156,7 +201,7 @@ if (args.backend === 'both' || args.backend === 'sqlite') {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-'));
   const store = openSqliteStore({ dataDir: dir });
   try {
-    results.push(...(await benchStore('sqlite', store)));
+    results.push(...(await benchStore('sqlite', store, null)));
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -170,10 +215,13 @@ if (args.backend === 'both' || args.backend === 'postgres') {
     url = db.url;
   }
   const schema = `sb_bench_${process.pid}`;
-  const store = await openPostgresStore(url, { schema, createSchema: true, poolSize: Math.max(2, Math.min(CONCURRENCY, 20)) });
+  const applicationName = `sb-bench-${process.pid}`;
+  const store = await openPostgresStore(url, { schema, createSchema: true, applicationName, poolSize: Math.max(2, Math.min(CONCURRENCY, 20)) });
+  const sampler = postgresCpuSampler(url, applicationName);
   try {
-    results.push(...(await benchStore('postgres', store)));
+    results.push(...(await benchStore('postgres', store, sampler.sample)));
   } finally {
+    await sampler.close();
     await store.close();
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
@@ -185,6 +233,6 @@ if (args.backend === 'both' || args.backend === 'postgres') {
 console.log(`\n${DEVICES} devices, 14 parameters + session record per Inform, lock acquire + commit per session; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 for (const r of results) {
   console.log(
-    `${r.label.padEnd(58)} ${String(r.sessions).padStart(6)} sessions  ${r.seconds.toFixed(2).padStart(7)} s  ${r.perSecond.toFixed(0).padStart(6)} /s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  node CPU ${r.cpuMsPerSession.toFixed(2)} ms/session`,
+    `${r.label.padEnd(58)} ${String(r.sessions).padStart(6)} sessions  ${r.seconds.toFixed(2).padStart(7)} s  ${r.perSecond.toFixed(0).padStart(6)} /s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  CPU/session: node ${r.cpuMsPerSession.toFixed(2)} ms${r.serverCpuMsPerSession === null ? '' : `, server ${r.serverCpuMsPerSession.toFixed(2)} ms`}`,
   );
 }
