@@ -381,9 +381,14 @@ export class RolloutManager {
     if (!this.kick || r.kick === false) return;
     if (r.window && !inWindow(r.window, this.now())) return;
     const counts = await this.p.rolloutCounts(r.id);
-    let free = r.maxConcurrent - counts.downloading;
-    if (free <= 0) return;
-    const page = await this.p.listRolloutDevices(r.id, { states: ['pending'], limit: Math.max(free * 4, 16) });
+    // A kicked device that has not opened its session yet will take a slot: count it as busy, so
+    // that no more devices are woken than can download (a woken device finding no slot would wait).
+    const page = await this.p.listRolloutDevices(r.id, { states: ['pending'], limit: 1000 });
+    const waking = page.items.filter((d) => {
+      const last = this.lastKick.get(d.deviceId);
+      return last !== undefined && this.now() - last < KICK_INTERVAL_MS;
+    }).length;
+    let free = r.maxConcurrent - counts.downloading - waking;
     for (const d of page.items) {
       if (free <= 0) break;
       if (d.stage > r.stageIndex) continue;
@@ -403,6 +408,8 @@ export class RolloutManager {
    */
   async planDownload(device: Pick<Device, 'id' | 'oui' | 'productClass' | 'softwareVersion'>, requested: boolean): Promise<{ payload: DownloadTaskPayload; rollout: Rollout; file: FileRecord } | null> {
     const entries = await this.p.rolloutsOfDevice(device.id);
+    // The device is in session: a kick sent to it has been answered.
+    this.lastKick.delete(device.id);
     for (const { rollout, device: rd } of entries) {
       if (rollout.state !== 'running' || rd.state !== 'pending') continue;
       if (!requested && rd.stage > rollout.stageIndex) continue;

@@ -20,6 +20,11 @@ import { loadProfile } from '../../src/datamodel/model.ts';
 import { openProvisioning, type Provisioning } from '../../src/provisioning/runtime.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { Store } from '../../src/store/types.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildFirmwareImage } from '../../src/cpe/firmware.ts';
+import { verifyWebhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/provisioning/webhooks.ts';
 import { ACCOUNTS_CSV, MS, VOICE_PRESET, VP } from './fixtures.ts';
 
 const TOKEN = 'sb_provisioning-e2e-token-0123456789abcdefgh';
@@ -146,4 +151,141 @@ describe('end to end: a new GXP2140 and HT502 boot against an ACS with presets a
       assert.deepEqual((dry.body.changes as { set: unknown[] }).set, []);
     });
   }
+});
+
+async function until<T>(probe: () => Promise<T | null | false | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('end to end: a firmware rollout kicks real agents, which download, verify, reboot and report', () => {
+  let dir: string;
+  let store: Store;
+  let prov: Provisioning;
+  let acs: Acs;
+  let api: FastifyInstance;
+  let apiUrl: string;
+  let crServer: ConnectionRequestServer;
+  let receiver: Server;
+  const received: { body: string; ts: string; sig: string }[] = [];
+  const agents: CpeAgent[] = [];
+  const SECRET = 'e2e-webhook-secret-0123';
+
+  const call = async (method: string, path: string, body?: object | Buffer, type = 'application/json') => {
+    const res = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': type }) },
+      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sb-prov-e2e-ro-'));
+    store = openSqliteStore({ dataDir: dir });
+    prov = openProvisioning({ store, dataDir: dir, rolloutTickMs: 100, webhooks: { baseDelayMs: 50, pollMs: 50 } });
+    acs = await startAcs({
+      dataDir: dir,
+      store,
+      cwmpPort: 0,
+      httpPort: null,
+      host: '127.0.0.1',
+      apiToken: TOKEN,
+      logger: pino({ level: 'silent' }),
+      connectionRequest: { username: CR_USER, password: CR_PASS, timeoutMs: 3000 },
+      engine: { hooks: prov.service },
+    });
+    api = await buildApi({ store, acs, provisioning: prov.apiOptions });
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    apiUrl = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+    prov.bind(acs, { apiUrl, cwmpUrl: acs.cwmpUrl });
+    crServer = new ConnectionRequestServer({ listenHost: '127.0.0.1' });
+    await crServer.listen();
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ body, ts: String(req.headers[TIMESTAMP_HEADER]), sig: String(req.headers[SIGNATURE_HEADER]) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const hook = await call('POST', '/api/webhooks', { name: 'ops', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`, secret: SECRET, events: ['rollout.finished', 'transfer.complete', 'device.registered'] });
+    assert.equal(hook.status, 201);
+  });
+
+  after(async () => {
+    for (const a of agents) await a.stop();
+    await crServer?.close();
+    await api?.close();
+    await acs?.close();
+    await prov?.close();
+    await new Promise((r) => receiver?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('upgrades the good devices, fails the one that rejects the image, and reports by webhook', async () => {
+    const scheduler = new RealScheduler();
+    const otherKey = generateKeyPairSync('ed25519').publicKey;
+    const serials = ['000B82E00001', '000B82E00002', '000B82E00003', '000B82E00004', '000B82E00005'];
+    for (const [i, serial] of serials.entries()) {
+      const agent = new CpeAgent(
+        {
+          profile: loadProfile('HT502'),
+          serial,
+          provisioning: { acsUrl: acs.cwmpUrl, connectionRequestUsername: CR_USER, connectionRequestPassword: CR_PASS },
+          crRateLimit: { burst: 1000, windowMs: 1000 },
+          rebootDurationMs: 30,
+          responseTimeoutMs: 5000,
+        },
+        // the last device trusts another firmware signing key: the image is bad for it
+        { scheduler, random: Math.random, connectionRequests: crServer, ...(i === serials.length - 1 ? { firmwareKey: otherKey } : {}) },
+      );
+      agents.push(agent);
+      const first = agent.nextSession();
+      agent.start();
+      await first;
+    }
+    const image = buildFirmwareImage({ model: 'HT502', version: '1.0.10.0' });
+    const up = await call('POST', `/api/files?name=ht502fw.bin&fileType=${encodeURIComponent('1 Firmware Upgrade Image')}`, image, 'application/octet-stream');
+    assert.equal(up.status, 201);
+    const created = await call('POST', '/api/rollouts', {
+      name: 'HT502 to 1.0.10.0',
+      fileId: up.body.id,
+      target: { ids: serials.map((s) => `000B82-HT502-${s}`) },
+      stages: [{ name: 'all', percent: 100 }],
+      maxConcurrent: 2,
+      failureThreshold: { count: 2 },
+      kick: true,
+      downloadTimeoutSeconds: 60,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = (created.body.rollout as { id: string }).id;
+    const done = await until(async () => {
+      const p = await call('GET', `/api/rollouts/${id}`);
+      return (p.body.rollout as { state: string }).state === 'completed' ? p.body : null;
+    }, 30_000, 'rollout completion');
+    assert.deepEqual(done.counts, { pending: 0, downloading: 0, succeeded: 4, failed: 1, skipped: 0 });
+    const devices = (await call('GET', `/api/rollouts/${id}/devices`)).body.devices as { deviceId: string; state: string; faultCode: number | null }[];
+    const failed = devices.filter((d) => d.state === 'failed');
+    assert.deepEqual(failed.map((d) => [d.deviceId, d.faultCode]), [['000B82-HT502-000B82E00005', 9019]]);
+    for (const [i, a] of agents.entries()) {
+      assert.equal(a.model.getValue('Device.DeviceInfo.SoftwareVersion'), i === agents.length - 1 ? '1.0.3.10' : '1.0.10.0');
+    }
+    const events = await until(async () => {
+      const list = received.map((r) => JSON.parse(r.body) as { event: string; data: Record<string, unknown> });
+      return list.some((e) => e.event === 'rollout.finished') && list.filter((e) => e.event === 'transfer.complete').length >= 5 ? list : null;
+    }, 10_000, 'webhook deliveries');
+    for (const r of received) assert.equal(verifyWebhookSignature(SECRET, r.ts, r.body, r.sig), true);
+    assert.equal(events.filter((e) => e.event === 'device.registered').length, 5);
+    const fin = events.find((e) => e.event === 'rollout.finished')!;
+    assert.deepEqual([fin.data.state, (fin.data.counts as { failed: number }).failed], ['completed', 1]);
+    const tc = events.filter((e) => e.event === 'transfer.complete').map((e) => e.data.faultCode).sort();
+    assert.deepEqual(tc, [0, 0, 0, 0, 9019]);
+  });
 });
