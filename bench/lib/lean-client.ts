@@ -49,15 +49,24 @@ export class LeanConnection {
     socket.on('close', () => this.fail(new LeanHttpError('connection closed by the server')));
   }
 
-  /** Opens a connection. Rejects when the server cannot be reached. */
-  static open(host: string, port: number): Promise<LeanConnection> {
+  /** Opens a connection. Rejects when the server cannot be reached within `timeoutMs`. */
+  static open(host: string, port: number, timeoutMs: number): Promise<LeanConnection> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ host, port, noDelay: true });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new LeanHttpError(`could not connect within ${timeoutMs} ms`));
+      }, timeoutMs);
       s.once('connect', () => {
-        s.off('error', reject);
+        clearTimeout(timer);
+        s.off('error', onError);
         resolve(new LeanConnection(s));
       });
-      s.once('error', reject);
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        reject(new LeanHttpError(`could not connect: ${err.message}`));
+      };
+      s.once('error', onError);
     });
   }
 
@@ -149,9 +158,9 @@ export class LeanConnectionPool {
   ) {}
 
   /** An idle connection, or a new one. */
-  async acquire(): Promise<LeanConnection> {
+  async acquire(timeoutMs: number): Promise<LeanConnection> {
     for (let c = this.idle.pop(); c; c = this.idle.pop()) if (c.usable) return c;
-    return LeanConnection.open(this.host, this.port);
+    return LeanConnection.open(this.host, this.port, timeoutMs);
   }
 
   release(c: LeanConnection): void {

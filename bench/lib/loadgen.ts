@@ -315,14 +315,14 @@ export class LoadGenerator {
     let acsRequests = 0;
     let conn: LeanConnection | null = null;
     try {
-      conn = await pool.acquire();
+      conn = await pool.acquire(timeoutMs);
       const post = async (body: string | null, cookie: string | null): Promise<LeanReply> => {
         const buf = body === null ? null : Buffer.from(body, 'utf8');
         const reply = await conn!.request(postHead(url.pathname, url.host, buf ? buf.length : 0, cookie), buf, timeoutMs);
         if (reply.close) {
           // the next POST of this session needs a connection: the cookie keeps the session
           pool.release(conn!);
-          conn = await pool.acquire();
+          conn = await pool.acquire(timeoutMs);
         }
         return reply;
       };

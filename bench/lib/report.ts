@@ -8,8 +8,11 @@ import { availableParallelism, cpus, freemem, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/** Where results go (gitignored). */
-export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+/**
+ * Where results go: bench/results/ (gitignored), or `SWITCHBOARD_BENCH_RESULTS` (the smoke test
+ * points it to a temporary directory so that tiny runs never overwrite real figures).
+ */
+export const RESULTS_DIR = process.env.SWITCHBOARD_BENCH_RESULTS ?? fileURLToPath(new URL('../results/', import.meta.url));
 
 const MIB = 1024 * 1024;
 

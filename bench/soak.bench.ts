@@ -1,0 +1,104 @@
+/**
+ * soak: periodic sessions at a steady rate for N minutes against the ACS on SQLite; the resident
+ * memory of the ACS and of the load process (the simulated fleet) is sampled every 10 s. Memory is
+ * flat when the end RSS is close to the start RSS and the slope over the second half is ~0.
+ *
+ * Run: npm run bench -- soak [--minutes=N] [--devices=N] [--rate=SESSIONS_PER_S] [--concurrency=N]
+ * (defaults: 10 minutes, 10,000 devices, 200 sessions/s, at most 100 in flight)
+ */
+import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
+import { RssSampler } from './lib/child.ts';
+import { clientArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
+import { SESSION_MODELS } from './lib/models.ts';
+import { round } from './lib/stats.ts';
+
+const DEFAULTS = { minutes: 10, devices: 10_000, rate: 200, concurrency: 100 } as const;
+const SAMPLE_MS = 10_000;
+const MS_PER_MIN = 60_000;
+
+/** Least-squares slope of y over x (per unit of x); 0 with fewer than 2 points. */
+export function slope(points: { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** Benchmark entry point (see file comment). */
+export async function run(argv: string[]): Promise<void> {
+  const args = new BenchArgs(argv);
+  const machine = machineInfo();
+  const client = clientArg(args.value('client'));
+  const minutes = args.number('minutes', DEFAULTS.minutes, true);
+  const devices = args.number('devices', DEFAULTS.devices);
+  const rate = args.number('rate', DEFAULTS.rate, true);
+  const concurrency = args.number('concurrency', DEFAULTS.concurrency);
+  console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
+  console.log(machineLine(machine));
+  const deviceSet = { count: devices, models: SESSION_MODELS };
+  const dataDir = tempDataDir('soak');
+  const acs = await startAcsChild({ dataDir });
+  const load = await startLoadChild(deviceSet, true);
+  const sampler = new RssSampler({ acs, load }, SAMPLE_MS, (s) =>
+    console.log(`  ${String(Math.round(s.atMs / 1000)).padStart(5)} s  ACS ${mib(s.rss.acs)} MiB  fleet ${mib(s.rss.load)} MiB`),
+  );
+  let result;
+  let cpu: Record<string, number>;
+  try {
+    await acs.call('registerDevices', deviceSet);
+    await sampler.start();
+    ({ value: result, cpuSeconds: cpu } = await withCpu({ acs, load }, () =>
+      runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan: { kind: 'rate', perSecond: rate, durationMs: minutes * MS_PER_MIN }, client }),
+    ));
+    await sampler.sample();
+  } finally {
+    sampler.stop();
+    await load.stop();
+    await acs.stop();
+  }
+  let counts;
+  try {
+    counts = sqliteCounts(dataDir);
+  } finally {
+    removeDir(dataDir);
+  }
+  const samples = sampler.samples.map((s) => ({ atS: Math.round(s.atMs / 1000), acsMiB: mib(s.rss.acs), fleetMiB: mib(s.rss.load) }));
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  const secondHalf = samples.filter((s) => s.atS >= last.atS / 2);
+  const perMin = (key: 'acsMiB' | 'fleetMiB') => round(slope(secondHalf.map((s) => ({ x: s.atS / 60, y: s[key] }))), 2);
+  const acsSlope = perMin('acsMiB');
+  const fleetSlope = perMin('fleetMiB');
+  printTable('resident memory (MiB)', ['process', 'start', 'end', 'max', 'slope, 2nd half (MiB/min)'], [
+    ['ACS', first.acsMiB, last.acsMiB, Math.max(...samples.map((s) => s.acsMiB)), acsSlope],
+    ['fleet (load process)', first.fleetMiB, last.fleetMiB, Math.max(...samples.map((s) => s.fleetMiB)), fleetSlope],
+  ]);
+  console.log(`\n${result.ok} sessions ok, ${result.failed} failed, ${result.sessionsPerSec}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms; ${counts.sessions} session records stored`);
+  emitResult('soak', {
+    bench: 'soak',
+    minutes,
+    devices,
+    ratePerSec: rate,
+    sessionsOk: result.ok,
+    failed: result.failed,
+    failures: result.failures,
+    sessionsPerSec: result.sessionsPerSec,
+    p50Ms: result.latencyMs.p50,
+    p99Ms: result.latencyMs.p99,
+    acsRssMiB: { start: first.acsMiB, end: last.acsMiB, max: Math.max(...samples.map((s) => s.acsMiB)), slopeSecondHalfMiBPerMin: acsSlope },
+    fleetRssMiB: { start: first.fleetMiB, end: last.fleetMiB, max: Math.max(...samples.map((s) => s.fleetMiB)), slopeSecondHalfMiBPerMin: fleetSlope },
+    acsCpuMsPerSession: cpuMsPer(cpu.acs, result.totalSessions),
+    storedSessions: counts.sessions,
+    samples,
+    client,
+    machine,
+    at: new Date().toISOString(),
+  });
+}
