@@ -1,5 +1,6 @@
 /**
- * Fleet benchmark (`npm run bench -- fleet [--count N] [--spread S] [--measure S] [--concurrency C]`).
+ * Fleet benchmark (`npm run bench -- fleet [--count=N] [--spread=S] [--measure=S] [--concurrency=C]`;
+ * the bench runner takes only dash arguments, so use the `--name=value` form).
  *
  * The parent process runs a minimal ACS (node:http: InformResponse to the Inform, 204 to the empty
  * POST); a child process runs the fleet (default 10,000 devices, GXP2140 and HT502 alternating),
