@@ -16,6 +16,7 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CHILD_ENV = 'SWITCHBOARD_FLEET_BENCH_CHILD';
@@ -193,9 +194,10 @@ export async function run(args: string[]): Promise<void> {
     'sessions ok / failed': { value: `${report.sessionsOk} / ${report.sessionsFailed}` },
     'latency p50 / p99 (ms)': { value: `${report.latencyMs.p50} / ${report.latencyMs.p99}` },
   });
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  // SWITCHBOARD_BENCH_RESULTS redirects the results (the benchmark suite's smoke test uses it).
+  const dir = process.env.SWITCHBOARD_BENCH_RESULTS ?? fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}fleet.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, 'fleet.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report));
 }
 
