@@ -64,8 +64,6 @@ export interface BuildApiOptions extends ApiBuildOptions {
   maxWaitMs?: number;
   /** The clock (tests pin it). */
   now?: () => Date;
-  /** Provisioning (presets, files, rollouts, webhooks...): its routes under /api and the public /files route. */
-  provisioning?: ProvisioningApiOptions;
 }
 
 /**

@@ -12,10 +12,9 @@
  *   prov.bind(acs, { apiUrl, cwmpUrl });   // file URLs, task/fault webhooks, rollout kicks; starts workers
  *   closers.push(() => prov.close());
  */
-import type { EventEmitter } from 'node:events';
-import type { Store, Task } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
 import { openSqliteProvisioningStore, type SqliteProvisioningStore } from '../store/provisioning/sqlite.ts';
-import { ProvisioningService, type ProvisioningLogger, type ProvisioningServiceOptions } from './service.ts';
+import { ProvisioningService, type ProvisioningLogger, type ProvisioningServiceOptions, type TaskEvents } from './service.ts';
 
 export interface OpenProvisioningOptions {
   /** The core store (devices, parameters, tasks). */
@@ -39,7 +38,7 @@ export interface OpenProvisioningOptions {
 
 /** What `bind` needs from the running ACS (AcsControl has all of it). */
 export interface BindTarget {
-  events: EventEmitter<{ task: [task: Task] }>;
+  events: TaskEvents;
   connectionRequest(deviceId: string): Promise<unknown>;
 }
 

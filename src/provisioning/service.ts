@@ -109,6 +109,12 @@ export interface ProvisioningServiceOptions {
   maxFileBytes?: number;
 }
 
+/** The part of the ACS's event emitter provisioning listens to (AcsControl.events fits). */
+export interface TaskEvents {
+  on(event: 'task', listener: (task: Task) => void): unknown;
+  off(event: 'task', listener: (task: Task) => void): unknown;
+}
+
 /** Events of the service (webhooks are fed from them). */
 export type ProvisioningEventMap = { [E in WebhookEvent]: [data: JsonObject] };
 
@@ -275,7 +281,7 @@ export class ProvisioningService implements SessionHooks {
    * Feeds task results of the ACS (operator tasks included) to webhooks: `task.done`,
    * `task.failed` and, for CPE faults, `fault`. Returns nothing; call the returned detach on stop.
    */
-  attach(events: EventEmitter<{ task: [task: Task] }>): void {
+  attach(events: TaskEvents): void {
     const onTask = (task: Task) => {
       if (task.status !== 'done' && task.status !== 'failed') return;
       const key = `${task.id}:${task.status}`;

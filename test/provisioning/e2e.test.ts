@@ -34,9 +34,7 @@ const CR_PASS = 'cr-pass-e2e';
 describe('end to end: a new GXP2140 and HT502 boot against an ACS with presets and a CSV of SIP accounts', () => {
   let dir: string;
   let store: Store;
-  let prov: Provisioning;
   let acs: Acs;
-  let api: FastifyInstance;
   let apiUrl: string;
   let crServer: ConnectionRequestServer;
   const agents: CpeAgent[] = [];
@@ -53,23 +51,18 @@ describe('end to end: a new GXP2140 and HT502 boot against an ACS with presets a
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sb-prov-e2e-'));
     store = openSqliteStore({ dataDir: dir });
-    prov = openProvisioning({ store, dataDir: dir, rolloutTickMs: 200 });
+    // startAcs runs provisioning itself: hooks in the engine, routes in the API, files on the HTTP port.
     acs = await startAcs({
       dataDir: dir,
       store,
       cwmpPort: 0,
-      httpPort: null,
+      httpPort: 0,
       host: '127.0.0.1',
       apiToken: TOKEN,
       logger: pino({ level: 'silent' }),
       connectionRequest: { username: CR_USER, password: CR_PASS, timeoutMs: 3000 },
-      engine: { hooks: prov.service },
     });
-    api = await buildApi({ store, acs, provisioning: prov.apiOptions });
-    await api.listen({ host: '127.0.0.1', port: 0 });
-    const addr = api.server.address();
-    apiUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    prov.bind(acs, { apiUrl, cwmpUrl: acs.cwmpUrl });
+    apiUrl = acs.apiUrl!;
     crServer = new ConnectionRequestServer({ listenHost: '127.0.0.1' });
     await crServer.listen();
 
@@ -82,9 +75,7 @@ describe('end to end: a new GXP2140 and HT502 boot against an ACS with presets a
   after(async () => {
     for (const a of agents) await a.stop();
     await crServer?.close();
-    await api?.close();
     await acs?.close();
-    await prov?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -180,7 +171,7 @@ describe('end to end: a firmware rollout kicks real agents, which download, veri
     const res = await fetch(`${apiUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': type }) },
-      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      body: body === undefined ? undefined : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
@@ -198,6 +189,8 @@ describe('end to end: a firmware rollout kicks real agents, which download, veri
       apiToken: TOKEN,
       logger: pino({ level: 'silent' }),
       connectionRequest: { username: CR_USER, password: CR_PASS, timeoutMs: 3000 },
+      // composed by hand here (openProvisioning + bind), as an embedding application would
+      provisioning: false,
       engine: { hooks: prov.service },
     });
     api = await buildApi({ store, acs, provisioning: prov.apiOptions });
