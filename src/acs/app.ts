@@ -43,6 +43,8 @@ import { pathToFileURL } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { FINAL_TASK_STATUSES, StoreError, type Store, type Task, type JsonObject, type SessionOutcome } from '../store/types.ts';
 import { openSqliteStore } from '../store/sqlite/index.ts';
+import { isPostgresUrl, openStore } from '../store/index.ts';
+import { startTaskRelay } from './cluster/task-relay.ts';
 import { ConnectionRequester, HttpConnectionRequestTransport, type ConnectionRequestResult } from './connection-request.ts';
 import { SessionEngine, type EngineOptions } from './session/engine.ts';
 import type { EngineNotice } from './session/state.ts';
@@ -51,6 +53,7 @@ import { CpeAuthenticator, type CpeAuthConfig } from './http/cpe-auth.ts';
 import { validateTaskPayload } from './tasks/schema.ts';
 import { startNat, type NatOptions, type NatService } from './nat/index.ts';
 import { openProvisioning, type Provisioning } from '../provisioning/runtime.ts';
+import { attachWebConsole } from '../console/server/index.ts';
 
 export interface EnqueueOptions {
   /** Send a connection request right after queuing (default false). */
@@ -126,6 +129,20 @@ export interface AcsOptions {
   dataDir?: string;
   /** An already open store (tests, other backends); default SQLite in dataDir. Closed by `close()`. */
   store?: Store;
+  /**
+   * A PostgreSQL URL (`postgres://user:pass@host:port/db`): the store is opened there instead of
+   * SQLite, and this instance joins the other ACS instances on that database (task events relayed
+   * over LISTEN/NOTIFY, session locks kept). Ignored when `store` is given, except that the task
+   * relay still uses it. Throws at start for another kind of URL.
+   */
+  database?: string;
+  /** Multi-instance knobs (only used with a PostgreSQL database). */
+  cluster?: {
+    /** LISTEN/NOTIFY channel namespace (default `switchboard`); instances must agree. */
+    namespace?: string;
+    /** `waitForTask` also re-reads the task this often (ms, default 1000), in case a NOTIFY was lost. */
+    taskPollMs?: number;
+  };
   /** CWMP over HTTP. Default 7547; 0 = ephemeral; null = no plain HTTP listener. */
   cwmpPort?: number | null;
   /** REST API (and console). Default 7557; 0 = ephemeral; null = none. */
@@ -150,8 +167,9 @@ export interface AcsOptions {
   /** Session engine knobs (retry policy, versions, provisioning `hooks`...). */
   engine?: Omit<EngineOptions, 'store' | 'logger'>;
   /**
-   * This process is the only ACS on the store (default true): locks left by a killed predecessor
-   * are cleared at start. Set false when several ACS processes share a store.
+   * This process is the only ACS on the store (default true for SQLite, false with a PostgreSQL
+   * `database` or store): locks left by a killed predecessor are cleared at start. Set false when
+   * several ACS processes share a store (shared locks then expire after their ttl instead).
    */
   exclusiveStore?: boolean;
   /**
@@ -206,13 +224,22 @@ export const LOG_REDACT_PATHS = [
 /** The file holding the generated bootstrap token. */
 export const API_TOKEN_FILE = 'api-token';
 const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
+/** waitForTask's database re-read period on a shared store. */
+const DEFAULT_TASK_POLL_MS = 1000;
+
+/** `bootstrap` or `bootstrap-<n>`: the names ensureApiToken gives. */
+function isBootstrapName(name: string): boolean {
+  return name === BOOTSTRAP_TOKEN_NAME || new RegExp(`^${BOOTSTRAP_TOKEN_NAME}-[0-9]+$`).test(name);
+}
 
 function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /**
- * Makes sure the bootstrap admin token exists in the store (by hash).
+ * Makes sure the bootstrap admin token exists in the store (by hash). A token not seen before
+ * revokes the earlier bootstrap tokens and is stored as `bootstrap`, or `bootstrap-<n>` when that
+ * name is taken (by a revoked one).
  * Returns the token and whether it was generated now. Throws when the token file cannot be written.
  */
 export async function ensureApiToken(store: Store, dataDir: string, explicit?: string): Promise<{ token: string; generated: boolean }> {
@@ -230,7 +257,16 @@ export async function ensureApiToken(store: Store, dataDir: string, explicit?: s
   }
   const hash = sha256Hex(token);
   if (!(await store.findApiTokenByHash(hash))) {
-    await store.createApiToken({ name: BOOTSTRAP_TOKEN_NAME, role: 'admin', hash });
+    // A different bootstrap token than last time replaces it: the old one is revoked, and the new
+    // one gets a name of its own (token names are unique: they are the audit actor).
+    const existing = await store.listApiTokens();
+    const taken = new Set(existing.map((t) => t.name));
+    for (const t of existing) {
+      if (t.revokedAt === null && isBootstrapName(t.name)) await store.revokeApiToken(t.id);
+    }
+    let name = BOOTSTRAP_TOKEN_NAME;
+    for (let n = 2; taken.has(name); n++) name = `${BOOTSTRAP_TOKEN_NAME}-${n}`;
+    await store.createApiToken({ name, role: 'admin', hash });
   }
   return { token, generated };
 }
@@ -280,14 +316,18 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
   const logger = options.logger ?? pino({ level: 'info', redact: { paths: LOG_REDACT_PATHS, censor: '[secret]' } });
   const host = options.host ?? '0.0.0.0';
   const dataDir = options.dataDir ?? './data';
-  const store = options.store ?? openSqliteStore({ dataDir });
+  if (options.database !== undefined && !isPostgresUrl(options.database)) {
+    throw new Error(`database must be a postgres:// URL, got ${JSON.stringify(options.database.replace(/\/\/[^@/]*@/, '//***@'))}`);
+  }
+  const store = options.store ?? (options.database ? await openStore({ kind: 'postgres', url: options.database }) : openSqliteStore({ dataDir }));
+  const shared = options.database !== undefined || store.name.startsWith('postgres');
   const closers: (() => Promise<void>)[] = [async () => store.close()];
   let generatedTokenFile: string | null = null;
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error while closing'));
   };
   try {
-    if (options.exclusiveStore ?? true) {
+    if (options.exclusiveStore ?? !shared) {
       const cleared = await store.clearSessionLocks();
       if (cleared > 0) logger.warn({ cleared }, 'cleared session locks left by a previous run');
     }
@@ -304,6 +344,17 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     }
     const engine = new SessionEngine({ ...options.engine, hooks: options.engine?.hooks ?? provisioning?.service, store, logger: engineLogger });
     const auth = new CpeAuthenticator(options.cpeAuth ?? { mode: 'none' }, store);
+    if (options.database) {
+      const relay = await startTaskRelay({
+        url: options.database,
+        store,
+        events,
+        namespace: options.cluster?.namespace,
+        onError: (err) => logger.warn({ err }, 'cluster task relay'),
+      });
+      closers.push(() => relay.close());
+    }
+    const taskPollMs = shared ? (options.cluster?.taskPollMs ?? DEFAULT_TASK_POLL_MS) : null;
     const publish = (notices: EngineNotice[]) => {
       for (const n of notices) {
         if (n.type === 'task') events.emit('task', n.task);
@@ -404,6 +455,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
+            if (poller) clearInterval(poller);
             events.off('task', onTask);
             signal?.removeEventListener('abort', onAbort);
             resolve(t !== undefined ? t : await store.getTask(taskId).catch(() => null));
@@ -413,6 +465,18 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
           };
           const onAbort = () => void finish();
           const timer = setTimeout(() => void finish(), timeoutMs);
+          // another instance may run the session: its NOTIFY may be lost, the database is not
+          const poller =
+            taskPollMs === null
+              ? null
+              : setInterval(() => {
+                  store.getTask(taskId).then(
+                    (t) => {
+                      if (t && FINAL_TASK_STATUSES.includes(t.status)) void finish(t);
+                    },
+                    () => undefined,
+                  );
+                }, taskPollMs);
           events.on('task', onTask);
           signal?.addEventListener('abort', onAbort);
           // it may already be final (subscribe first, then read: no gap)
@@ -442,6 +506,8 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
       let apiUrl: string;
       if (build) {
         const api = await build({ store, acs, logger: logger.child({ part: 'api' }), ...(provisioning ? { provisioning: provisioning.apiOptions } : {}) });
+        // The web console (users and login, live events, overview, the app at `/`): src/console.
+        closers.push(await attachWebConsole(api, { store, acs, dataDir, logger: logger.child({ part: 'console' }) }));
         await api.listen({ port: httpPort, host });
         closers.push(async () => void (await api.close()));
         const port = (api.server.address() as AddressInfo | null)?.port ?? httpPort;

@@ -5,14 +5,22 @@
  *     [--tls-cert cert.pem --tls-key key.pem [--tls-port 7548]] [--api-token TOKEN]
  *     [--cpe-auth none|shared|per-device [--cpe-username u --cpe-password p]]
  *     [--cr-username u --cr-password p] [--session-timeout 30] [--max-sessions 10000] [--log-level info]
+ *     [--database postgres://user:pass@host/db] [--workers 1|N|auto]
+ *
+ * `--database` (SWITCHBOARD_DATABASE_URL) keeps devices, tasks and sessions in PostgreSQL instead of
+ * `<data-dir>/switchboard.sqlite`. Several ACS processes, on this host (`--workers N`: one process
+ * per worker sharing the listening ports through node:cluster) or on other hosts (same URL), then
+ * behave as one ACS. `--workers` above 1 needs `--database` (a SQLite file is one host's, one writer's).
  *
  * Every flag has a SWITCHBOARD_* environment variable (SWITCHBOARD_DATA_DIR, SWITCHBOARD_API_TOKEN...).
  * Without an API token, one is generated, saved to <data-dir>/api-token (mode 0600) and printed once.
  * SIGINT/SIGTERM end the open sessions (their data is committed) and close the store.
  */
 import { Option, type Command } from 'commander';
+import { addNatCliOptions, natOptionsFromCli, type NatCliOptions } from '../acs/nat/cli.ts';
 
-export interface AcsCliOptions {
+/** NAT flags (--stun-port, --stun-provision...): see src/acs/nat/cli.ts. */
+export interface AcsCliOptions extends NatCliOptions {
   dataDir: string;
   cwmpPort: string;
   httpPort: string;
@@ -29,6 +37,8 @@ export interface AcsCliOptions {
   sessionTimeout: string;
   maxSessions: string;
   logLevel: string;
+  database?: string;
+  workers: string;
 }
 
 /** A bad command line: printed as `switchboard: <message>`, exit status 1. */
@@ -55,8 +65,8 @@ export function registerAcs(program: Command): void {
     const o = new Option(flags, description).env(variable);
     return fallback === undefined ? o : o.default(fallback);
   };
-  program
-    .command('acs')
+  // TR-111 flags (--stun-port, --stun-host, --no-stun, --stun-secret, --stun-provision...): src/acs/nat/cli.ts
+  addNatCliOptions(program.command('acs'))
     .description('run the ACS: CWMP listener, REST API and console, SQLite store')
     .addOption(env('--data-dir <dir>', 'database and token directory', 'SWITCHBOARD_DATA_DIR', './data'))
     .addOption(env('--cwmp-port <port>', 'CWMP (HTTP) port, path /', 'SWITCHBOARD_CWMP_PORT', '7547'))
@@ -73,10 +83,107 @@ export function registerAcs(program: Command): void {
     .addOption(env('--cr-password <password>', 'connection request password for devices without their own', 'SWITCHBOARD_CR_PASSWORD'))
     .addOption(env('--session-timeout <seconds>', 'idle CWMP session timeout', 'SWITCHBOARD_SESSION_TIMEOUT', '30'))
     .addOption(env('--max-sessions <n>', 'concurrent CWMP sessions before 503', 'SWITCHBOARD_MAX_SESSIONS', '10000'))
+    .addOption(env('--database <url>', 'PostgreSQL URL (default: SQLite in the data directory)', 'SWITCHBOARD_DATABASE_URL'))
+    .addOption(env('--workers <n>', 'ACS processes sharing the ports: a number or auto (= CPU cores); >1 needs --database', 'SWITCHBOARD_WORKERS', '1'))
     .addOption(env('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent', 'SWITCHBOARD_LOG_LEVEL', 'info'))
     .action(async (opts: AcsCliOptions) => {
       await runAcs(opts);
     });
+}
+
+/**
+ * Reads `--workers`: a positive integer, or `auto` for the number of CPU cores.
+ * Throws AcsUsageError for anything else, and for more than one worker on SQLite.
+ */
+export async function parseWorkers(value: string, database: string | undefined): Promise<number> {
+  const { availableParallelism } = await import('node:os');
+  const n = value === 'auto' ? availableParallelism() : positive('workers', value);
+  if (n > 1 && !database) {
+    throw new AcsUsageError(`--workers ${value} needs --database postgres://...: several processes cannot share one SQLite store safely`);
+  }
+  return n;
+}
+
+/** What the primary sends a worker to make it shut down gracefully. */
+const STOP_MESSAGE = 'switchboard:stop';
+
+/** Delay before a worker that died is started again (ms); doubled while workers keep dying early. */
+const WORKER_RESTART_MS = 1000;
+const WORKER_RESTART_MAX_MS = 30_000;
+/** A worker that lived this long counts as healthy: the restart delay goes back to its minimum. */
+const WORKER_HEALTHY_MS = 60_000;
+
+/**
+ * The primary process of `--workers N`: makes sure the API token exists once (so that workers do
+ * not each generate one), forks the workers, restarts a worker that dies, and passes SIGINT/SIGTERM on.
+ */
+async function runPrimary(opts: AcsCliOptions, workers: number, database: string): Promise<void> {
+  const cluster = (await import('node:cluster')).default;
+  const { join } = await import('node:path');
+  const pino = (await import('pino')).default;
+  const { ensureApiToken, API_TOKEN_FILE, LOG_REDACT_PATHS } = await import('../acs/app.ts');
+  const { openStore } = await import('../store/index.ts');
+  const logger = pino({ level: opts.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[secret]' } });
+
+  const store = await openStore({ kind: 'postgres', url: database });
+  let token: { token: string; generated: boolean };
+  try {
+    token = await ensureApiToken(store, opts.dataDir, opts.apiToken);
+  } finally {
+    await store.close();
+  }
+  if (token.generated) {
+    process.stdout.write(`\nAPI token (admin), saved to ${join(opts.dataDir, API_TOKEN_FILE)}; it is not shown again:\n  ${token.token}\n\n`);
+  }
+  let stopping = false;
+  let restartDelay = WORKER_RESTART_MS;
+  const startedAt = new Map<number, number>();
+  const fork = (index: number) => {
+    // the workers find the token in their environment: none generates another
+    const w = cluster.fork({ SWITCHBOARD_API_TOKEN: token.token, SWITCHBOARD_WORKER_INDEX: String(index) });
+    startedAt.set(w.id, Date.now());
+    w.on('error', (err) => logger.warn({ err, worker: index }, 'ACS worker IPC error'));
+    w.on('exit', (code, signal) => {
+      const lived = Date.now() - (startedAt.get(w.id) ?? 0);
+      startedAt.delete(w.id);
+      if (stopping) return;
+      restartDelay = lived >= WORKER_HEALTHY_MS ? WORKER_RESTART_MS : Math.min(restartDelay * 2, WORKER_RESTART_MAX_MS);
+      logger.error({ worker: index, pid: w.process.pid, code, signal, restartInMs: restartDelay }, 'ACS worker died; starting another');
+      setTimeout(() => {
+        if (!stopping) fork(index);
+      }, restartDelay).unref();
+    });
+    return w;
+  };
+  // The first worker starts alone: first-start work (schema migrations, the console's first admin
+  // user) is then done once, not raced by every worker.
+  const first = fork(0);
+  await new Promise<void>((resolve) => {
+    first.once('listening', () => resolve());
+    first.once('exit', () => resolve());
+  });
+  for (let i = 1; i < workers && !stopping; i++) fork(i);
+  logger.info({ workers, store: 'postgres' }, 'ACS primary started its workers');
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping the workers');
+    // a message, not the signal: a terminal or service manager may have signalled the workers
+    // too, and a worker treats a second SIGINT/SIGTERM as "exit now"
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(STOP_MESSAGE);
+    const check = setInterval(() => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) {
+        clearInterval(check);
+        process.exit(0);
+      }
+    }, 100);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 /**
@@ -96,7 +203,16 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   const idleTimeoutMs = positive('session-timeout', opts.sessionTimeout) * 1000;
   const maxSessions = positive('max-sessions', opts.maxSessions);
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(opts.logLevel)) throw new AcsUsageError(`unknown --log-level ${opts.logLevel}`);
+  const nat = natOptionsFromCli(opts, opts.host, (message) => new AcsUsageError(message));
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new AcsUsageError('--tls-cert and --tls-key go together');
+  const { isPostgresUrl } = await import('../store/index.ts');
+  if (opts.database !== undefined && !isPostgresUrl(opts.database)) throw new AcsUsageError('--database must be a postgres:// or postgresql:// URL');
+  const workers = await parseWorkers(opts.workers ?? '1', opts.database);
+  const cluster = (await import('node:cluster')).default;
+  if (workers > 1 && cluster.isPrimary && opts.database) {
+    await runPrimary(opts, workers, opts.database);
+    return;
+  }
   const shared = opts.cpeUsername && opts.cpePassword !== undefined ? { username: opts.cpeUsername, password: opts.cpePassword } : undefined;
   let cpeAuth: CpeAuthConfig;
   switch (opts.cpeAuth) {
@@ -122,8 +238,10 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
     }
   }
 
-  const logger = pino({ level: opts.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[secret]' } });
+  const worker = process.env.SWITCHBOARD_WORKER_INDEX;
+  const logger = pino({ level: opts.logLevel, redact: { paths: LOG_REDACT_PATHS, censor: '[secret]' }, ...(cluster.isWorker && worker ? { base: { pid: process.pid, worker: Number(worker) } } : {}) });
   const acs = await startAcs({
+    database: opts.database,
     dataDir: opts.dataDir,
     cwmpPort,
     httpPort,
@@ -132,6 +250,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
     apiToken: opts.apiToken,
     cpeAuth,
     connectionRequest: { username: opts.crUsername, password: opts.crPassword },
+    nat,
     sessions: { idleTimeoutMs, maxSessions },
     logger,
   });
@@ -159,4 +278,9 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (cluster.isWorker) {
+    process.on('message', (m: unknown) => {
+      if (m === STOP_MESSAGE && !stopping) stop('primary');
+    });
+  }
 }
