@@ -119,6 +119,8 @@ describe('provisioning API', () => {
       ['GET', `/api/devices/${'d'.repeat(600)}/provisioning`, {}, 'VALIDATION_FAILED', /path parameter/],
       ['DELETE', `/api/devices/${deviceId}/provisioning/refusals?name=`, {}, 'VALIDATION_FAILED', /name/],
       ['GET', `/api/devices/${deviceId}/history?since=yesterday`, {}, 'VALIDATION_FAILED', /since/],
+      ['POST', `/api/devices/${deviceId}/download`, { body: { url: 'http://x' } }, 'VALIDATION_FAILED', /fileId/],
+      ['POST', `/api/devices/${deviceId}/download`, { body: { fileId: 'file_nope' } }, 'INVALID_FILE_REFERENCE', /no file has the id "file_nope"/],
     ];
     const seen = new Set<string>();
     for (const [method, url, options, code, message] of cases) {
@@ -312,6 +314,20 @@ describe('provisioning API', () => {
     assert.deepEqual(mem.json(), { entries: [] });
     assert.deepEqual((await h.call('DELETE', `/api/devices/${deviceId}/provisioning/refusals`)).json(), { forgotten: 0 });
     assert.deepEqual((await h.call('GET', `/api/devices/${deviceId}/history`)).json(), { entries: [], nextCursor: null });
+  });
+
+  it('queues a Download of a library file with URL, size, name and credentials filled in', async () => {
+    const res = await h.call('POST', `/api/devices/${deviceId}/download`, { token: h.tokens.operator, body: { fileId, delaySeconds: 5 } });
+    assert.equal(res.statusCode, 201, res.body);
+    const p = res.json().task.payload;
+    assert.deepEqual(
+      [p.type, p.fileType, p.fileSize, p.targetFileName, p.delaySeconds],
+      ['download', FW, 14, 'ht502fw.bin', 5],
+    );
+    assert.match(p.url, new RegExp(`/files/${fileId}/ht502fw.bin$`));
+    const task = await h.store.getTask(res.json().task.id);
+    assert.equal(task?.status, 'pending');
+    assert.equal((await h.call('POST', '/api/devices/000B82-X-404/download', { body: { fileId } })).statusCode, 404);
   });
 
   it('manages bootstrap records (secrets hidden), CSV imports and the unknown-device policy', async () => {

@@ -7,7 +7,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import '../../api/context.ts';
 import { TimestampQuery, toUtcTimestamp } from '../../api/routes/common.ts';
-import { CursorQuery, DeviceIdParam, LimitQuery, NextCursor } from '../../api/schemas.ts';
+import { ConnectionRequestResultSchema, CursorQuery, DeviceIdParam, LimitQuery, NextCursor, TaskSchema } from '../../api/schemas.ts';
+import { taskView } from '../../api/secrets.ts';
+import { downloadPayload } from '../../provisioning/rollouts.ts';
 import { TRIGGER_EVENTS } from '../../provisioning/desired.ts';
 import { PresetInputSchema, ProvisioningValidationError, validatePresetInput } from '../../provisioning/schemas.ts';
 import type { Preset, PresetSpec } from '../../store/provisioning/types.ts';
@@ -67,6 +69,16 @@ const HistorySchema = Type.Object({
   source: Type.String(),
   at: Type.String(),
 });
+
+const DownloadBody = Type.Object(
+  {
+    fileId: Type.String({ minLength: 1, maxLength: 64, description: 'a file of the library: URL, FileSize, TargetFileName and credentials are filled in' }),
+    commandKey: Type.Optional(Type.String({ maxLength: 32 })),
+    delaySeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+  },
+  { additionalProperties: false },
+);
+const DownloadQuery = Type.Object({ connectionRequest: Type.Boolean({ default: false, description: 'ask the device to open a session now' }) }, { additionalProperties: false });
 
 /** Stored-preset shape of unsaved presets given to a dry run. */
 function transientPresets(inputs: unknown[]): Preset[] {
@@ -158,6 +170,37 @@ export function registerDeviceProvisioningRoutes(api: FastifyInstance, ctx: Prov
         }
       }
       return { forgotten };
+    },
+  );
+
+  api.post<{ Params: Static<typeof DeviceParams>; Querystring: Static<typeof DownloadQuery>; Body: Static<typeof DownloadBody> }>(
+    '/devices/:id/download',
+    {
+      config: { access: 'operator', auditAction: 'task.create' },
+      schema: {
+        tags: ['files'],
+        summary: 'Queue a Download of a library file',
+        description: 'Creates a `download` task whose URL, FileType, FileSize, TargetFileName and credentials come from the file record.',
+        params: DeviceParams,
+        querystring: DownloadQuery,
+        body: DownloadBody,
+        response: {
+          201: Type.Object({ task: TaskSchema, connectionRequest: Type.Optional(ConnectionRequestResultSchema) }, { description: 'The task queued' }),
+          ...provisioningErrorResponses(400, 401, 403, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { fileId, commandKey, delaySeconds } = request.body;
+      const file = await svc().provisioning.getFile(fileId);
+      if (!file) throw provisioningError('INVALID_FILE_REFERENCE', { reason: `no file has the id "${fileId}"` });
+      if (!(await ctx.store.getDevice(request.params.id))) throw provisioningError('DEVICE_NOT_FOUND', { id: request.params.id });
+      const payload = downloadPayload(file, svc().fileBaseUrl, commandKey ?? '');
+      if (commandKey === undefined) delete payload.commandKey;
+      if (delaySeconds !== undefined) payload.delaySeconds = delaySeconds;
+      const result = await ctx.acs.enqueueTask(request.params.id, payload, { connectionRequest: request.query.connectionRequest });
+      request.auditNote = { target: request.params.id, detail: { fileId } };
+      return reply.code(201).send({ ...result, task: taskView(result.task, false) });
     },
   );
 
