@@ -3,7 +3,7 @@
  * SWITCHBOARD_ADMIN_PASSWORD, or with a generated one written to `<data-dir>/admin-password`
  * (mode 0600, like the bootstrap API token), so that a fresh install can be logged into.
  */
-import { writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePassword, hashPassword, passwordProblem, SCRYPT_PARAMS } from './password.ts';
 import type { User, UserStore } from './types.ts';
@@ -48,6 +48,7 @@ export async function ensureFirstAdmin(users: UserStore, options: FirstAdminOpti
   let passwordFile: string | null = null;
   if (options.dataDir !== null) {
     passwordFile = join(options.dataDir, ADMIN_PASSWORD_FILE);
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     // writeFileSync keeps the mode of an existing file: force it.
     chmodSync(passwordFile, 0o600);

@@ -155,6 +155,8 @@ function App(): ComponentChild {
     saveSession(null);
     setSession(null);
     setLoginMessage('You have logged out.');
+    // The next login starts at the overview (after an expiry, on the contrary, the page is kept).
+    navigate('/', { replace: true });
   };
 
   if (!session) {

@@ -56,7 +56,8 @@ export function registerEventStream(scope: FastifyInstance, options: EventStream
   const activityMs = options.activityIntervalMs ?? DEFAULT_ACTIVITY_INTERVAL_MS;
   const open = new Set<ServerResponse>();
 
-  scope.addHook('onClose', async () => {
+  // preClose: before the server stops accepting and waits for its connections to end.
+  scope.addHook('preClose', async () => {
     for (const res of open) res.end();
     open.clear();
   });

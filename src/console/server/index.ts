@@ -70,14 +70,16 @@ export interface AttachedConsole {
  * @throws Error when the user tables cannot be opened or SWITCHBOARD_ADMIN_PASSWORD is too weak.
  */
 export async function attachConsole(app: FastifyInstance, options: ConsoleOptions): Promise<AttachedConsole> {
-  const file = join(options.dataDir, SQLITE_FILE_NAME);
+  // The core store's SQLite file, when it is one: users and statistics live in (read) the same file.
+  const coreFile = /^sqlite:(.+)$/.exec(options.store.name)?.[1];
+  const file = coreFile && coreFile !== ':memory:' ? coreFile : join(options.dataDir, SQLITE_FILE_NAME);
   const ownUsers = options.users === undefined;
-  const users = options.users ?? openSqliteUserStore({ file });
+  const users = options.users ?? openSqliteUserStore({ file: coreFile === ':memory:' ? ':memory:' : file });
   const rule: OnlineRule = { ...DEFAULT_ONLINE_RULE, ...options.rule };
   let ownStats = false;
   let stats = options.stats;
   if (!stats) {
-    stats = existsSync(file) ? new SqliteFleetStats({ file, rule }) : emptyStats();
+    stats = coreFile && coreFile !== ':memory:' && existsSync(coreFile) ? new SqliteFleetStats({ file: coreFile, rule }) : new StoreFleetStats(options.store, rule);
     ownStats = true;
   }
   try {
@@ -115,12 +117,66 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
   }
 }
 
-/** Statistics when there is no SQLite file to read (another store backend): zeros. */
-function emptyStats(): FleetStatsSource {
-  const now = () => new Date().toISOString();
-  return {
-    fleet: async () => ({ devices: { total: 0, online: 0, offline: 0, never: 0 }, models: [], computedAt: now(), computeMs: 0 }),
-    informs: async () => ({ since: now(), until: now(), buckets: [] }),
-    close: () => undefined,
-  };
+/**
+ * Statistics for a store that is not a SQLite file (PostgreSQL, tests in memory): counts through the
+ * Store interface with the default interval only; no per-model breakdown or informs series (the
+ * interface has no aggregates).
+ */
+class StoreFleetStats implements FleetStatsSource {
+  constructor(
+    private readonly store: Store,
+    private readonly rule: OnlineRule,
+  ) {}
+
+  async fleet() {
+    const started = performance.now();
+    const now = Date.now();
+    const limitMs = (this.rule.defaultIntervalSeconds * this.rule.onlineFactor + this.rule.graceSeconds) * 1000;
+    const [total, online, seen] = await Promise.all([
+      this.store.countDevices({}),
+      this.store.countDevices({ lastContactAfter: new Date(now - limitMs).toISOString() }),
+      this.store.countDevices({ lastContactAfter: new Date(0).toISOString() }),
+    ]);
+    return {
+      devices: { total, online, offline: seen - online, never: total - seen },
+      models: [],
+      computedAt: new Date(now).toISOString(),
+      computeMs: Math.round(performance.now() - started),
+    };
+  }
+
+  async informs(hours: number) {
+    const until = Math.floor(Date.now() / 60_000) * 60_000 + 60_000;
+    return { since: new Date(until - hours * 3_600_000).toISOString(), until: new Date(until).toISOString(), buckets: [] };
+  }
+
+  close(): void {}
+}
+
+/** What `attachWebConsole` logs through. */
+export interface ConsoleLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * The composition root's entry point (src/acs/app.ts): attaches the console to the API instance
+ * `buildApi` returned and says where a generated first admin password is.
+ * @returns the closer to run after the API instance closed.
+ * @throws Error as `attachConsole`.
+ */
+export async function attachWebConsole(
+  api: object,
+  options: Pick<ConsoleOptions, 'store' | 'acs' | 'dataDir'> & { logger?: ConsoleLogger },
+): Promise<() => Promise<void>> {
+  const attached = await attachConsole(api as FastifyInstance, { store: options.store, acs: options.acs, dataDir: options.dataDir });
+  const admin = attached.firstAdmin;
+  if (admin.created && admin.passwordSource === 'generated') {
+    // The password itself is never logged: it is in the file (mode 0600), like the API token.
+    options.logger?.warn({ username: admin.user.username, passwordFile: admin.passwordFile }, 'console: first admin user created with a generated password');
+  } else if (admin.created) {
+    options.logger?.info({ username: admin.user.username }, 'console: first admin user created from SWITCHBOARD_ADMIN_PASSWORD');
+  }
+  if (!attached.built) options.logger?.warn({}, 'console: not built (npm run build:console); / explains how');
+  return () => attached.close();
 }

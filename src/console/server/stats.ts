@@ -2,11 +2,11 @@
  * Fleet statistics for the console's overview: devices online/offline, by model and firmware, and
  * informs per minute.
  *
- * The core `Store` has no aggregate queries, so this reads the SQLite database (its own read
- * connection to the same file) in keyset-paginated chunks, yielding to the event loop between
- * chunks: a million devices cost about a second of work spread in slices of a few milliseconds,
- * and never block CWMP sessions for longer than one slice. Results are cached for a short time and
- * concurrent callers share one computation.
+ * The core `Store` has no aggregate queries, so this reads the SQLite database (its own read-only
+ * connection to the same file) and aggregates in SQL over slices of 1000 rowids, yielding to the
+ * event loop between slices: a million devices cost a few seconds of work on a small busy machine,
+ * spread in slices of a few milliseconds, so CWMP sessions are never held up for longer than one
+ * slice. Results are cached for a short time and concurrent callers share one computation.
  *
  * A device is online when its last contact is within `onlineFactor` periodic inform intervals plus
  * `graceSeconds`; the interval is the device's own `...ManagementServer.PeriodicInformInterval`
@@ -15,9 +15,14 @@
 import Database from 'better-sqlite3';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
-/** Rows read per slice: ~10-20 ms of work on a small machine. */
-const CHUNK_ROWS = 10_000;
+/** Rows per slice: a few ms of work on a small machine, then the event loop gets a turn. */
+const CHUNK_ROWS = 1_000;
+const MMAP_BYTES = 256 * 1024 * 1024;
+const CACHE_KIB = 32 * 1024;
 const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** julianday('1970-01-01T00:00:00Z'). */
+const UNIX_EPOCH_JULIAN_DAY = 2440587.5;
 const BUSY_TIMEOUT_MS = 5000;
 /** Parameter names of the periodic inform interval in the two root data models. */
 const INTERVAL_PARAMETERS = ['Device.ManagementServer.PeriodicInformInterval', 'InternetGatewayDevice.ManagementServer.PeriodicInformInterval'] as const;
@@ -80,19 +85,12 @@ export interface FleetStatsSource {
   close(): void;
 }
 
-interface DeviceStatRow {
-  id: string;
-  product_class: string;
-  software_version: string | null;
-  last_contact: string | null;
-  interval_a: string | null;
-  interval_b: string | null;
-}
-
-interface SessionStatRow {
-  id: number;
-  started_at: string;
-  outcome: string;
+interface FleetSliceRow {
+  productClass: string;
+  softwareVersion: string | null;
+  total: number;
+  never: number;
+  online: number;
 }
 
 export interface SqliteFleetStatsOptions {
@@ -116,6 +114,10 @@ export class SqliteFleetStats implements FleetStatsSource {
   constructor(options: SqliteFleetStatsOptions) {
     this.db = new Database(options.file, { readonly: true, fileMustExist: true });
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // The fleet pass looks up a parameter per device at random places: memory-mapped reads and a
+    // larger page cache avoid a system call per page (measured ~2x faster on a million devices).
+    this.db.pragma(`mmap_size = ${MMAP_BYTES}`);
+    this.db.pragma(`cache_size = -${CACHE_KIB}`);
     this.rule = options.rule ?? DEFAULT_ONLINE_RULE;
     this.cacheMs = options.cacheMs ?? 15_000;
     this.now = options.now ?? Date.now;
@@ -148,29 +150,36 @@ export class SqliteFleetStats implements FleetStatsSource {
 
   private async computeFleet(t: number): Promise<FleetSummary> {
     const started = performance.now();
-    const page = this.db.prepare<[string, number], DeviceStatRow>(`
-      SELECT d.id, d.product_class, d.software_version, d.last_contact, pa.value AS interval_a, pb.value AS interval_b
+    // Aggregated in SQL per slice of rowids (sequential reads of the table, no row leaves SQLite);
+    // julianday() compares each last contact with now minus the device's own online limit.
+    const slice = this.db.prepare<[number, number, number, number, number, number], FleetSliceRow>(`
+      SELECT d.product_class AS productClass, d.software_version AS softwareVersion, COUNT(*) AS total,
+        SUM(d.last_contact IS NULL) AS never,
+        SUM(d.last_contact IS NOT NULL AND julianday(d.last_contact) >=
+          ? - (COALESCE(CAST(COALESCE(pa.value, pb.value) AS REAL), ?) * ? + ?) / 86400.0) AS online
       FROM devices d
       LEFT JOIN parameters pa ON pa.device_id = d.id AND pa.name = '${INTERVAL_PARAMETERS[0]}'
       LEFT JOIN parameters pb ON pb.device_id = d.id AND pb.name = '${INTERVAL_PARAMETERS[1]}'
-      WHERE d.id > ? ORDER BY d.id LIMIT ?`);
+      WHERE d.rowid > ? AND d.rowid <= ?
+      GROUP BY 1, 2`);
+    const maxRowid = this.db.prepare<[], { m: number | null }>('SELECT MAX(rowid) AS m FROM devices').get()?.m ?? 0;
+    const nowJulian = t / DAY_MS + UNIX_EPOCH_JULIAN_DAY;
+    const { defaultIntervalSeconds, onlineFactor, graceSeconds } = this.rule;
     const totals: StatusCounts = { total: 0, online: 0, offline: 0, never: 0 };
     const models = new Map<string, { counts: StatusCounts; firmware: Map<string | null, number> }>();
-    let after = '';
-    for (;;) {
-      const rows = page.all(after, CHUNK_ROWS);
-      for (const row of rows) {
-        const status = this.status(row, t);
-        let m = models.get(row.product_class);
-        if (!m) models.set(row.product_class, (m = { counts: { total: 0, online: 0, offline: 0, never: 0 }, firmware: new Map() }));
-        totals.total++;
-        totals[status]++;
-        m.counts.total++;
-        m.counts[status]++;
-        m.firmware.set(row.software_version, (m.firmware.get(row.software_version) ?? 0) + 1);
+    for (let from = 0; from < maxRowid; from += CHUNK_ROWS) {
+      for (const row of slice.all(nowJulian, defaultIntervalSeconds, onlineFactor, graceSeconds, from, from + CHUNK_ROWS)) {
+        const offline = row.total - row.online - row.never;
+        let m = models.get(row.productClass);
+        if (!m) models.set(row.productClass, (m = { counts: { total: 0, online: 0, offline: 0, never: 0 }, firmware: new Map() }));
+        for (const c of [totals, m.counts]) {
+          c.total += row.total;
+          c.online += row.online;
+          c.offline += offline;
+          c.never += row.never;
+        }
+        m.firmware.set(row.softwareVersion, (m.firmware.get(row.softwareVersion) ?? 0) + row.total);
       }
-      if (rows.length < CHUNK_ROWS) break;
-      after = rows[rows.length - 1].id;
       await yieldToLoop();
     }
     const summaries: ModelSummary[] = [...models.entries()]
@@ -183,13 +192,6 @@ export class SqliteFleetStats implements FleetStatsSource {
     return { devices: totals, models: summaries, computedAt: new Date(t).toISOString(), computeMs: Math.round(performance.now() - started) };
   }
 
-  private status(row: DeviceStatRow, t: number): 'online' | 'offline' | 'never' {
-    if (row.last_contact === null) return 'never';
-    const interval = positiveNumber(row.interval_a) ?? positiveNumber(row.interval_b) ?? this.rule.defaultIntervalSeconds;
-    const limitMs = (interval * this.rule.onlineFactor + this.rule.graceSeconds) * 1000;
-    return t - Date.parse(row.last_contact) <= limitMs ? 'online' : 'offline';
-  }
-
   private async computeInforms(t: number, hours: number): Promise<InformSeries> {
     const untilMinute = Math.floor(t / MINUTE_MS) * MINUTE_MS;
     const sinceMs = untilMinute - (hours * 60 - 1) * MINUTE_MS;
@@ -198,18 +200,18 @@ export class SqliteFleetStats implements FleetStatsSource {
     for (let m = sinceMs; m <= untilMinute; m += MINUTE_MS) buckets.push({ at: new Date(m).toISOString(), informs: 0, failed: 0 });
     const firstId = this.firstSessionIdSince(since);
     if (firstId !== null) {
-      const page = this.db.prepare<[number, number], SessionStatRow>('SELECT id, started_at, outcome FROM sessions WHERE id >= ? ORDER BY id LIMIT ?');
-      let from = firstId;
-      for (;;) {
-        const rows = page.all(from, CHUNK_ROWS);
-        for (const row of rows) {
-          const index = Math.floor((Date.parse(row.started_at) - sinceMs) / MINUTE_MS);
+      // Per minute in SQL (the minute is the first 16 characters of the ISO timestamp).
+      const slice = this.db.prepare<[number, number], { minute: string; informs: number; failed: number }>(`
+        SELECT substr(started_at, 1, 16) AS minute, COUNT(*) AS informs, SUM(outcome <> 'completed') AS failed
+        FROM sessions WHERE id >= ? AND id < ? GROUP BY 1`);
+      const maxId = this.db.prepare<[], { m: number | null }>('SELECT MAX(id) AS m FROM sessions').get()?.m ?? 0;
+      for (let from = firstId; from <= maxId; from += CHUNK_ROWS) {
+        for (const row of slice.all(from, from + CHUNK_ROWS)) {
+          const index = Math.floor((Date.parse(`${row.minute}:00.000Z`) - sinceMs) / MINUTE_MS);
           if (index < 0 || index >= buckets.length) continue;
-          buckets[index].informs++;
-          if (row.outcome !== 'completed') buckets[index].failed++;
+          buckets[index].informs += row.informs;
+          buckets[index].failed += row.failed;
         }
-        if (rows.length < CHUNK_ROWS) break;
-        from = rows[rows.length - 1].id + 1;
         await yieldToLoop();
       }
     }
@@ -235,10 +237,4 @@ export class SqliteFleetStats implements FleetStatsSource {
     }
     return lo > bounds.hi ? null : lo;
   }
-}
-
-function positiveNumber(text: string | null): number | null {
-  if (text === null) return null;
-  const n = Number(text);
-  return Number.isFinite(n) && n > 0 ? n : null;
 }

@@ -5,7 +5,7 @@
  */
 import { h, type ComponentChild } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { del, get, post, put, seg } from '../api.ts';
+import { del, get, patch, post, put, roleAtLeast, seg } from '../api.ts';
 import { useApp } from '../context.ts';
 import { downloadPayload, PushFileForm, type PushChoice } from '../filepick.ts';
 import { ago, contactStatus, dateTime } from '../format.ts';
@@ -88,6 +88,40 @@ function Tags(props: { device: Device; onChange: () => void }): ComponentChild {
   );
 }
 
+/** Admins set the credentials the device and the ACS use (passwords are write-only here). */
+function Credentials(props: { device: Device; onChange: () => void }): ComponentChild {
+  const c = props.device.credentials;
+  const [form, setForm] = useState({ acsUsername: c.acsUsername ?? '', acsPassword: '', connectionRequestUsername: c.connectionRequestUsername ?? '', connectionRequestPassword: '' });
+  const action = useAction();
+  const set = (k: keyof typeof form) => (v: string) => setForm((f) => ({ ...f, [k]: v }));
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void action.run(async () => {
+      const credentials: Record<string, string | null> = {
+        acsUsername: form.acsUsername.trim() || null,
+        connectionRequestUsername: form.connectionRequestUsername.trim() || null,
+      };
+      // An empty password field keeps the stored password.
+      if (form.acsPassword) credentials.acsPassword = form.acsPassword;
+      if (form.connectionRequestPassword) credentials.connectionRequestPassword = form.connectionRequestPassword;
+      await patch(`/api/devices/${seg(props.device.id)}`, { credentials });
+      setForm((f) => ({ ...f, acsPassword: '', connectionRequestPassword: '' }));
+      props.onChange();
+      return 'The credentials were saved.';
+    });
+  };
+  return h(
+    'form',
+    { class: 'inline-form', onSubmit: submit, 'aria-label': 'Device credentials' },
+    h(TextField, { id: 'cred-acs-user', label: 'ACS username (the device logs in with it)', value: form.acsUsername, onInput: set('acsUsername') }),
+    h(TextField, { id: 'cred-acs-pass', label: 'ACS password', type: 'password', value: form.acsPassword, onInput: set('acsPassword'), autoComplete: 'new-password', hint: c.acsPasswordSet ? 'Set; leave empty to keep it.' : 'Not set.' }),
+    h(TextField, { id: 'cred-cr-user', label: 'Connection request username', value: form.connectionRequestUsername, onInput: set('connectionRequestUsername') }),
+    h(TextField, { id: 'cred-cr-pass', label: 'Connection request password', type: 'password', value: form.connectionRequestPassword, onInput: set('connectionRequestPassword'), autoComplete: 'new-password', hint: c.connectionRequestPasswordSet ? 'Set; leave empty to keep it.' : 'Not set.' }),
+    h('div', { class: 'form-actions' }, h(Button, { type: 'submit', kind: 'primary', busy: action.busy }, 'Save credentials')),
+    h(OutcomeMessage, { outcome: action.outcome }),
+  );
+}
+
 function eventsText(s: SessionRecord): string {
   return s.events.map((e) => e.eventCode + (e.commandKey ? ` (${e.commandKey})` : '')).join(', ') || 'no events';
 }
@@ -122,6 +156,7 @@ function TimelineItem(props: { entry: TimelineEntry; onCancel: (t: Task) => void
 
 export function DevicePage(props: { id: string }): ComponentChild {
   const id = props.id;
+  const app = useApp();
   useTitle(`Device ${id}`);
   const device = useLoad((signal) => get<Device>(`/api/devices/${seg(id)}`, undefined, signal), [id]);
   const params = useLoad((signal) => get<{ parameters: Parameter[] }>(`/api/devices/${seg(id)}/parameters`, undefined, signal).then((a) => a.parameters), [id]);
@@ -254,6 +289,7 @@ export function DevicePage(props: { id: string }): ComponentChild {
             h(OutcomeMessage, { outcome: action.outcome }),
             h('h3', null, 'Tags'),
             h(Tags, { device: d, onChange: device.reload }),
+            roleAtLeast(app.session.role, 'admin') ? [h('h3', { key: 'ch' }, 'Credentials'), h(Credentials, { key: 'cf', device: d, onChange: device.reload })] : null,
           ),
         )
       : null,

@@ -8,6 +8,7 @@ import { ago, dateTime, num, type OnlineRule } from '../format.ts';
 import { openStream, type StreamState } from '../sse.ts';
 import { Badge, Empty, LoadError, Loading, Section, SelectField, useInterval, useLoad, useTitle } from '../ui.ts';
 import type { Fault } from '../types.ts';
+import { ProgressBar } from '../provisioning.ts';
 
 interface Counts {
   total: number;
@@ -27,12 +28,9 @@ interface Overview {
 }
 
 interface RolloutSummary {
-  id: string;
-  name: string;
-  state: string;
-  stageIndex?: number;
-  counts?: Record<string, number>;
-  createdAt?: string;
+  rollout: { id: string; name: string; state: string; stageIndex: number; stages: unknown[] };
+  counts: Record<string, number>;
+  total: number;
 }
 
 const REFRESH_MS = 30_000;
@@ -211,7 +209,14 @@ export function OverviewPage(): ComponentChild {
               'ul',
               { class: 'list' },
               rollouts.data.rollouts.map((r) =>
-                h('li', { key: r.id }, h('a', { href: `/rollouts?id=${encodeURIComponent(r.id)}` }, r.name), ' ', h(Badge, { kind: r.state }, r.state), r.counts ? h('div', { class: 'muted small' }, Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(' · ')) : null),
+                h(
+                  'li',
+                  { key: r.rollout.id },
+                  h('a', { href: `/rollouts?id=${encodeURIComponent(r.rollout.id)}` }, r.rollout.name),
+                  ' ',
+                  h(Badge, { kind: r.rollout.state }, r.rollout.state),
+                  h(ProgressBar, { counts: r.counts, total: r.total, label: `Progress of ${r.rollout.name}` }),
+                ),
               ),
             )
           : null,
