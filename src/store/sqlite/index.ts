@@ -654,24 +654,37 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Creates the device or updates what changed. An existing device is read first and only the
+   * columns whose value differs are written: a periodic Inform changes little more than
+   * last_contact, and an UPDATE naming an indexed column rewrites that index entry even when the
+   * value is the same (six indexes on devices), which made this the costliest write of a session.
+   */
   private upsertDevice(w: DeviceWrite): boolean {
     const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
-    const key = `device:${present.join(',')}`;
-    const existed = this.s.deviceExists.get(w.id) !== undefined;
-    const st = this.dynamicStatement(key, () => {
+    const row = this.s.getDevice.get(w.id);
+    if (row) {
+      const changes: Record<string, string | null> = {};
+      const set = (column: keyof DeviceRow, value: string | null) => {
+        if (row[column] !== value) changes[column] = value;
+      };
+      set('manufacturer', w.manufacturer);
+      set('oui', w.oui);
+      set('product_class', w.productClass);
+      set('serial_number', w.serialNumber);
+      if (row.first_contact === null && w.lastContact !== undefined) set('first_contact', w.lastContact);
+      for (const f of present) set(DEVICE_WRITE_COLUMNS[f], w[f] as string | null);
+      const columns = Object.keys(changes);
+      if (columns.length === 0) return false;
+      const st = this.dynamicStatement(`device-update:${columns.join(',')}`, () => `UPDATE devices SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`);
+      st.run({ ...changes, id: w.id });
+      return false;
+    }
+    const st = this.dynamicStatement(`device-insert:${present.join(',')}`, () => {
       const cols = present.map((f) => DEVICE_WRITE_COLUMNS[f]);
       const insertCols = ['id', 'manufacturer', 'oui', 'product_class', 'serial_number', 'first_contact', ...cols];
       const insertVals = ['@id', '@manufacturer', '@oui', '@productClass', '@serialNumber', present.includes('lastContact') ? '@lastContact' : 'NULL', ...present.map((f) => `@${f}`)];
-      const updates = [
-        'manufacturer = excluded.manufacturer',
-        'oui = excluded.oui',
-        'product_class = excluded.product_class',
-        'serial_number = excluded.serial_number',
-        'first_contact = COALESCE(devices.first_contact, excluded.first_contact)',
-        ...cols.map((c) => `${c} = excluded.${c}`),
-      ];
-      return `INSERT INTO devices (${insertCols.join(', ')}) VALUES (${insertVals.join(', ')})
-              ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`;
+      return `INSERT INTO devices (${insertCols.join(', ')}) VALUES (${insertVals.join(', ')})`;
     });
     const params: Record<string, string | null> = {
       id: w.id,
@@ -682,7 +695,7 @@ export class SqliteStore implements Store {
     };
     for (const f of present) params[f] = w[f] as string | null;
     st.run(params);
-    return !existed;
+    return true;
   }
 
   private deleteParameters(deviceId: string, d: ParameterDelete): void {
@@ -698,22 +711,35 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Writes one parameter. A value the device reports unchanged (most of a periodic Inform) only
+   * gets its `updated_at` touched: an UPDATE of that column alone leaves the (name, value) index
+   * alone, where the upsert rewrites its entry at a random page of the index. The upsert runs
+   * when the touch matched no row (new parameter, or something changed).
+   */
   private writeParameter(deviceId: string, p: ParameterWrite, at: IsoTimestamp): void {
     if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
     const present = PARAMETER_WRITE_FIELDS.filter((f) => p[f] !== undefined);
-    const st = this.dynamicStatement(`param:${present.join(',')}`, () => {
-      const cols = present.map((f) => PARAMETER_WRITE_COLUMNS[f]);
-      return `INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
-              VALUES (@deviceId, @name, @object, @at${present.map((f) => `, @${f}`).join('')})
-              ON CONFLICT (device_id, name) DO UPDATE SET updated_at = excluded.updated_at${cols.map((c) => `, ${c} = excluded.${c}`).join('')}`;
-    });
-    const params: Record<string, string | number | null> = { deviceId, name: p.name, object: p.name.endsWith('.') ? 1 : 0, at };
+    const key = present.join(',');
+    const params: Record<string, string | number | null> = { deviceId, name: p.name, at };
     for (const f of present) {
       const v = p[f];
       if (f === 'writable') params[f] = v === null ? null : v ? 1 : 0;
       else if (f === 'accessList') params[f] = v === null ? null : JSON.stringify(v);
       else params[f] = v as string | number | null;
     }
+    const touch = this.dynamicStatement(`param-touch:${key}`, () => {
+      const same = present.map((f) => ` AND ${PARAMETER_WRITE_COLUMNS[f]} IS @${f}`).join('');
+      return `UPDATE parameters SET updated_at = @at WHERE device_id = @deviceId AND name = @name${same}`;
+    });
+    if (touch.run(params).changes > 0) return;
+    const st = this.dynamicStatement(`param:${key}`, () => {
+      const cols = present.map((f) => PARAMETER_WRITE_COLUMNS[f]);
+      return `INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
+              VALUES (@deviceId, @name, @object, @at${present.map((f) => `, @${f}`).join('')})
+              ON CONFLICT (device_id, name) DO UPDATE SET updated_at = excluded.updated_at${cols.map((c) => `, ${c} = excluded.${c}`).join('')}`;
+    });
+    params.object = p.name.endsWith('.') ? 1 : 0;
     st.run(params);
   }
 
