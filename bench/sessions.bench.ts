@@ -9,11 +9,12 @@
  * 3. the stopped ACS's database is opened to check that every session was stored.
  *
  * Run: npm run bench -- sessions [--devices=N] [--concurrency=N] [--client=lean|cpe] [--duration=S] [--warmup=S]
- *      [--cpu-prof] (writes the ACS's V8 profile into bench/results/profiles/sessions-acs/)
+ *      [--cpu-prof] (profiles the ACS and the load process during the measurement:
+ *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
  */
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
-import { clientArg, cpuMsPer, cpuProfileOptions, mainProfile, measureCeiling, withCpu, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
+import { clientArg, cpuMsPer, profiled, measureCeiling, withCpu, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 
@@ -39,10 +40,10 @@ export async function run(argv: string[]): Promise<void> {
   const ceiling = await measureCeiling({ devices: deviceSet, concurrency, plan, client });
 
   const dataDir = tempDataDir('sessions');
-  const profileDir = join(RESULTS_DIR, 'profiles', 'sessions-acs');
-  const loadProfileDir = join(RESULTS_DIR, 'profiles', 'sessions-load');
-  const acs = await startAcsChild({ dataDir }, profile ? cpuProfileOptions(profileDir) : []);
-  const load = await startLoadChild(deviceSet, true, profile ? cpuProfileOptions(loadProfileDir) : []);
+  const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
+  let profiles: Record<string, string> = {};
+  const acs = await startAcsChild({ dataDir });
+  const load = await startLoadChild(deviceSet, true);
   let measured;
   let cpu: Record<string, number>;
   let primeRate: number;
@@ -54,9 +55,11 @@ export async function run(argv: string[]): Promise<void> {
     const prime = await runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan: { kind: 'each-once' }, client });
     primeRate = prime.sessionsPerSec;
     console.log(`first round: ${prime.ok} sessions (${prime.failed} failed) at ${prime.sessionsPerSec}/s`);
-    ({ value: measured, cpuSeconds: cpu } = await withCpu({ acs, load }, () =>
-      runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan, client }),
-    ));
+    ({ value: measured, cpuSeconds: cpu } = await withCpu({ acs, load }, async () => {
+      const r = await profiled(profileDir, 'sessions', { acs, load }, () => runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan, client }));
+      profiles = r.profiles;
+      return r.value;
+    }));
     acsRssMiB = mib(await acs.rss());
   } finally {
     await load.stop();
@@ -103,7 +106,7 @@ export async function run(argv: string[]): Promise<void> {
     concurrency,
     client,
     durationS,
-    cpuProfile: profile ? { acs: mainProfile(profileDir), load: mainProfile(loadProfileDir) } : null,
+    cpuProfiles: profiles,
     machine,
     at: new Date().toISOString(),
   });

@@ -17,6 +17,7 @@
  * ACS's database).
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--cpu-prof]
+ *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only)
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import { SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
 import { fleetSerial } from '../src/cpe/fleet.ts';
 import { loadProfile } from '../src/datamodel/model.ts';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
-import { clientArg, cpuMsPer, cpuProfileOptions, mainProfile, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
+import { clientArg, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
 import { STORM_MODEL } from './lib/models.ts';
 import { sipAccountValues } from './lib/sip-accounts.ts';
 import { round } from './lib/stats.ts';
@@ -64,11 +65,11 @@ export async function run(argv: string[]): Promise<void> {
   console.log(`mode: ${STAND_IN_MODE}`);
 
   const dataDir = tempDataDir('storm');
-  const profileDir = join(RESULTS_DIR, 'profiles', 'storm-acs');
-  const loadProfileDir = join(RESULTS_DIR, 'profiles', 'storm-load');
+  const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
+  let profiles: Record<string, string> = {};
   const deviceSet = { count: devices, models: [STORM_MODEL] };
-  const acs = await startAcsChild({ dataDir }, profile ? cpuProfileOptions(profileDir) : []);
-  const load = await startLoadChild(deviceSet, true, profile ? cpuProfileOptions(loadProfileDir) : []);
+  const acs = await startAcsChild({ dataDir });
+  const load = await startLoadChild(deviceSet, true);
   let storm;
   let cpu: Record<string, number>;
   let cpeSide;
@@ -77,9 +78,11 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const setup = await acs.call<{ queued: number; ms: number }>('queueSipAccountTasks', { count: devices, model: STORM_MODEL });
     console.log(`setup (not timed): ${setup.queued} tasks queued in ${setup.ms} ms`);
-    ({ value: storm, cpuSeconds: cpu } = await withCpu({ acs, load }, () =>
-      runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'bootstrap', concurrency, plan: { kind: 'each-once' }, client }),
-    ));
+    ({ value: storm, cpuSeconds: cpu } = await withCpu({ acs, load }, async () => {
+      const r = await profiled(profileDir, 'storm', { acs, load }, () => runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'bootstrap', concurrency, plan: { kind: 'each-once' }, client }));
+      profiles = r.profiles;
+      return r.value;
+    }));
     acsRssMiB = mib(await acs.rss());
     cpeSide = await load.call<{ devices: number; matching: number; examples: string[] }>('verifySipAccounts');
     tasks = await acs.call<Record<string, number>>('taskCounts');
@@ -124,7 +127,7 @@ export async function run(argv: string[]): Promise<void> {
     acsRssMiB,
     acsCpuMsPerDevice: cpuMsPer(cpu.acs, devices),
     loadCpuMsPerDevice: cpuMsPer(cpu.load, devices),
-    cpuProfile: profile ? { acs: mainProfile(profileDir), load: mainProfile(loadProfileDir) } : null,
+    cpuProfiles: profiles,
     machine,
     at: new Date().toISOString(),
   });

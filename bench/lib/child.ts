@@ -8,7 +8,8 @@
  * Parent side: `startChild(entryUrl, options)` -> `BenchChild`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** A command handler in the child: gets the command's argument, resolves its answer (JSON). */
@@ -40,6 +41,29 @@ type ChildMessage = AnswerMessage | ReadyMessage | FailedMessage;
 /** Built-in commands every child answers. */
 const BUILTIN_RSS = '__rss';
 const BUILTIN_CPU = '__cpu';
+const BUILTIN_PROFILE_START = '__profileStart';
+const BUILTIN_PROFILE_STOP = '__profileStop';
+
+/** The V8 profiler of this process, through the inspector (profiles just a window of a run). */
+let profiler: import('node:inspector/promises').Session | null = null;
+
+async function startProfiler(): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+
+async function stopProfiler(file: string): Promise<string> {
+  if (!profiler) throw new Error('the profiler was not started');
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = null;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
 const BUILTIN_EXIT = '__exit';
 
 /** Resident set size of a process in bytes from /proc (Linux); null elsewhere or when it is gone. */
@@ -70,8 +94,8 @@ export function readCpuSeconds(pid: number): number | null {
 
 /**
  * Runs in the CHILD: answers the parent's calls with `handlers`, after `ready()` resolved (its value
- * is sent to the parent as the ready info). `__exit` runs `onExit` then exits with code 0, so that
- * `--cpu-prof` profiles are written.
+ * is sent to the parent as the ready info). `__exit` runs `onExit` then exits with code 0.
+ * Built-ins: `__rss`, `__cpu`, `__profileStart`, `__profileStop` (file) and `__exit`.
  */
 export function serveChild(handlers: Record<string, ChildHandler>, ready: () => Promise<unknown> | unknown, onExit?: () => Promise<void> | void): void {
   if (!process.send) throw new Error('serveChild must run in a forked child (no IPC channel)');
@@ -82,6 +106,8 @@ export function serveChild(handlers: Record<string, ChildHandler>, ready: () => 
       try {
         let value: unknown;
         if (raw.cmd === BUILTIN_RSS) value = process.memoryUsage().rss;
+        else if (raw.cmd === BUILTIN_PROFILE_START) value = await startProfiler();
+        else if (raw.cmd === BUILTIN_PROFILE_STOP) value = await stopProfiler(raw.arg as string);
         else if (raw.cmd === BUILTIN_CPU) {
           const u = process.cpuUsage();
           value = (u.user + u.system) / 1e6;
@@ -223,6 +249,16 @@ export class BenchChild<Info = unknown> {
    */
   async cpuSeconds(): Promise<number> {
     return readCpuSeconds(this.pid) ?? (await this.call<number>(BUILTIN_CPU));
+  }
+
+  /** Starts the child's V8 CPU profiler (inspector), to profile only a phase of a run. */
+  async startProfile(): Promise<void> {
+    await this.call(BUILTIN_PROFILE_START);
+  }
+
+  /** Stops the profiler and writes the .cpuprofile to `file`; resolves the path. */
+  stopProfile(file: string): Promise<string> {
+    return this.call<string>(BUILTIN_PROFILE_STOP, file);
   }
 
   /**

@@ -3,6 +3,7 @@
  * self time per source file (node_modules packages folded into one line each).
  *
  * Run: node --import tsx bench/lib/cpuprofile.ts <file.cpuprofile> [--top=N]
+ *      node --import tsx bench/lib/cpuprofile.ts <file.cpuprofile> --callers=<function> [--depth=N]
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -86,6 +87,35 @@ export function summariseProfile(profile: CpuProfile, top = 25): ProfileSummary 
   return { totalMs: Math.round(total / 1000), idleMs: Math.round(idle / 1000), gcMs: Math.round(gc / 1000), functions: lines(fn), files: lines(file) };
 }
 
+/**
+ * Who calls a function: the self time of every frame named `functionName`, attributed to the chain
+ * of its `depth` nearest callers. Returns the chains, largest first.
+ */
+export function callersOf(profile: CpuProfile, functionName: string, depth = 2, top = 15): ProfileLine[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const selfUs = new Map<number, number>();
+  for (let i = 0; i < profile.samples.length; i++) selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  const chains = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    if (byId.get(id)!.callFrame.functionName !== functionName) continue;
+    total += us;
+    const names: string[] = [];
+    for (let p = parent.get(id), k = 0; p !== undefined && k < depth; p = parent.get(p), k++) {
+      const cf = byId.get(p)!.callFrame;
+      names.push(`${cf.functionName || '(anonymous)'} ${shortUrl(cf.url)}:${cf.lineNumber + 1}`);
+    }
+    const key = names.join(' < ');
+    chains.set(key, (chains.get(key) ?? 0) + us);
+  }
+  return [...chains.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, us]) => ({ name, selfMs: Math.round(us / 100) / 10, percent: Math.round((us / total) * 1000) / 10 }));
+}
+
 /** Reads and summarises a .cpuprofile file. Throws when it cannot be read or parsed. */
 export function summariseProfileFile(path: string, top = 25): ProfileSummary {
   return summariseProfile(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, top);
@@ -98,6 +128,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(2);
   }
   const topArg = process.argv.find((a) => a.startsWith('--top='));
+  const callersArg = process.argv.find((a) => a.startsWith('--callers='));
+  if (callersArg) {
+    const depthArg = process.argv.find((a) => a.startsWith('--depth='));
+    const lines = callersOf(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, callersArg.slice(10), depthArg ? Number(depthArg.slice(8)) : 2);
+    for (const l of lines) console.log(`${l.percent.toFixed(1).padStart(5)}%  ${String(l.selfMs).padStart(8)} ms  ${l.name}`);
+    process.exit(0);
+  }
   const s = summariseProfileFile(file, topArg ? Number(topArg.slice(6)) : 25);
   console.log(`total ${s.totalMs} ms, idle ${s.idleMs} ms, busy ${s.totalMs - s.idleMs} ms (GC ${s.gcMs} ms); percentages are of busy time`);
   console.log('\nself time by function:');

@@ -4,7 +4,7 @@
  * temporary data directories.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/index.ts';
@@ -26,23 +26,17 @@ const LOADGEN_ENTRY = new URL('./loadgen-child.ts', import.meta.url);
 const FIXED_ENTRY = new URL('./fixed-server-child.ts', import.meta.url);
 
 /**
- * Node options of a child that writes V8 CPU profiles into `dir` when it exits. The directory is
- * emptied first: tsx's loader runs in a worker thread that writes its own profile next to the main
- * thread's (see `mainProfile`).
+ * Runs `fn` with the V8 CPU profiler on in each child when `dir` is given, writing
+ * `<dir>/<bench>-<child name>.cpuprofile` (only the measured phase is profiled: set-up is not).
+ * Resolves fn's value and the written files.
  */
-export function cpuProfileOptions(dir: string): string[] {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
-}
-
-/** The main thread's profile in a profile directory: the largest file (the loader thread's is small). */
-export function mainProfile(dir: string): string | null {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => ({ f: join(dir, f), size: statSync(join(dir, f)).size }))
-    .sort((a, b) => b.size - a.size);
-  return files[0]?.f ?? null;
+export async function profiled<T>(dir: string | null, bench: string, children: Record<string, BenchChild>, fn: () => Promise<T>): Promise<{ value: T; profiles: Record<string, string> }> {
+  if (!dir) return { value: await fn(), profiles: {} };
+  for (const c of Object.values(children)) await c.startProfile();
+  const value = await fn();
+  const profiles: Record<string, string> = {};
+  for (const [name, c] of Object.entries(children)) profiles[name] = await c.stopProfile(join(dir, `${bench}-${name}.cpuprofile`));
+  return { value, profiles };
 }
 
 /** Starts the ACS in a child process. */
