@@ -16,6 +16,8 @@ import {
 } from '../cwmp/stun.ts';
 
 const FAST = { initialRtoMs: 20, maxRtoMs: 80, maxRequests: 4, finalWaitMs: 60 };
+// For tests that count requests: a first timeout long enough that a loaded machine does not retransmit.
+const PATIENT = { initialRtoMs: 2000, maxRtoMs: 4000, maxRequests: 3, finalWaitMs: 4000 };
 
 interface Seen {
   req: StunMessage;
@@ -56,7 +58,7 @@ async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
 describe('StunClient', () => {
   test('request content: TR-111 attributes, RFC 3489 framing, USERNAME', async () => {
     const srv = await fakeServer((req, _n, rinfo) => ok(req, mappedTo(rinfo.address, rinfo.port)));
-    const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, username: 'cpe-9', retransmit: FAST });
+    const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, username: 'cpe-9', retransmit: PATIENT });
     await client.start({ keepAlive: false });
     try {
       const r = await client.bindingRequest();
@@ -79,14 +81,16 @@ describe('StunClient', () => {
     const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, retransmit: FAST });
     await client.start({ keepAlive: false });
     try {
+      const t0 = Date.now();
       const r = await client.bindingRequest();
       assert.ok(r.ok);
       assert.equal(srv.seen.length, 3);
       assert.ok(srv.seen.every((s) => s.req.transactionId.equals(srv.seen[0].req.transactionId)));
       assert.deepEqual(srv.seen[1].raw, srv.seen[0].raw, 'a retransmission is byte-identical');
-      const gap1 = srv.seen[1].at - srv.seen[0].at;
-      const gap2 = srv.seen[2].at - srv.seen[1].at;
-      assert.ok(gap1 >= 15 && gap2 >= 35, `gaps ${gap1}, ${gap2} should follow 20 ms then 40 ms`);
+      // The third request goes out no earlier than 20 ms + 40 ms after the first (timers never fire early;
+      // receipt times on a loaded machine can bunch up, so measure from the call).
+      const elapsed = srv.seen[2].at - t0;
+      assert.ok(elapsed >= 58, `third request after ${elapsed} ms, expected >= 60 ms (20 ms then 40 ms)`);
     } finally {
       await client.stop();
       await srv.close();
@@ -113,7 +117,7 @@ describe('StunClient', () => {
     // The "NAT" maps us to 198.51.100.1:1111 first, then to :2222.
     const srv = await fakeServer((req, n) => ok(req, mappedTo('198.51.100.1', n === 1 ? 1111 : 2222)));
     const mappings: StunMapping[] = [];
-    const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, username: 'cpe', retransmit: FAST, keepAliveMs: 300, onMapping: (m) => mappings.push(m) });
+    const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, username: 'cpe', retransmit: PATIENT, keepAliveMs: 300, onMapping: (m) => mappings.push(m) });
     await client.start();
     try {
       await waitFor(() => mappings.length >= 3);
@@ -144,7 +148,7 @@ describe('StunClient', () => {
       const hasMi = findAttribute(req, 'MESSAGE-INTEGRITY') !== undefined;
       return hasMi ? ok(req, mappedTo(rinfo.address, rinfo.port)) : encodeStunMessage(buildErrorResponse(req, 401, 'Unauthorized'));
     });
-    const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, username: 'u', password: 'pw', retransmit: FAST });
+    const client = new StunClient({ server: { host: '127.0.0.1', port: srv.port }, username: 'u', password: 'pw', retransmit: PATIENT });
     await client.start({ keepAlive: false });
     try {
       const r = await client.bindingRequest();
@@ -185,7 +189,8 @@ describe('StunClient', () => {
       const r = await client.bindingRequest();
       assert.ok(r.ok);
       assert.equal(r.mapping.address, '127.0.0.1');
-      assert.equal(srv.seen.length, 3);
+      // Two ignored answers, then the good one (a loaded machine may add one more retransmission).
+      assert.ok(srv.seen.length >= 3, `requests seen: ${srv.seen.length}`);
     } finally {
       await client.stop();
       await srv.close();
