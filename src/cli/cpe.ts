@@ -32,6 +32,8 @@ export interface CpeCliOptions {
   lineSim?: string | boolean;
   requestDownloadEvery?: string;
   quiet?: boolean;
+  /** TR-111 Part 1: OUI-ProductClass-SerialNumber of the gateway the device is behind. */
+  gateway?: string;
 }
 
 export class CliUsageError extends Error {
@@ -93,6 +95,7 @@ export function registerCpe(program: Command): void {
     .option('--line-sim [seed]', 'simulate calls on the lines (seeded, deterministic)')
     .option('--request-download-every <seconds>', 'ask the ACS for new firmware (RequestDownload) on this period')
     .option('--quiet', 'log warnings and errors only')
+    .option('--gateway <oui-class-serial>', 'TR-111: the home gateway this device is behind (GatewayInfo), e.g. 00D09E-HGW-GW0001')
     .action(async (opts: CpeCliOptions) => {
       const { runCpe } = await import('../cpe/main.ts');
       await runCpe(opts);

@@ -125,6 +125,12 @@ export interface CpeAgentOptions {
   logLines?: number;
   /** Reject UDP Connection Requests whose ts is further than this from our clock (default 24 h). */
   udpCrMaxSkewSeconds?: number;
+  /**
+   * TR-111 Part 1: the home gateway this device is behind, as DHCP option 125 (enterprise 3561,
+   * sub-options 4/5/6) would tell it. Written to GatewayInfo at every boot; a change is notified
+   * (GatewayInfo is under forced active notification).
+   */
+  gateway?: { oui: string; productClass: string; serialNumber: string };
 }
 
 /** What the state directory holds. */
@@ -395,6 +401,7 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
       /* profile without UpTime */
     }
     this.updateConnectionRequestUrl();
+    this.applyGateway();
     void this.rt.udp?.reconfigure(this);
     this.checkBootstrap();
     this.persist();
@@ -479,6 +486,25 @@ export class CpeAgent implements ConnectionRequestTarget, UdpConnectionRequestTa
 
   connectionRequestSchemes(): AllowedSchemes {
     return { digest: true, basic: this.opts.connectionRequestBasic === true };
+  }
+
+  /** The gateway identity learned at boot (simulated DHCP option 125) into GatewayInfo. */
+  private applyGateway(): void {
+    const gw = this.opts.gateway;
+    if (!gw) return;
+    const values: [string, string][] = [
+      ['ManufacturerOUI', gw.oui],
+      ['ProductClass', gw.productClass],
+      ['SerialNumber', gw.serialNumber],
+    ];
+    for (const [name, value] of values) {
+      try {
+        this.model.setLocal(`${this.model.root}.GatewayInfo.${name}`, value);
+      } catch (err) {
+        // An InternetGatewayDevice-rooted model has no GatewayInfo: it is the gateway.
+        this.log('warn', `cannot set GatewayInfo.${name}: ${(err as Error).message}`);
+      }
+    }
   }
 
   private updateConnectionRequestUrl(): void {

@@ -17,6 +17,7 @@ import type { PersistedCpeState } from './agent.ts';
 import { RealScheduler } from './scheduler.ts';
 import { UdpConnectionRequestEndpoint } from './udp-endpoint.ts';
 import { CpeWebServer } from './web.ts';
+import { parseGatewayIdentity } from '../acs/nat/gateway.ts';
 
 const VERSIONS: readonly CwmpVersion[] = ['1.0', '1.1', '1.2', '1.3', '1.4'];
 const MS_PER_S = 1000;
@@ -77,6 +78,8 @@ export async function runCpe(o: CpeCliOptions): Promise<void> {
   const ca = readCa(o.ca);
   const host = o.host ?? '0.0.0.0';
   const log = logger(o.quiet);
+  const gateway = o.gateway === undefined ? undefined : parseGatewayIdentity(o.gateway);
+  if (gateway === null) throw new CliUsageError(`--gateway must be OUI-ProductClass-SerialNumber (OUI = 6 hex digits), got ${JSON.stringify(o.gateway)}`);
 
   const scheduler = new RealScheduler();
   const crServer = new ConnectionRequestServer({ listenHost: host, port: connPort });
@@ -101,6 +104,7 @@ export async function runCpe(o: CpeCliOptions): Promise<void> {
       cwmpVersion: version,
       connectionRequestBasic: o.connBasic === true,
       requestDownloadIntervalMs: rdEvery === undefined ? undefined : rdEvery * MS_PER_S,
+      gateway,
     },
     { scheduler, random: Math.random, connectionRequests: crServer, udp, ca, log },
   );
