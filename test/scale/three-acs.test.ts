@@ -16,7 +16,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -28,6 +27,7 @@ import { sampleInform } from '../../src/cwmp/samples.ts';
 import { findTestDatabase } from '../../src/store/postgres/test-server.ts';
 import { openStore, type SessionRecord, type Store } from '../../src/store/index.ts';
 import type { ScaleAcsConfig, ScaleAcsInfo } from './acs-child.ts';
+import { RoundRobinProxy } from './proxy.ts';
 
 const CHILD = new URL('./acs-child.ts', import.meta.url);
 const INSTANCES = 3;
@@ -38,46 +38,6 @@ const SERIAL_BASE = 0x5c0000;
 const LOCK_TTL_MS = 4000;
 const DEVICE_WAIT_MS = 90_000;
 const TASK_WAIT_MS = 120_000;
-
-/** A round-robin TCP proxy: each new connection goes to the next live backend (skipping dead ones). */
-class RoundRobinProxy {
-  readonly server: net.Server;
-  readonly connections: number[];
-  private next = 0;
-  constructor(private readonly backends: { host: string; port: number }[]) {
-    this.connections = backends.map(() => 0);
-    this.server = net.createServer((client) => this.route(client, 0));
-  }
-  private route(client: net.Socket, tried: number): void {
-    if (tried >= this.backends.length) {
-      client.destroy();
-      return;
-    }
-    const i = this.next++ % this.backends.length;
-    const upstream = net.connect(this.backends[i]);
-    let connected = false;
-    upstream.once('connect', () => {
-      connected = true;
-      this.connections[i]++;
-      client.pipe(upstream).pipe(client);
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.on('close', () => upstream.destroy());
-    });
-    upstream.once('error', () => {
-      // a dead backend: the next one takes the connection
-      if (!connected) this.route(client, tried + 1);
-    });
-  }
-  async listen(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}/`;
-  }
-  close(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
-}
 
 function deviceIdOf(i: number): string {
   const p = loadProfile(MODELS[i % MODELS.length]);
