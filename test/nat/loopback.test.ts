@@ -124,5 +124,12 @@ describe('NAT wiring end to end on loopback (real ACS, real CPE agent)', () => {
     ]);
     assert.equal((r.body.task as { status: string }).status, 'done');
     assert.ok(logs.some((l) => l.at >= t0 && l.message === 'connection request (udp)'));
+    // Provisioning converged: each of its tasks was queued once, not after every session.
+    const tasks = (await acs.store.listTasks({ deviceId, limit: 100 })).tasks;
+    const stunSpv = tasks.filter((t) => t.type === 'setParameterValues' && t.payload.parameterKey === 'switchboard-stun');
+    assert.equal(stunSpv.length, 1);
+    assert.equal(tasks.filter((t) => t.type === 'setParameterAttributes').length, 1);
+    assert.ok(tasks.filter((t) => t.type === 'getParameterValues').length <= 2, 'one GPV from provisioning, one from this test');
+    assert.ok(tasks.every((t) => t.status === 'done'), JSON.stringify(tasks.map((t) => [t.type, t.status])));
   });
 });
