@@ -125,6 +125,7 @@ describe('console end to end: real ACS, simulated devices, chromium', { skip: un
 
   it('sets the device\'s connection request credentials (admin) and refreshes its parameters from the device', async () => {
     const target = devices[0];
+    await page.getByText('Credentials', { exact: true }).click();
     await page.getByLabel('Connection request username').fill(target.serialNumber);
     await page.getByLabel('Connection request password').fill(CR_PASSWORD);
     await page.getByRole('button', { name: 'Save credentials' }).click();
@@ -183,6 +184,32 @@ describe('console end to end: real ACS, simulated devices, chromium', { skip: un
       const now = await api<ApiDevice>('GET', `/api/devices/${encodeURIComponent(d.id)}`);
       assert.equal(now.softwareVersion, NEW_FIRMWARE, d.id);
     }
+  });
+
+  it('presets: the server\'s validation sentence, a dry run on one device, then save', async () => {
+    const target = devices[0];
+    await page.getByRole('link', { name: 'Presets' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Presets' }).waitFor();
+    await page.getByRole('button', { name: 'New preset' }).click();
+    const editor = page.getByLabel('New preset (JSON)');
+    const template = await editor.inputValue();
+    await editor.fill(template.replace('"weight": 0', '"weight": "heavy"'));
+    await page.getByRole('button', { name: 'Save preset' }).click();
+    await page.getByRole('alert').filter({ hasText: /weight/ }).waitFor();
+    await editor.fill('{ "name": ');
+    await page.getByRole('button', { name: 'Save preset' }).click();
+    await page.getByText(/The preset is not valid JSON/).first().waitFor();
+    await editor.fill(template);
+    await page.getByLabel('Device for a dry run').fill(target.id);
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const report = page.getByRole('region', { name: `Dry run on ${target.id}` });
+    await report.getByRole('cell', { name: 'sip.example.net' }).waitFor();
+    await report.getByText('applies').first().waitFor();
+    await assertAccessible('presets (dry run)');
+    await screenshot(page, 'e2e-07-presets-dry-run');
+    await page.getByRole('button', { name: 'Save preset' }).click();
+    await page.getByText('Preset "sip-proxy" was saved (revision 1).').waitFor();
+    await page.getByRole('rowheader', { name: /sip-proxy/ }).waitFor();
   });
 
   it('the other pages render without accessibility violations', async () => {

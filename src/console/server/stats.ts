@@ -17,6 +17,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
 /** Rows per slice: a few ms of work on a small machine, then the event loop gets a turn. */
 const CHUNK_ROWS = 1_000;
+/** A cached result lives at least this many times its computation time. */
+const ADAPTIVE_CACHE_FACTOR = 10;
 const MMAP_BYTES = 256 * 1024 * 1024;
 const CACHE_KIB = 32 * 1024;
 const MINUTE_MS = 60_000;
@@ -85,6 +87,14 @@ export interface FleetStatsSource {
   close(): void;
 }
 
+interface CacheEntry<T> {
+  /** When the computation started. */
+  at: number;
+  /** How long it took (ms); 0 while it runs. */
+  tookMs: number;
+  value: Promise<T>;
+}
+
 interface FleetSliceRow {
   productClass: string;
   softwareVersion: string | null;
@@ -108,8 +118,8 @@ export class SqliteFleetStats implements FleetStatsSource {
   private readonly rule: OnlineRule;
   private readonly cacheMs: number;
   private readonly now: () => number;
-  private fleetCache: { at: number; value: Promise<FleetSummary> } | null = null;
-  private readonly informCache = new Map<number, { at: number; value: Promise<InformSeries> }>();
+  private fleetCache: CacheEntry<FleetSummary> | null = null;
+  private readonly informCache = new Map<number, CacheEntry<InformSeries>>();
 
   constructor(options: SqliteFleetStatsOptions) {
     this.db = new Database(options.file, { readonly: true, fileMustExist: true });
@@ -123,25 +133,42 @@ export class SqliteFleetStats implements FleetStatsSource {
     this.now = options.now ?? Date.now;
   }
 
-  /** @returns the fleet summary (cached up to `cacheMs`). */
+  /** @returns the fleet summary (cached, see `fresh`). */
   fleet(): Promise<FleetSummary> {
     const t = this.now();
-    if (this.fleetCache && t - this.fleetCache.at < this.cacheMs) return this.fleetCache.value;
-    const value = this.computeFleet(t);
-    this.fleetCache = { at: t, value };
-    value.catch(() => (this.fleetCache = null));
-    return value;
+    if (this.fleetCache && this.fresh(this.fleetCache, t)) return this.fleetCache.value;
+    const entry: CacheEntry<FleetSummary> = { at: t, tookMs: 0, value: this.computeFleet(t) };
+    this.fleetCache = entry;
+    this.timed(entry, () => (this.fleetCache = null));
+    return entry.value;
   }
 
-  /** @returns informs per minute over the last `hours` (cached up to `cacheMs`). */
+  /** @returns informs per minute over the last `hours` (cached, see `fresh`). */
   informs(hours: number): Promise<InformSeries> {
     const t = this.now();
     const cached = this.informCache.get(hours);
-    if (cached && t - cached.at < this.cacheMs) return cached.value;
-    const value = this.computeInforms(t, hours);
-    this.informCache.set(hours, { at: t, value });
-    value.catch(() => this.informCache.delete(hours));
-    return value;
+    if (cached && this.fresh(cached, t)) return cached.value;
+    const entry: CacheEntry<InformSeries> = { at: t, tookMs: 0, value: this.computeInforms(t, hours) };
+    this.informCache.set(hours, entry);
+    this.timed(entry, () => this.informCache.delete(hours));
+    return entry.value;
+  }
+
+  /**
+   * A result is reused for `cacheMs`, or for ten times what it took to compute when that is longer:
+   * on a huge fleet the statistics never take more than about a tenth of the server's time, however
+   * many consoles are open. A computation in progress is always shared.
+   */
+  private fresh(entry: CacheEntry<unknown>, t: number): boolean {
+    return entry.tookMs === 0 || t - entry.at < Math.max(this.cacheMs, ADAPTIVE_CACHE_FACTOR * entry.tookMs);
+  }
+
+  private timed<T>(entry: CacheEntry<T>, forget: () => void): void {
+    const started = performance.now();
+    entry.value.then(
+      () => (entry.tookMs = Math.max(1, performance.now() - started)),
+      () => forget(),
+    );
   }
 
   close(): void {

@@ -289,7 +289,7 @@ export function DevicePage(props: { id: string }): ComponentChild {
             h(OutcomeMessage, { outcome: action.outcome }),
             h('h3', null, 'Tags'),
             h(Tags, { device: d, onChange: device.reload }),
-            roleAtLeast(app.session.role, 'admin') ? [h('h3', { key: 'ch' }, 'Credentials'), h(Credentials, { key: 'cf', device: d, onChange: device.reload })] : null,
+            roleAtLeast(app.session.role, 'admin') ? h('details', { class: 'credentials' }, h('summary', null, 'Credentials'), h(Credentials, { device: d, onChange: device.reload })) : null,
           ),
         )
       : null,

@@ -11,6 +11,7 @@ import { ago, contactStatus, dateTime, num } from '../format.ts';
 import { downloadPayload, PushFileForm, type PushChoice } from '../filepick.ts';
 import { navigate, useLocation } from '../router.ts';
 import { describeBulk, forEachDevice, queueTask } from '../tasks.ts';
+import { parseSearch } from '../parse.ts';
 import type { DevicePage } from '../types.ts';
 import { Badge, Button, Empty, LoadError, Loading, OutcomeMessage, Pager, Section, SelectField, TextField, useAction, useConfirm, useLoad, useTitle } from '../ui.ts';
 
@@ -51,22 +52,6 @@ const COMMON_PARAMETERS = [
   'Device.Services.VoiceService.1.VoiceProfile.1.SIP.RegistrarServer',
   'InternetGatewayDevice.DeviceInfo.SoftwareVersion',
 ];
-
-const SEARCH_OPS: Record<string, string> = { '=': 'eq', '!=': 'ne', '^=': 'prefix', '<': 'lt', '>': 'gt', '<=': 'lte', '>=': 'gte' };
-
-/**
- * Reads the quick search box: `Name=value` (or !=, ^=, <, >, <=, >=, or `Name eq value`) becomes a
- * parameter condition; anything else searches device ids.
- */
-export function parseSearch(text: string): { q?: string; where?: string } {
-  const t = text.trim();
-  if (!t) return {};
-  const symbolic = /^([A-Za-z_][\w-]*(?:\.[\w-]+)+)\s*(!=|\^=|<=|>=|=|<|>)\s*(.*)$/.exec(t);
-  if (symbolic) return { where: `${symbolic[1]} ${SEARCH_OPS[symbolic[2]]} ${symbolic[3]}` };
-  const worded = /^([A-Za-z_][\w-]*(?:\.[\w-]+)+)\s+(eq|ne|prefix|lt|gt|lte|gte)\s+(.*)$/.exec(t);
-  if (worded) return { where: `${worded[1]} ${worded[2]} ${worded[3]}` };
-  return { q: t };
-}
 
 interface Filters {
   search: string;

@@ -91,7 +91,7 @@ function DryRunReport(props: { report: DryRun }): ComponentChild {
           { class: 'table' },
           h('caption', null, `Values that would be set (${r.unchanged} already as desired)`),
           h('thead', null, h('tr', null, ['Parameter', 'Now', 'Would be', 'Preset'].map((x) => h('th', { scope: 'col', key: x }, x)))),
-          h('tbody', null, c.set.map((s) => h('tr', { key: s.name }, h('th', { scope: 'row' }, h('code', null, s.name)), h('td', null, s.secret ? '(secret)' : (s.from ?? 'unknown')), h('td', null, s.secret ? '(secret)' : s.to), h('td', null, s.preset)))),
+          h('tbody', null, c.set.map((s) => h('tr', { key: s.name }, h('th', { scope: 'row' }, h('code', null, s.name)), h('td', null, s.secret ? '(secret)' : s.from === null ? h('em', { class: 'muted' }, 'unknown') : s.from === '' ? h('em', { class: 'muted' }, 'empty') : s.from), h('td', null, s.secret ? '(secret)' : s.to), h('td', null, s.preset)))),
         )
       : null,
     c.read.length ? h('p', null, `Read from the device first: ${c.read.join(', ')}`) : null,
@@ -145,6 +145,7 @@ function Editor(props: { preset: Preset | null; onSaved: () => void; onClose: ()
       onInput: (v) => {
         setText(v);
         setJsonError(null);
+        save.clear();
       },
       rows: 18,
       error: jsonError,

@@ -7,6 +7,7 @@ import { NotAvailable, ProgressBar, useOptional } from '../provisioning.ts';
 import { navigate, useLocation } from '../router.ts';
 import { Badge, Button, LoadError, Loading, OutcomeMessage, Section, SelectField, TextField, useAction, useConfirm, useInterval, useLoad, useTitle, type ComponentChild } from '../ui.ts';
 import type { StoredFile } from '../filepick.ts';
+import { parseStages } from '../parse.ts';
 
 type Counts = Record<'pending' | 'downloading' | 'succeeded' | 'failed' | 'skipped', number>;
 
@@ -28,19 +29,6 @@ interface RolloutDevice {
 }
 
 const REFRESH_MS = 5000;
-
-/** Reads "1, 10%, 100%" into stages. @returns the stages, or a sentence saying what is wrong. */
-export function parseStages(text: string): { stages: { count?: number; percent?: number }[] } | { error: string } {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) return { error: 'Give at least one stage, e.g. "1, 10%, 100%".' };
-  const stages: { count?: number; percent?: number }[] = [];
-  for (const p of parts) {
-    const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(p);
-    if (!m) return { error: `"${p}" is not a device count or a percentage.` };
-    stages.push(m[2] ? { percent: Number(m[1]) } : { count: Number(m[1]) });
-  }
-  return { stages };
-}
 
 function NewRollout(props: { files: StoredFile[]; onCreated: (id: string) => void }): ComponentChild {
   const firmware = props.files.filter((f) => f.fileType.startsWith('1 '));
