@@ -122,6 +122,8 @@ export function summariseProfileFile(path: string, top = 25): ProfileSummary {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // `... | head` closes the pipe early: that is not an error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
   const file = process.argv[2];
   if (!file) {
     console.error('usage: node --import tsx bench/lib/cpuprofile.ts <file.cpuprofile> [--top=N]');

@@ -120,7 +120,10 @@ const handlers: { [K in TaskType]: Handler<Extract<TaskPayload, { type: K }>> } 
 
   setParameterValues: {
     async start(p, _task, ctx) {
-      const stored = await ctx.storedParameters(p.parameters.map((x) => x.name));
+      // The stored parameter only matters for a value without an explicit type, or a non-string
+      // value (boolean/number spelling): a preset giving typed strings costs no read.
+      const needed = p.parameters.filter((x) => x.type === undefined || typeof x.value !== 'string').map((x) => x.name);
+      const stored = needed.length > 0 ? await ctx.storedParameters(needed) : new Map<string, StoredParameter>();
       const parameterList: ParameterValueStruct[] = p.parameters.map((x) => {
         const s = stored.get(x.name);
         const type = spvType(x.value, x.type, s);

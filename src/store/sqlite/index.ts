@@ -644,7 +644,9 @@ export class SqliteStore implements Store {
     return this.write((): SessionCommitResult => {
       const created = this.upsertDevice(commit.device);
       for (const d of commit.parameterDeletes ?? []) this.deleteParameters(commit.device.id, d);
-      for (const p of commit.parameters ?? []) this.writeParameter(commit.device.id, p, commit.at);
+      // names under a sub-tree this commit just removed cannot exist: no point trying to touch them
+      const wiped = (commit.parameterDeletes ?? []).filter((d) => !d.except || d.except.length === 0).map((d) => d.prefix);
+      for (const p of commit.parameters ?? []) this.writeParameter(commit.device.id, p, commit.at, wiped.length > 0 && wiped.some((w) => p.name.startsWith(w)));
       for (const u of commit.taskUpdates ?? []) this.applyTaskUpdate(u);
       for (const f of commit.faults ?? []) this.insertFault(f);
       let sessionId: string | null = null;
@@ -715,9 +717,10 @@ export class SqliteStore implements Store {
    * Writes one parameter. A value the device reports unchanged (most of a periodic Inform) only
    * gets its `updated_at` touched: an UPDATE of that column alone leaves the (name, value) index
    * alone, where the upsert rewrites its entry at a random page of the index. The upsert runs
-   * when the touch matched no row (new parameter, or something changed).
+   * when the touch matched no row (new parameter, or something changed), or at once when the
+   * parameter is `knownAbsent` (its sub-tree was deleted earlier in the same commit).
    */
-  private writeParameter(deviceId: string, p: ParameterWrite, at: IsoTimestamp): void {
+  private writeParameter(deviceId: string, p: ParameterWrite, at: IsoTimestamp, knownAbsent = false): void {
     if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
     const present = PARAMETER_WRITE_FIELDS.filter((f) => p[f] !== undefined);
     const key = present.join(',');
@@ -732,7 +735,7 @@ export class SqliteStore implements Store {
       const same = present.map((f) => ` AND ${PARAMETER_WRITE_COLUMNS[f]} IS @${f}`).join('');
       return `UPDATE parameters SET updated_at = @at WHERE device_id = @deviceId AND name = @name${same}`;
     });
-    if (touch.run(params).changes > 0) return;
+    if (!knownAbsent && touch.run(params).changes > 0) return;
     const st = this.dynamicStatement(`param:${key}`, () => {
       const cols = present.map((f) => PARAMETER_WRITE_COLUMNS[f]);
       return `INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
