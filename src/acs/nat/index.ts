@@ -129,6 +129,8 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
       table: bindingTableFor(deps.store, options.persist ?? 'auto'),
       logger: log,
     });
+    const a = stun.address();
+    log?.info({ stun: `${a.address}:${a.port}`, integrity: s.secret !== undefined && !s.allowAnonymous, provisioning: options.provisioning?.mode ?? 'off' }, 'STUN server started');
   }
   const stunRef = stun;
   const udp = new UdpConnectionRequestTransport({
