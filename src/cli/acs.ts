@@ -38,7 +38,8 @@ export interface AcsCliOptions extends NatCliOptions {
   maxSessions: string;
   logLevel: string;
   database?: string;
-  workers: string;
+  /** Default 1. */
+  workers?: string;
 }
 
 /** A bad command line: printed as `switchboard: <message>`, exit status 1. */

@@ -101,6 +101,21 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         await rejectsWith(store.updateDevice('000B82-HT502-P1', { tags: ['a,b'] }), 'invalid');
       }));
 
+      it('addTags()/removeTags() change tags atomically; concurrent changes are all kept; unknown device -> null', withStore(async (store) => {
+        await store.createDevice(identity('T1'));
+        const id = '000B82-HT502-T1';
+        assert.deepEqual((await store.addTags(id, ['b', 'a', 'a']))?.tags, ['a', 'b']);
+        await Promise.all(['c', 'd', 'e', 'f'].map((t) => store.addTags(id, [t])));
+        assert.deepEqual((await store.getDevice(id))?.tags, ['a', 'b', 'c', 'd', 'e', 'f']);
+        await Promise.all([store.removeTags(id, ['a']), store.removeTags(id, ['c', 'missing']), store.addTags(id, ['g'])]);
+        assert.deepEqual((await store.getDevice(id))?.tags, ['b', 'd', 'e', 'f', 'g']);
+        assert.equal((await store.queryDevices({ tags: ['g'] })).devices.length, 1);
+        assert.equal((await store.queryDevices({ tags: ['a'] })).devices.length, 0);
+        assert.equal(await store.addTags('missing', ['x']), null);
+        assert.equal(await store.removeTags('missing', ['x']), null);
+        await rejectsWith(store.addTags(id, ['a,b']), 'invalid');
+      }));
+
       it('deleteDevice() removes the device and everything attached to it', withStore(async (store) => {
         await store.commitSession(inform('A1', T0, { parameters: [{ name: 'Device.X', value: '1' }] }));
         const task = await store.createTask({ deviceId: '000B82-HT502-A1', payload: { type: 'reboot' } });

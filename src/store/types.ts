@@ -517,6 +517,13 @@ export interface Store {
   createDevice(input: NewDevice): Promise<Device>;
   /** Changes tags/credentials; resolves null when the device does not exist. */
   updateDevice(id: string, patch: DevicePatch): Promise<Device | null>;
+  /**
+   * Adds tags to a device atomically (no read-modify-write race with concurrent tag changes).
+   * Resolves the device, or null when it does not exist; rejects `invalid` for a bad tag.
+   */
+  addTags(id: string, tags: string[]): Promise<Device | null>;
+  /** Removes tags from a device atomically (absent ones are ignored); null for an unknown device. */
+  removeTags(id: string, tags: string[]): Promise<Device | null>;
   /** Deletes the device with its parameters, tasks, faults and sessions; false when absent. */
   deleteDevice(id: string): Promise<boolean>;
   queryDevices(query: DeviceQuery): Promise<DevicePage>;

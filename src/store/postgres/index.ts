@@ -675,6 +675,31 @@ export class PostgresStore implements Store {
     return row ? rowToDevice(row) : null;
   }
 
+  async addTags(id: string, tags: string[]): Promise<Device | null> {
+    return this.changeTags(id, normaliseTags(tags), []);
+  }
+
+  async removeTags(id: string, tags: string[]): Promise<Device | null> {
+    return this.changeTags(id, [], tags);
+  }
+
+  /**
+   * Reads the tag list under a row lock (FOR UPDATE) and writes it in the same transaction, so
+   * concurrent changes of other processes are applied one after the other, none lost. The list
+   * is normalised in JS, the same way as everywhere else.
+   */
+  private async changeTags(id: string, add: string[], remove: string[]): Promise<Device | null> {
+    this.open();
+    return this.transaction(async (client) => {
+      const [cur] = await this.rows<{ tags: string[] }>(client, 'SELECT tags FROM devices WHERE id = $1 FOR UPDATE', [id]);
+      if (!cur) return null;
+      const drop = new Set(remove);
+      const next = normaliseTags([...cur.tags, ...add].filter((t) => !drop.has(t)));
+      const [row] = await this.rows<DeviceRow>(client, `UPDATE devices SET tags = $1::text[] WHERE id = $2 RETURNING ${DEVICE_COLUMNS}`, [next, id]);
+      return rowToDevice(row);
+    });
+  }
+
   async deleteDevice(id: string): Promise<boolean> {
     this.open();
     // One statement: data-modifying CTEs run atomically together.

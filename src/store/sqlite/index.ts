@@ -582,6 +582,30 @@ export class SqliteStore implements Store {
     return found ? rowToDevice(this.s.getDevice.get(id)!) : null;
   }
 
+  async addTags(id: string, tags: string[]): Promise<Device | null> {
+    return this.changeTags(id, normaliseTags(tags), []);
+  }
+
+  async removeTags(id: string, tags: string[]): Promise<Device | null> {
+    return this.changeTags(id, [], tags);
+  }
+
+  /** Reads and writes the tag list in one transaction: a concurrent change cannot be lost. */
+  private changeTags(id: string, add: string[], remove: string[]): Device | null {
+    this.open();
+    const found = this.db.transaction(() => {
+      const row = this.s.getDevice.get(id);
+      if (!row) return false;
+      const drop = new Set(remove);
+      const next = normaliseTags([...(JSON.parse(row.tags) as string[]), ...add].filter((t) => !drop.has(t)));
+      this.s.setDeviceTags.run(JSON.stringify(next), id);
+      this.s.deleteTagsOf.run(id);
+      for (const t of next) this.s.insertTag.run(id, t);
+      return true;
+    })();
+    return found ? rowToDevice(this.s.getDevice.get(id)!) : null;
+  }
+
   async deleteDevice(id: string): Promise<boolean> {
     this.open();
     return this.db.transaction(() => {
