@@ -257,10 +257,14 @@ function pageOf<R, T>(rows: R[], limit: number, map: (r: R) => T, cursorOf: (r: 
 
 const ROLLOUT_DEVICE_STATES: readonly RolloutDeviceState[] = ['pending', 'downloading', 'succeeded', 'failed', 'skipped'];
 
+/** Distinct SQL texts whose prepared statements are kept (see `prepare`). */
+const STATEMENT_CACHE_LIMIT = 256;
+
 /** See the module comment. */
 export class SqliteProvisioningStore implements ProvisioningStore {
   readonly name: string;
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
   private readonly clock: () => number;
   private closed = false;
 
@@ -272,6 +276,21 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   private now(): IsoTimestamp {
     return new Date(this.clock()).toISOString();
+  }
+
+  /**
+   * A prepared statement for `sql`, from a cache: the session hooks run several of these queries
+   * per CWMP session, and preparing them on every call was ~11% of the ACS's CPU in a periodic
+   * session benchmark (bench/sessions.bench.ts). Texts built per call (IN lists, optional filters)
+   * have few variants; past `STATEMENT_CACHE_LIMIT` distinct texts new ones are not cached.
+   */
+  private prepare(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.statements.size < STATEMENT_CACHE_LIMIT) this.statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Runs a synchronous body, mapping SQLite failures to StoreError. */
@@ -294,9 +313,9 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const at = this.now();
       const id = newId('pre');
-      const taken = this.db.prepare('SELECT 1 FROM prov_presets WHERE name = ?').get(spec.name);
+      const taken = this.prepare('SELECT 1 FROM prov_presets WHERE name = ?').get(spec.name);
       if (taken) throw new StoreError('conflict', `a preset named "${spec.name}" exists`);
-      this.db.prepare('INSERT INTO prov_presets (id, name, spec, revision, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)').run(id, spec.name, JSON.stringify(spec), at, at);
+      this.prepare('INSERT INTO prov_presets (id, name, spec, revision, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)').run(id, spec.name, JSON.stringify(spec), at, at);
       return { ...spec, id, revision: 1, createdAt: at, updatedAt: at };
     });
   }
@@ -307,35 +326,35 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   getPreset(id: string): Promise<Preset | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0] | undefined;
+      const r = this.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0] | undefined;
       return r ? this.presetRow(r) : null;
     });
   }
 
   listPresets(): Promise<Preset[]> {
     return this.run(() =>
-      (this.db.prepare('SELECT * FROM prov_presets ORDER BY name').all() as Parameters<SqliteProvisioningStore['presetRow']>[0][]).map((r) => this.presetRow(r)),
+      (this.prepare('SELECT * FROM prov_presets ORDER BY name').all() as Parameters<SqliteProvisioningStore['presetRow']>[0][]).map((r) => this.presetRow(r)),
     );
   }
 
   updatePreset(id: string, spec: PresetSpec): Promise<Preset | null> {
     return this.run(() =>
       this.db.transaction(() => {
-        const taken = this.db.prepare('SELECT 1 FROM prov_presets WHERE name = ? AND id <> ?').get(spec.name, id);
+        const taken = this.prepare('SELECT 1 FROM prov_presets WHERE name = ? AND id <> ?').get(spec.name, id);
         if (taken) throw new StoreError('conflict', `a preset named "${spec.name}" exists`);
         const at = this.now();
         const res = this.db
           .prepare('UPDATE prov_presets SET name = ?, spec = ?, revision = revision + 1, updated_at = ? WHERE id = ?')
           .run(spec.name, JSON.stringify(spec), at, id);
         if (res.changes === 0) return null;
-        const r = this.db.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0];
+        const r = this.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0];
         return this.presetRow(r);
       })(),
     );
   }
 
   deletePreset(id: string): Promise<boolean> {
-    return this.run(() => this.db.prepare('DELETE FROM prov_presets WHERE id = ?').run(id).changes > 0);
+    return this.run(() => this.prepare('DELETE FROM prov_presets WHERE id = ?').run(id).changes > 0);
   }
 
   // Files ----------------------------------------------------------------------------------------
@@ -356,7 +375,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   getFile(id: string): Promise<FileRecord | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT * FROM prov_files WHERE id = ?').get(id) as FileRow | undefined;
+      const r = this.prepare('SELECT * FROM prov_files WHERE id = ?').get(id) as FileRow | undefined;
       return r ? rowToFile(r) : null;
     });
   }
@@ -383,7 +402,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         args.push(String(c.created), String(c.created), String(c.id));
       }
       const sql = `SELECT * FROM prov_files ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id LIMIT ?`;
-      const rows = this.db.prepare(sql).all(...args, limit + 1) as FileRow[];
+      const rows = this.prepare(sql).all(...args, limit + 1) as FileRow[];
       return pageOf(rows, limit, rowToFile, (r) => ({ created: r.created_at, id: r.id }));
     });
   }
@@ -391,7 +410,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   updateFile(id: string, patch: FilePatch): Promise<FileRecord | null> {
     return this.run(() =>
       this.db.transaction(() => {
-        const r = this.db.prepare('SELECT * FROM prov_files WHERE id = ?').get(id) as FileRow | undefined;
+        const r = this.prepare('SELECT * FROM prov_files WHERE id = ?').get(id) as FileRow | undefined;
         if (!r) return null;
         const cur = rowToFile(r);
         const next: FileRecord = {
@@ -417,11 +436,11 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   }
 
   deleteFile(id: string): Promise<boolean> {
-    return this.run(() => this.db.prepare('DELETE FROM prov_files WHERE id = ?').run(id).changes > 0);
+    return this.run(() => this.prepare('DELETE FROM prov_files WHERE id = ?').run(id).changes > 0);
   }
 
   countFilesWithContent(sha256: string): Promise<number> {
-    return this.run(() => (this.db.prepare('SELECT COUNT(*) AS n FROM prov_files WHERE sha256 = ?').get(sha256) as { n: number }).n);
+    return this.run(() => (this.prepare('SELECT COUNT(*) AS n FROM prov_files WHERE sha256 = ?').get(sha256) as { n: number }).n);
   }
 
   // Variables ------------------------------------------------------------------------------------
@@ -481,9 +500,9 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   putVariables(sets: { key: string; variables: Record<string, string> }[], mode: 'merge' | 'replace'): Promise<number> {
     return this.run(() => {
       const at = this.now();
-      const del = this.db.prepare('DELETE FROM prov_variables WHERE key = ?');
-      const delOne = this.db.prepare('DELETE FROM prov_variables WHERE key = ? AND name = ?');
-      const put = this.db.prepare(
+      const del = this.prepare('DELETE FROM prov_variables WHERE key = ?');
+      const delOne = this.prepare('DELETE FROM prov_variables WHERE key = ? AND name = ?');
+      const put = this.prepare(
         'INSERT INTO prov_variables (key, name, value, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (key, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
       );
       this.db.transaction(() => {
@@ -502,15 +521,15 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   deleteVariables(selector: { keys?: string[]; all?: boolean }): Promise<number> {
     return this.run(() => {
       if (selector.all) {
-        const n = (this.db.prepare('SELECT COUNT(DISTINCT key) AS n FROM prov_variables').get() as { n: number }).n;
-        this.db.prepare('DELETE FROM prov_variables').run();
+        const n = (this.prepare('SELECT COUNT(DISTINCT key) AS n FROM prov_variables').get() as { n: number }).n;
+        this.prepare('DELETE FROM prov_variables').run();
         return n;
       }
       const keys = selector.keys ?? [];
       if (keys.length === 0) return 0;
       const ph = keys.map(() => '?').join(',');
-      const n = (this.db.prepare(`SELECT COUNT(DISTINCT key) AS n FROM prov_variables WHERE key IN (${ph})`).get(...keys) as { n: number }).n;
-      this.db.prepare(`DELETE FROM prov_variables WHERE key IN (${ph})`).run(...keys);
+      const n = (this.prepare(`SELECT COUNT(DISTINCT key) AS n FROM prov_variables WHERE key IN (${ph})`).get(...keys) as { n: number }).n;
+      this.prepare(`DELETE FROM prov_variables WHERE key IN (${ph})`).run(...keys);
       return n;
     });
   }
@@ -525,7 +544,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         sql += ` AND kind IN (${kinds.map(() => '?').join(',')})`;
         args.push(...kinds);
       }
-      const rows = this.db.prepare(sql + ' ORDER BY kind, name').all(...args) as {
+      const rows = this.prepare(sql + ' ORDER BY kind, name').all(...args) as {
         device_id: string;
         kind: string;
         name: string;
@@ -546,7 +565,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
     return this.run(() => {
-      const put = this.db.prepare(
+      const put = this.prepare(
         `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`,
       );
@@ -568,7 +587,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         sql += ' AND name = ?';
         args.push(name);
       }
-      return this.db.prepare(sql).run(...args).changes;
+      return this.prepare(sql).run(...args).changes;
     });
   }
 
@@ -578,7 +597,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const at = this.now();
       const id = newId('ro');
-      const insertDevice = this.db.prepare(
+      const insertDevice = this.prepare(
         `INSERT INTO prov_rollout_devices (rollout_id, device_id, position, stage, state, from_version, detail, updated_at, finished_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -594,7 +613,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   getRollout(id: string): Promise<Rollout | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+      const r = this.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
       return r ? rowToRollout(r) : null;
     });
   }
@@ -623,7 +642,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   updateRollout(id: string, patch: RolloutPatch): Promise<Rollout | null> {
     return this.run(() =>
       this.db.transaction(() => {
-        const r = this.db.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+        const r = this.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
         if (!r) return null;
         const cur = rowToRollout(r);
         const next: Rollout = {
@@ -664,7 +683,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   getRolloutDevice(rolloutId: string, deviceId: string): Promise<RolloutDevice | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
+      const r = this.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
       return r ? rowToRolloutDevice(r) : null;
     });
   }
@@ -713,14 +732,14 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     col('detail', update.detail);
     col('started_at', update.startedAt);
     col('finished_at', update.finishedAt);
-    this.db.prepare(`UPDATE prov_rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ? AND device_id = ?`).run(...args, rolloutId, deviceId);
+    this.prepare(`UPDATE prov_rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ? AND device_id = ?`).run(...args, rolloutId, deviceId);
   }
 
   updateRolloutDevice(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate): Promise<RolloutDevice | null> {
     return this.run(() =>
       this.db.transaction(() => {
         this.applyDeviceUpdate(rolloutId, deviceId, update);
-        const r = this.db.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
+        const r = this.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
         return r ? rowToRolloutDevice(r) : null;
       })(),
     );
@@ -742,12 +761,12 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() =>
       // IMMEDIATE: take the write lock before counting, so two connections cannot both see a free slot.
       this.db.transaction(() => {
-        const busy = (this.db.prepare("SELECT COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND state = 'downloading'").get(rolloutId) as { n: number }).n;
+        const busy = (this.prepare("SELECT COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND state = 'downloading'").get(rolloutId) as { n: number }).n;
         if (busy >= maxConcurrent) return null;
-        const cur = this.db.prepare('SELECT state FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as { state: string } | undefined;
+        const cur = this.prepare('SELECT state FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as { state: string } | undefined;
         if (!cur || cur.state !== 'pending') return null;
         this.applyDeviceUpdate(rolloutId, deviceId, { ...update, state: 'downloading' });
-        return rowToRolloutDevice(this.db.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow);
+        return rowToRolloutDevice(this.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow);
       }).immediate(),
     );
   }
@@ -756,8 +775,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const rows = (
         stageAtMost === undefined
-          ? this.db.prepare('SELECT state, COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? GROUP BY state').all(rolloutId)
-          : this.db.prepare('SELECT state, COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND stage <= ? GROUP BY state').all(rolloutId, stageAtMost)
+          ? this.prepare('SELECT state, COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? GROUP BY state').all(rolloutId)
+          : this.prepare('SELECT state, COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND stage <= ? GROUP BY state').all(rolloutId, stageAtMost)
       ) as { state: string; n: number }[];
       const counts = Object.fromEntries(ROLLOUT_DEVICE_STATES.map((s) => [s, 0])) as RolloutCounts;
       for (const r of rows) counts[r.state as RolloutDeviceState] = r.n;
@@ -775,38 +794,38 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const at = this.now();
       const id = newId('wh');
-      this.db.prepare('INSERT INTO prov_webhooks (id, spec, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, JSON.stringify(spec), at, at);
+      this.prepare('INSERT INTO prov_webhooks (id, spec, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, JSON.stringify(spec), at, at);
       return { ...spec, id, createdAt: at, updatedAt: at };
     });
   }
 
   getWebhook(id: string): Promise<Webhook | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0] | undefined;
+      const r = this.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0] | undefined;
       return r ? this.webhookRow(r) : null;
     });
   }
 
   listWebhooks(): Promise<Webhook[]> {
     return this.run(() =>
-      (this.db.prepare('SELECT * FROM prov_webhooks ORDER BY created_at, id').all() as Parameters<SqliteProvisioningStore['webhookRow']>[0][]).map((r) => this.webhookRow(r)),
+      (this.prepare('SELECT * FROM prov_webhooks ORDER BY created_at, id').all() as Parameters<SqliteProvisioningStore['webhookRow']>[0][]).map((r) => this.webhookRow(r)),
     );
   }
 
   updateWebhook(id: string, spec: WebhookSpec): Promise<Webhook | null> {
     return this.run(() => {
       const at = this.now();
-      if (this.db.prepare('UPDATE prov_webhooks SET spec = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(spec), at, id).changes === 0) return null;
-      return this.webhookRow(this.db.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0]);
+      if (this.prepare('UPDATE prov_webhooks SET spec = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(spec), at, id).changes === 0) return null;
+      return this.webhookRow(this.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0]);
     });
   }
 
   deleteWebhook(id: string): Promise<boolean> {
     return this.run(() =>
       this.db.transaction(() => {
-        const gone = this.db.prepare('DELETE FROM prov_webhooks WHERE id = ?').run(id).changes > 0;
+        const gone = this.prepare('DELETE FROM prov_webhooks WHERE id = ?').run(id).changes > 0;
         // Undelivered messages of a deleted hook have no one to go to.
-        if (gone) this.db.prepare("UPDATE prov_deliveries SET status = 'failed', last_error = 'webhook deleted', next_attempt_at = NULL WHERE webhook_id = ? AND status = 'pending'").run(id);
+        if (gone) this.prepare("UPDATE prov_deliveries SET status = 'failed', last_error = 'webhook deleted', next_attempt_at = NULL WHERE webhook_id = ? AND status = 'pending'").run(id);
         return gone;
       })(),
     );
@@ -814,7 +833,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   createDeliveries(deliveries: Omit<WebhookDelivery, 'id'>[]): Promise<WebhookDelivery[]> {
     return this.run(() => {
-      const ins = this.db.prepare(
+      const ins = this.prepare(
         `INSERT INTO prov_deliveries (webhook_id, event, body, status, attempts, next_attempt_at, last_status_code, last_error, created_at, finished_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -831,7 +850,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const n = Number(id);
       if (!Number.isSafeInteger(n)) return null;
-      const r = this.db.prepare('SELECT * FROM prov_deliveries WHERE id = ?').get(n) as DeliveryRow | undefined;
+      const r = this.prepare('SELECT * FROM prov_deliveries WHERE id = ?').get(n) as DeliveryRow | undefined;
       return r ? rowToDelivery(r) : null;
     });
   }
@@ -863,8 +882,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
       col('last_error', update.lastError);
       col('finished_at', update.finishedAt);
       const n = Number(id);
-      if (sets.length > 0) this.db.prepare(`UPDATE prov_deliveries SET ${sets.join(', ')} WHERE id = ?`).run(...args, n);
-      const r = this.db.prepare('SELECT * FROM prov_deliveries WHERE id = ?').get(n) as DeliveryRow | undefined;
+      if (sets.length > 0) this.prepare(`UPDATE prov_deliveries SET ${sets.join(', ')} WHERE id = ?`).run(...args, n);
+      const r = this.prepare('SELECT * FROM prov_deliveries WHERE id = ?').get(n) as DeliveryRow | undefined;
       return r ? rowToDelivery(r) : null;
     });
   }
@@ -901,13 +920,13 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         const at = this.now();
         const tags = spec.tags ? normaliseTags(spec.tags) : [];
         const body = JSON.stringify({ ...spec, tags });
-        const cur = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow | undefined;
+        const cur = this.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow | undefined;
         if (cur) {
-          this.db.prepare('UPDATE prov_bootstrap SET spec = ?, revision = revision + 1, updated_at = ? WHERE key = ?').run(body, at, spec.key);
+          this.prepare('UPDATE prov_bootstrap SET spec = ?, revision = revision + 1, updated_at = ? WHERE key = ?').run(body, at, spec.key);
         } else {
-          this.db.prepare('INSERT INTO prov_bootstrap (key, spec, revision, created_at, updated_at) VALUES (?, ?, 1, ?, ?)').run(spec.key, body, at, at);
+          this.prepare('INSERT INTO prov_bootstrap (key, spec, revision, created_at, updated_at) VALUES (?, ?, 1, ?, ?)').run(spec.key, body, at, at);
         }
-        const row = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow;
+        const row = this.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow;
         return { record: rowToBootstrap(row), created: !cur };
       })(),
     );
@@ -915,7 +934,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   getBootstrap(key: string): Promise<BootstrapRecord | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(key) as BootstrapRow | undefined;
+      const r = this.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(key) as BootstrapRow | undefined;
       return r ? rowToBootstrap(r) : null;
     });
   }
@@ -923,7 +942,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   findBootstrap(keys: string[]): Promise<BootstrapRecord | null> {
     return this.run(() => {
       for (const k of keys) {
-        const r = this.db.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(k) as BootstrapRow | undefined;
+        const r = this.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(k) as BootstrapRow | undefined;
         if (r) return rowToBootstrap(r);
       }
       return null;
@@ -939,33 +958,33 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         where = 'WHERE key > ?';
         args.push(String(decodeCursor(query.cursor, ['key']).key));
       }
-      const rows = this.db.prepare(`SELECT * FROM prov_bootstrap ${where} ORDER BY key LIMIT ?`).all(...args, limit + 1) as BootstrapRow[];
+      const rows = this.prepare(`SELECT * FROM prov_bootstrap ${where} ORDER BY key LIMIT ?`).all(...args, limit + 1) as BootstrapRow[];
       return pageOf(rows, limit, rowToBootstrap, (r) => ({ key: r.key }));
     });
   }
 
   markBootstrapApplied(key: string, deviceId: string, at: IsoTimestamp): Promise<void> {
     return this.run(() => {
-      this.db.prepare('UPDATE prov_bootstrap SET applied_device_id = ?, applied_at = ? WHERE key = ?').run(deviceId, at, key);
+      this.prepare('UPDATE prov_bootstrap SET applied_device_id = ?, applied_at = ? WHERE key = ?').run(deviceId, at, key);
     });
   }
 
   deleteBootstrap(key: string): Promise<boolean> {
-    return this.run(() => this.db.prepare('DELETE FROM prov_bootstrap WHERE key = ?').run(key).changes > 0);
+    return this.run(() => this.prepare('DELETE FROM prov_bootstrap WHERE key = ?').run(key).changes > 0);
   }
 
   // Settings -------------------------------------------------------------------------------------
 
   getSetting<T>(name: string): Promise<T | null> {
     return this.run(() => {
-      const r = this.db.prepare('SELECT value FROM prov_settings WHERE name = ?').get(name) as { value: string } | undefined;
+      const r = this.prepare('SELECT value FROM prov_settings WHERE name = ?').get(name) as { value: string } | undefined;
       return r ? (JSON.parse(r.value) as T) : null;
     });
   }
 
   putSetting(name: string, value: unknown): Promise<void> {
     return this.run(() => {
-      this.db.prepare('INSERT INTO prov_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, JSON.stringify(value));
+      this.prepare('INSERT INTO prov_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, JSON.stringify(value));
     });
   }
 
@@ -973,7 +992,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   appendHistory(entries: NewHistoryEntry[]): Promise<void> {
     return this.run(() => {
-      const ins = this.db.prepare('INSERT INTO prov_history (device_id, name, value, previous, source, at) VALUES (?, ?, ?, ?, ?, ?)');
+      const ins = this.prepare('INSERT INTO prov_history (device_id, name, value, previous, source, at) VALUES (?, ?, ?, ?, ?, ?)');
       this.db.transaction(() => {
         for (const e of entries) ins.run(e.deviceId, e.name, e.value, e.previous, e.source, e.at);
       })();
@@ -997,13 +1016,13 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         where.push('id < ?');
         args.push(Number(decodeCursor(query.cursor, ['id']).id));
       }
-      const rows = this.db.prepare(`SELECT * FROM prov_history WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(...args, limit + 1) as HistoryRow[];
+      const rows = this.prepare(`SELECT * FROM prov_history WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(...args, limit + 1) as HistoryRow[];
       return pageOf(rows, limit, rowToHistory, (r) => ({ id: r.id }));
     });
   }
 
   pruneHistory(before: IsoTimestamp): Promise<number> {
-    return this.run(() => this.db.prepare('DELETE FROM prov_history WHERE at < ?').run(before).changes);
+    return this.run(() => this.prepare('DELETE FROM prov_history WHERE at < ?').run(before).changes);
   }
 
   close(): Promise<void> {
