@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { StoreError, makeDeviceId, redactDevice, type DeviceWrite, type SessionCommit, type Store } from './types.ts';
+import { StoreError, makeDeviceId, redactDevice, type DeviceWrite, type FaultQuery, type SessionCommit, type Store } from './types.ts';
 
 const T0 = '2025-01-01T00:00:00.000Z';
 const T1 = '2025-01-01T00:05:00.000Z';
@@ -505,6 +505,22 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await store.deleteFaults({ ids: [list.faults[0].id] }), 1);
         assert.equal(await store.deleteFaults({ deviceId: id }), 2);
         assert.equal((await store.listFaults({})).faults.length, 0);
+      }));
+
+      it('filters by code and by time (since/until inclusive, any zone notation); bad times are invalid', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        const at = (minute: number) => `2025-03-01T10:0${minute}:00.000Z`;
+        const faults = [1, 2, 3].map((i) => ({ deviceId: id, taskId: null, source: 'cpe' as const, code: `900${i}`, message: `m${i}`, detail: null, at: at(i) }));
+        await store.commitSession(inform('A1', T0, { faults }));
+        const codes = async (q: FaultQuery) => (await store.listFaults(q)).faults.map((f) => f.code);
+        assert.deepEqual(await codes({ code: ['9001', '9003', '9999'] }), ['9003', '9001']);
+        assert.deepEqual(await codes({ code: [] }), []);
+        assert.deepEqual(await codes({ since: at(2) }), ['9003', '9002']);
+        assert.deepEqual(await codes({ until: at(2) }), ['9002', '9001']);
+        assert.deepEqual(await codes({ since: '2025-03-01T12:02:00+02:00', until: '2025-03-01T10:02:30Z' }), ['9002']);
+        assert.deepEqual(await codes({ code: ['9003'], since: at(1), until: at(2) }), []);
+        await rejectsWith(store.listFaults({ since: 'yesterday' }), 'invalid');
+        await rejectsWith(store.listFaults({ until: '2025-03-01T10:00:00' }), 'invalid');
       }));
     });
 

@@ -339,6 +339,12 @@ export type NewFaultRecord = Omit<FaultRecord, 'id'>;
 export interface FaultQuery {
   deviceId?: string;
   taskId?: string;
+  /** Faults with one of these codes (an empty list matches none). */
+  code?: string[];
+  /** Faults at or after this time (`invalid` when not an ISO 8601 timestamp with a zone). */
+  since?: IsoTimestamp;
+  /** Faults at or before this time. */
+  until?: IsoTimestamp;
   limit?: number;
   cursor?: string;
 }

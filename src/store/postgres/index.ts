@@ -975,6 +975,9 @@ export class PostgresStore implements Store {
     const where: string[] = [];
     if (query.deviceId !== undefined) where.push(`device_id = ${p.add(query.deviceId, 'text')}`);
     if (query.taskId !== undefined) where.push(`task_id = ${p.add(query.taskId, 'text')}`);
+    if (query.code !== undefined) where.push(`code = ANY(${p.add(query.code, 'text[]')})`);
+    if (query.since !== undefined) where.push(`at >= ${p.add(isoParam(query.since, 'since'), 'timestamptz')}`);
+    if (query.until !== undefined) where.push(`at <= ${p.add(isoParam(query.until, 'until'), 'timestamptz')}`);
     if (query.cursor !== undefined) where.push(`id < ${p.add(cursorId(query.cursor), 'bigint')}`);
     const sql = `SELECT ${FAULT_COLUMNS} FROM faults ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(limit + 1, 'int')}`;
     const rows = await this.rows<FaultRow>(this.pool, sql, p.values);

@@ -347,6 +347,14 @@ const TASK_UPDATE_FIELDS = Object.keys(TASK_UPDATE_COLUMNS) as TaskUpdateField[]
 /** Highest code point: an upper bound for "every name starting with prefix" range scans. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
 
+/** A FaultQuery time bound as a UTC ISO string. @throws StoreError `invalid` for anything else than an ISO timestamp with a zone. */
+function faultTimeBound(value: string, field: string): string {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new StoreError('invalid', `${field} must be an ISO 8601 timestamp with a time zone, got ${JSON.stringify(value)}`);
+  }
+  return new Date(value).toISOString();
+}
+
 /**
  * `Store` on one SQLite file. Create it with `openSqliteStore`.
  */
@@ -953,6 +961,20 @@ export class SqliteStore implements Store {
     if (query.taskId !== undefined) {
       where.push('task_id = ?');
       params.push(query.taskId);
+    }
+    if (query.code !== undefined) {
+      if (query.code.length === 0) return { faults: [], nextCursor: null };
+      where.push(`code IN (${query.code.map(() => '?').join(', ')})`);
+      params.push(...query.code);
+    }
+    // julianday compares instants whatever the zone notation of the stored and given timestamps
+    if (query.since !== undefined) {
+      where.push('julianday(at) >= julianday(?)');
+      params.push(faultTimeBound(query.since, 'since'));
+    }
+    if (query.until !== undefined) {
+      where.push('julianday(at) <= julianday(?)');
+      params.push(faultTimeBound(query.until, 'until'));
     }
     if (query.cursor !== undefined) {
       where.push('id < ?');
