@@ -160,6 +160,29 @@ describe('console pages in chromium (seeded devices)', { skip: unavailable ?? fa
     await assertAccessible(page, 'account');
   });
 
+  it('is usable with the keyboard: skip link, navigation, focus on the new page\'s heading, dialogs', async () => {
+    await page.goto(`${h.url}/`);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main');
+    await page.getByRole('link', { name: 'Devices' }).first().focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Devices' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus moves to the new page');
+    // Select a device and open the delete dialog with the keyboard; Escape cancels it.
+    await page.getByLabel(`Select ${seededId(5)}`).focus();
+    await page.keyboard.press('Space');
+    await page.getByRole('toolbar').getByRole('button', { name: 'Delete' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'Delete devices' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    assert.equal((await h.call('GET', `/api/devices/${encodeURIComponent(seededId(5))}`)).statusCode, 200, 'nothing was deleted');
+    await page.getByRole('button', { name: 'Clear selection' }).click();
+  });
+
   it('a viewer sees the API refuse a reboot, in words', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByText('You have logged out.').waitFor();

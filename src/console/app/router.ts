@@ -62,6 +62,8 @@ export function onLinkClick(event: MouseEvent): void {
   if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   const anchor = (event.target as Element | null)?.closest('a');
   if (!anchor || anchor.target || anchor.hasAttribute('download')) return;
+  // In-page links (the skip link) keep the browser's behaviour: scroll and move focus.
+  if (anchor.getAttribute('href')?.startsWith('#')) return;
   const url = new URL(anchor.href, window.location.href);
   if (url.origin !== window.location.origin || url.pathname.startsWith('/api/')) return;
   event.preventDefault();
