@@ -343,7 +343,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         const taken = this.prepare('SELECT 1 FROM prov_presets WHERE name = ? AND id <> ?').get(spec.name, id);
         if (taken) throw new StoreError('conflict', `a preset named "${spec.name}" exists`);
         const at = this.now();
-        const res = this.db
+        const res = this
           .prepare('UPDATE prov_presets SET name = ?, spec = ?, revision = revision + 1, updated_at = ? WHERE id = ?')
           .run(spec.name, JSON.stringify(spec), at, id);
         if (res.changes === 0) return null;
@@ -363,7 +363,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const at = this.now();
       const id = newId('file');
-      this.db
+      this
         .prepare(
           `INSERT INTO prov_files (id, name, file_type, oui, product_class, version, size, sha256, description, auth_scheme, auth_username, auth_password, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -424,7 +424,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
           auth: patch.auth ?? cur.auth,
           updatedAt: this.now(),
         };
-        this.db
+        this
           .prepare(
             `UPDATE prov_files SET name = ?, file_type = ?, oui = ?, product_class = ?, version = ?, description = ?, auth_scheme = ?, auth_username = ?, auth_password = ?, updated_at = ?
              WHERE id = ?`,
@@ -462,7 +462,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   getVariables(keys: string[]): Promise<VariableSet[]> {
     return this.run(() => {
       if (keys.length === 0) return [];
-      const rows = this.db
+      const rows = this
         .prepare(`SELECT key, name, value, updated_at FROM prov_variables WHERE key IN (${keys.map(() => '?').join(',')}) ORDER BY key, name`)
         .all(...keys) as { key: string; name: string; value: string; updated_at: string }[];
       const sets = this.variableSets(rows);
@@ -484,13 +484,13 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         where.push('key > ?');
         args.push(String(decodeCursor(query.cursor, ['key']).key));
       }
-      const keys = this.db
+      const keys = this
         .prepare(`SELECT DISTINCT key FROM prov_variables ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY key LIMIT ?`)
         .all(...args, limit + 1) as { key: string }[];
       const more = keys.length > limit;
       const pageKeys = (more ? keys.slice(0, limit) : keys).map((k) => k.key);
       if (pageKeys.length === 0) return { items: [], nextCursor: null };
-      const rows = this.db
+      const rows = this
         .prepare(`SELECT key, name, value, updated_at FROM prov_variables WHERE key IN (${pageKeys.map(() => '?').join(',')}) ORDER BY key, name`)
         .all(...pageKeys) as { key: string; name: string; value: string; updated_at: string }[];
       return { items: this.variableSets(rows), nextCursor: more ? encodeCursor({ key: pageKeys[pageKeys.length - 1] }) : null };
@@ -602,7 +602,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       this.db.transaction(() => {
-        this.db
+        this
           .prepare('INSERT INTO prov_rollouts (id, spec, state, stage_index, reason, created_at, updated_at) VALUES (?, ?, ?, 0, NULL, ?, ?)')
           .run(id, JSON.stringify(spec), 'running', at, at);
         for (const d of devices) insertDevice.run(id, d.deviceId, d.position, d.stage, d.state, d.fromVersion, d.detail, at, d.state === 'skipped' ? at : null);
@@ -632,7 +632,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         where.push('(created_at < ? OR (created_at = ? AND id < ?))');
         args.push(String(c.created), String(c.created), String(c.id));
       }
-      const rows = this.db
+      const rows = this
         .prepare(`SELECT * FROM prov_rollouts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`)
         .all(...args, limit + 1) as RolloutRow[];
       return pageOf(rows, limit, rowToRollout, (r) => ({ created: r.created_at, id: r.id }));
@@ -653,7 +653,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
           finishedAt: patch.finishedAt !== undefined ? patch.finishedAt : cur.finishedAt,
           updatedAt: this.now(),
         };
-        this.db
+        this
           .prepare('UPDATE prov_rollouts SET state = ?, stage_index = ?, reason = ?, finished_at = ?, updated_at = ? WHERE id = ?')
           .run(next.state, next.stageIndex, next.reason, next.finishedAt, next.updatedAt, id);
         return next;
@@ -674,7 +674,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         where.push('position > ?');
         args.push(Number(decodeCursor(query.cursor, ['position']).position));
       }
-      const rows = this.db
+      const rows = this
         .prepare(`SELECT * FROM prov_rollout_devices WHERE ${where.join(' AND ')} ORDER BY position LIMIT ?`)
         .all(...args, limit + 1) as RolloutDeviceRow[];
       return pageOf(rows, limit, rowToRolloutDevice, (r) => ({ position: r.position }));
@@ -690,7 +690,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   rolloutsOfDevice(deviceId: string): Promise<{ rollout: Rollout; device: RolloutDevice }[]> {
     return this.run(() => {
-      const rows = this.db
+      const rows = this
         .prepare(
           `SELECT d.*, r.id AS r_id, r.spec AS r_spec, r.state AS r_state, r.stage_index AS r_stage_index, r.reason AS r_reason,
                   r.created_at AS r_created_at, r.updated_at AS r_updated_at, r.finished_at AS r_finished_at
@@ -747,7 +747,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   updateRolloutDevices(rolloutId: string, where: { states: RolloutDeviceState[] }, update: RolloutDeviceUpdate): Promise<number> {
     return this.run(() => {
-      const ids = this.db
+      const ids = this
         .prepare(`SELECT device_id FROM prov_rollout_devices WHERE rollout_id = ? AND state IN (${where.states.map(() => '?').join(',')})`)
         .all(rolloutId, ...where.states) as { device_id: string }[];
       this.db.transaction(() => {
@@ -858,7 +858,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   dueDeliveries(now: IsoTimestamp, limit: number): Promise<WebhookDelivery[]> {
     return this.run(() =>
       (
-        this.db
+        this
           .prepare("SELECT * FROM prov_deliveries WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
           .all(now, limit) as DeliveryRow[]
       ).map(rowToDelivery),
@@ -905,7 +905,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         where.push('id < ?');
         args.push(Number(decodeCursor(query.cursor, ['id']).id));
       }
-      const rows = this.db
+      const rows = this
         .prepare(`SELECT * FROM prov_deliveries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
         .all(...args, limit + 1) as DeliveryRow[];
       return pageOf(rows, limit, rowToDelivery, (r) => ({ id: r.id }));
