@@ -88,7 +88,7 @@ export function TokensPage(): ComponentChild {
                   { key: t.id },
                   h('th', { scope: 'row' }, t.name),
                   h('td', null, t.role),
-                  h('td', null, dateTime(t.createdAt)),
+                  h('td', { class: 'nowrap' }, dateTime(t.createdAt)),
                   h('td', null, ago(t.lastUsedAt)),
                   h('td', null, t.revokedAt ? h(Badge, { kind: 'offline' }, 'revoked') : h(Badge, { kind: 'online' }, 'active')),
                   h('td', null, t.revokedAt ? null : h(Button, { small: true, kind: 'danger', onClick: () => void doRevoke(t), 'aria-label': `Revoke ${t.name}` }, 'Revoke')),
