@@ -135,6 +135,11 @@ describe('console end to end: real ACS, simulated devices, chromium', { skip: un
     await page.getByText(/[0-9]{2,} parameters known/).waitFor();
   });
 
+  it('refreshes one subtree from the device', async () => {
+    await page.getByRole('button', { name: 'Refresh Device.DeviceInfo. from the device' }).click();
+    await page.getByText('Refreshed Device.DeviceInfo. from the device.').waitFor({ timeout: 40_000 });
+  });
+
   it('changes a SIP setting and sees the device report it', async () => {
     const target = devices[0];
     await page.getByLabel('Find a parameter').fill('Line.1.SIP.AuthUserName');

@@ -102,6 +102,18 @@ describe('console pages in chromium (seeded devices)', { skip: unavailable ?? fa
     await page.locator('th[aria-sort="ascending"]').filter({ hasText: 'Last contact' }).waitFor();
   });
 
+  it('tags several selected devices at once and says how it went', async () => {
+    await page.goto(`${h.url}/devices?sort=id`);
+    await page.getByLabel(`Select ${seededId(0)}`).check();
+    await page.getByLabel(`Select ${seededId(4)}`).check();
+    await page.getByRole('button', { name: 'Add tag…' }).click();
+    await page.getByLabel('Tag', { exact: true }).last().fill('lab');
+    await page.getByRole('button', { name: 'Add tag', exact: true }).click();
+    await page.getByText('Tag "lab" added on 2 of 2 devices.').waitFor();
+    for (const i of [0, 4]) assert.deepEqual((await h.call('GET', `/api/devices/${encodeURIComponent(seededId(i))}`)).json().tags, ['lab']);
+    await page.locator('table.devices tbody tr').filter({ hasText: seededId(4) }).getByText('lab').waitFor();
+  });
+
   it('a readable sentence for an invalid filter', async () => {
     await page.goto(`${h.url}/devices?param=Device.&op=eq&value=1`);
     await page.getByRole('alert').filter({ hasText: 'Invalid parameter filter "Device. eq 1": the name is an object path' }).waitFor();
