@@ -344,6 +344,24 @@ const TASK_UPDATE_COLUMNS = {
 type TaskUpdateField = keyof typeof TASK_UPDATE_COLUMNS;
 const TASK_UPDATE_FIELDS = Object.keys(TASK_UPDATE_COLUMNS) as TaskUpdateField[];
 
+/** The column value of a ParameterWrite field (booleans as 0/1, access lists as JSON). */
+function parameterColumnValue(p: ParameterWrite, f: ParameterWriteField): string | number | null {
+  const v = p[f];
+  if (v === undefined || v === null) return null;
+  if (f === 'writable') return v ? 1 : 0;
+  if (f === 'accessList') return JSON.stringify(v);
+  return v as string | number;
+}
+
+/** The stored row already holds every field the write gives (fields left undefined keep theirs). */
+function sameParameter(row: ParameterRow, p: ParameterWrite): boolean {
+  for (const f of PARAMETER_WRITE_FIELDS) {
+    if (p[f] === undefined) continue;
+    if (row[PARAMETER_WRITE_COLUMNS[f]] !== parameterColumnValue(p, f)) return false;
+  }
+  return true;
+}
+
 /** Highest code point: an upper bound for "every name starting with prefix" range scans. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
 
@@ -411,6 +429,16 @@ export class SqliteStore implements Store {
       ),
       parameterByName: db.prepare<[string, string], ParameterRow>(
         'SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters WHERE device_id = ? AND name = ?',
+      ),
+      // one statement for a list of names (a JSON array): each native call costs more than the
+      // lookups it makes, and a session reads or compares its Inform's parameters as a set
+      parametersByNames: db.prepare<[string, string], ParameterRow>(
+        `SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters
+         WHERE device_id = ? AND name IN (SELECT value FROM json_each(?)) ORDER BY name`,
+      ),
+      touchParameter: db.prepare<[string, string, string]>('UPDATE parameters SET updated_at = ? WHERE device_id = ? AND name = ?'),
+      touchParameters: db.prepare<[string, string, string]>(
+        'UPDATE parameters SET updated_at = ? WHERE device_id = ? AND name IN (SELECT value FROM json_each(?))',
       ),
       parameterNamesByPrefix: db.prepare<[string, string, string], { name: string }>(
         'SELECT name FROM parameters WHERE device_id = ? AND name >= ? AND name < ?',
@@ -654,12 +682,12 @@ export class SqliteStore implements Store {
     this.open();
     let rows: ParameterRow[];
     if (selection.names !== undefined) {
-      rows = [];
-      for (const name of [...new Set(selection.names)].sort()) {
-        if (selection.prefix !== undefined && !name.startsWith(selection.prefix)) continue;
-        const r = this.s.parameterByName.get(deviceId, name);
-        if (r) rows.push(r);
-      }
+      const names = selection.prefix === undefined ? selection.names : selection.names.filter((n) => n.startsWith(selection.prefix!));
+      if (names.length === 0) rows = [];
+      else if (names.length === 1) {
+        const r = this.s.parameterByName.get(deviceId, names[0]);
+        rows = r ? [r] : [];
+      } else rows = this.s.parametersByNames.all(deviceId, JSON.stringify(names));
     } else if (selection.prefix !== undefined && selection.prefix !== '') {
       rows = this.s.parametersByPrefix.all(deviceId, selection.prefix, selection.prefix + MAX_CHAR);
     } else {
@@ -676,9 +704,7 @@ export class SqliteStore implements Store {
     return this.write((): SessionCommitResult => {
       const created = this.upsertDevice(commit.device);
       for (const d of commit.parameterDeletes ?? []) this.deleteParameters(commit.device.id, d);
-      // names under a sub-tree this commit just removed cannot exist: no point trying to touch them
-      const wiped = (commit.parameterDeletes ?? []).filter((d) => !d.except || d.except.length === 0).map((d) => d.prefix);
-      for (const p of commit.parameters ?? []) this.writeParameter(commit.device.id, p, commit.at, wiped.length > 0 && wiped.some((w) => p.name.startsWith(w)));
+      this.writeParameters(commit.device.id, commit.parameters ?? [], commit.parameterDeletes ?? [], commit.at);
       for (const u of commit.taskUpdates ?? []) this.applyTaskUpdate(u);
       for (const f of commit.faults ?? []) this.insertFault(f);
       let sessionId: string | null = null;
@@ -746,35 +772,52 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Writes one parameter. A value the device reports unchanged (most of a periodic Inform) only
-   * gets its `updated_at` touched: an UPDATE of that column alone leaves the (name, value) index
-   * alone, where the upsert rewrites its entry at a random page of the index. The upsert runs
-   * when the touch matched no row (new parameter, or something changed), or at once when the
-   * parameter is `knownAbsent` (its sub-tree was deleted earlier in the same commit).
+   * Writes a session's parameters. What the device reports unchanged (most of a periodic Inform)
+   * only gets `updated_at` touched, in one statement for all of them: an UPDATE of that column
+   * alone leaves the (name, value) index alone, where an upsert rewrites the entry at a random
+   * page of the index. The stored rows are read in one statement to tell which changed; names
+   * under a sub-tree the same commit deleted (`deletes` without `except`) are known to be new.
+   * A name written twice in one commit is written in order, the last write winning.
    */
-  private writeParameter(deviceId: string, p: ParameterWrite, at: IsoTimestamp, knownAbsent = false): void {
-    if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
-    const present = PARAMETER_WRITE_FIELDS.filter((f) => p[f] !== undefined);
-    const key = present.join(',');
-    const params: Record<string, string | number | null> = { deviceId, name: p.name, at };
-    for (const f of present) {
-      const v = p[f];
-      if (f === 'writable') params[f] = v === null ? null : v ? 1 : 0;
-      else if (f === 'accessList') params[f] = v === null ? null : JSON.stringify(v);
-      else params[f] = v as string | number | null;
+  private writeParameters(deviceId: string, writes: ParameterWrite[], deletes: ParameterDelete[], at: IsoTimestamp): void {
+    if (writes.length === 0) return;
+    for (const p of writes) if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
+    const wiped = deletes.filter((d) => !d.except || d.except.length === 0).map((d) => d.prefix);
+    const maybeStored = writes.filter((p) => !wiped.some((w) => p.name.startsWith(w))).map((p) => p.name);
+    const stored = new Map<string, ParameterRow>();
+    if (maybeStored.length === 1) {
+      const r = this.s.parameterByName.get(deviceId, maybeStored[0]);
+      if (r) stored.set(r.name, r);
+    } else if (maybeStored.length > 1) {
+      for (const r of this.s.parametersByNames.all(deviceId, JSON.stringify(maybeStored))) stored.set(r.name, r);
     }
-    const touch = this.dynamicStatement(`param-touch:${key}`, () => {
-      const same = present.map((f) => ` AND ${PARAMETER_WRITE_COLUMNS[f]} IS @${f}`).join('');
-      return `UPDATE parameters SET updated_at = @at WHERE device_id = @deviceId AND name = @name${same}`;
-    });
-    if (!knownAbsent && touch.run(params).changes > 0) return;
-    const st = this.dynamicStatement(`param:${key}`, () => {
+    const unchanged: string[] = [];
+    const seen = new Set<string>();
+    let repeated = false;
+    for (const p of writes) {
+      if (seen.has(p.name)) repeated = true;
+      seen.add(p.name);
+    }
+    for (const p of writes) {
+      const row = stored.get(p.name);
+      // with a name written twice, keep the plain in-order upserts (rare: no batching needed)
+      if (!repeated && row && sameParameter(row, p)) unchanged.push(p.name);
+      else this.upsertParameter(deviceId, p, at);
+    }
+    if (unchanged.length === 1) this.s.touchParameter.run(at, deviceId, unchanged[0]);
+    else if (unchanged.length > 1) this.s.touchParameters.run(at, deviceId, JSON.stringify(unchanged));
+  }
+
+  private upsertParameter(deviceId: string, p: ParameterWrite, at: IsoTimestamp): void {
+    const present = PARAMETER_WRITE_FIELDS.filter((f) => p[f] !== undefined);
+    const st = this.dynamicStatement(`param:${present.join(',')}`, () => {
       const cols = present.map((f) => PARAMETER_WRITE_COLUMNS[f]);
       return `INSERT INTO parameters (device_id, name, object, updated_at${cols.map((c) => `, ${c}`).join('')})
               VALUES (@deviceId, @name, @object, @at${present.map((f) => `, @${f}`).join('')})
               ON CONFLICT (device_id, name) DO UPDATE SET updated_at = excluded.updated_at${cols.map((c) => `, ${c} = excluded.${c}`).join('')}`;
     });
-    params.object = p.name.endsWith('.') ? 1 : 0;
+    const params: Record<string, string | number | null> = { deviceId, name: p.name, object: p.name.endsWith('.') ? 1 : 0, at };
+    for (const f of present) params[f] = parameterColumnValue(p, f);
     st.run(params);
   }
 
