@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatePassword, hashPassword, passwordProblem, SCRYPT_PARAMS } from './password.ts';
+import { StoreError } from '../store/types.ts';
 import type { User, UserStore } from './types.ts';
 
 /** The name of the file holding a generated first admin password. */
@@ -41,18 +42,40 @@ export async function ensureFirstAdmin(users: UserStore, options: FirstAdminOpti
   if (given !== undefined && given !== '') {
     const problem = passwordProblem(given, FIRST_ADMIN_USERNAME);
     if (problem) throw new Error(`${ADMIN_PASSWORD_ENV} is not acceptable: ${problem}`);
-    const user = await users.createUser({ username: FIRST_ADMIN_USERNAME, role: 'admin', passwordHash: await hashPassword(given, params) });
-    return { created: true, user, passwordSource: 'env', passwordFile: null };
+    const user = await createOrLose(users, await hashPassword(given, params));
+    return user ? { created: true, user, passwordSource: 'env', passwordFile: null } : { created: false };
   }
   const password = generatePassword();
+  // The user first, the file after: an instance that lost a start-up race must not overwrite the
+  // winner's file with a password that was never stored.
+  const user = await createOrLose(users, await hashPassword(password, params));
+  if (!user) return { created: false };
   let passwordFile: string | null = null;
   if (options.dataDir !== null) {
     passwordFile = join(options.dataDir, ADMIN_PASSWORD_FILE);
-    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-    // writeFileSync keeps the mode of an existing file: force it.
-    chmodSync(passwordFile, 0o600);
+    try {
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+      // writeFileSync keeps the mode of an existing file: force it.
+      chmodSync(passwordFile, 0o600);
+    } catch (err) {
+      // Nobody could ever learn this password: take the user back so that the next start retries.
+      await users.deleteUser(user.id);
+      throw err;
+    }
   }
-  const user = await users.createUser({ username: FIRST_ADMIN_USERNAME, role: 'admin', passwordHash: await hashPassword(password, params) });
   return { created: true, user, passwordSource: 'generated', passwordFile, password };
+}
+
+/**
+ * Creates the first admin, or resolves null when another instance sharing the database created a
+ * user named admin first (several ACS processes starting together on an empty database).
+ */
+async function createOrLose(users: UserStore, passwordHash: string): Promise<User | null> {
+  try {
+    return await users.createUser({ username: FIRST_ADMIN_USERNAME, role: 'admin', passwordHash });
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'conflict') return null;
+    throw err;
+  }
 }

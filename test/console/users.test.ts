@@ -72,6 +72,32 @@ describe('first admin user', () => {
     }
   });
 
+  it('tolerates another instance creating the first admin at the same time (and leaves its file alone)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-users-race-'));
+    const file = join(dir, 'switchboard.sqlite');
+    const a = openSqliteUserStore({ file });
+    const b = openSqliteUserStore({ file });
+    try {
+      // Both see an empty table, then both create: one wins, the other resolves "not created".
+      // (b is made to see no user whatever the timing, so the conflict path surely runs.)
+      const racing = Object.assign(Object.create(b) as typeof b, { listUsers: async () => [] });
+      const [ra, rb] = await Promise.all([
+        ensureFirstAdmin(a, { dataDir: dir, env: {}, scryptParams: TEST_SCRYPT }),
+        ensureFirstAdmin(racing, { dataDir: dir, env: {}, scryptParams: TEST_SCRYPT }),
+      ]);
+      const created = [ra, rb].filter((r) => r.created);
+      assert.equal(created.length, 1);
+      const winner = created[0];
+      assert.ok(winner.created && winner.passwordSource === 'generated');
+      assert.equal(readFileSync(join(dir, 'admin-password'), 'utf8').trim(), winner.password, 'the file holds the stored password');
+      assert.equal((await a.listUsers()).length, 1);
+    } finally {
+      await a.close();
+      await b.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('takes SWITCHBOARD_ADMIN_PASSWORD, and refuses a weak one', async () => {
     const users = openSqliteUserStore({ file: ':memory:' });
     try {

@@ -14,12 +14,13 @@ import { openStream, type StreamState } from '../sse.ts';
 import { describeTaskAnswer, queueTask, taskName } from '../tasks.ts';
 import { ParameterTree } from '../tree.ts';
 import type { ConnectionRequestResult, Device, Fault, Parameter, SessionRecord, Task } from '../types.ts';
-import { Badge, Button, Empty, LoadError, Loading, OutcomeMessage, Section, TextField, useAction, useConfirm, useLoad, useTitle } from '../ui.ts';
+import { Badge, Button, Empty, LoadError, Loading, OutcomeMessage, Section, TextField, useAction, useConfirm, useInterval, useLoad, useTitle } from '../ui.ts';
 
 const TIMELINE_LIMIT = 25;
 /** Live events arrive in bursts (one per RPC); reload once per burst. */
 const RELOAD_DEBOUNCE_MS = 400;
 const ACTION_WAIT_MS = 30_000;
+const FALLBACK_POLL_MS = 30_000;
 
 type TimelineEntry =
   | { kind: 'session'; at: string; session: SessionRecord }
@@ -205,6 +206,13 @@ export function DevicePage(props: { id: string }): ComponentChild {
       clearTimeout(pending.current.timer);
     };
   }, [id]);
+
+  // The event stream carries what this server process sees; with several ACS processes a device's
+  // session may be served by another one, so the page also looks again now and then.
+  useInterval(() => {
+    timeline.reload();
+    device.reload();
+  }, FALLBACK_POLL_MS);
 
   const runTask = (payload: Record<string, unknown>, doneText: string) =>
     void action.run(async () => {
