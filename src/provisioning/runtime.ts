@@ -13,7 +13,9 @@
  *   closers.push(() => prov.close());
  */
 import type { Store } from '../store/types.ts';
+import { join, resolve } from 'node:path';
 import { openSqliteProvisioningStore, type SqliteProvisioningStore } from '../store/provisioning/sqlite.ts';
+import { SQLITE_FILE_NAME, SqliteStore } from '../store/sqlite/index.ts';
 import { ProvisioningService, type ProvisioningLogger, type ProvisioningServiceOptions, type TaskEvents } from './service.ts';
 
 export interface OpenProvisioningOptions {
@@ -63,7 +65,10 @@ export interface Provisioning {
  * @throws Error when the database cannot be opened or holds a newer provisioning schema.
  */
 export function openProvisioning(options: OpenProvisioningOptions): Provisioning {
-  const store = openSqliteProvisioningStore({ dataDir: options.dataDir, file: options.file, now: options.now });
+  // Same file as the core store: share its connection (see SqliteStore.connection for why).
+  const file = options.file ?? join(options.dataDir, SQLITE_FILE_NAME);
+  const core = options.store instanceof SqliteStore && file !== ':memory:' && resolve(options.store.file) === resolve(file) ? options.store : null;
+  const store = openSqliteProvisioningStore(core ? { connection: core.connection, now: options.now } : { file, now: options.now });
   const service = new ProvisioningService({
     store: options.store,
     provisioning: store,

@@ -64,6 +64,11 @@ export interface SqliteProvisioningStoreOptions {
   file?: string;
   /** Clock in ms (tests fake it). */
   now?: () => number;
+  /**
+   * An open connection to use instead of opening one (the core SqliteStore's `connection`, see
+   * there why sharing it matters). It is not closed by `close()`; `file`/`dataDir` are ignored.
+   */
+  connection?: Database.Database;
 }
 
 function newId(prefix: string): string {
@@ -268,7 +273,13 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   private readonly clock: () => number;
   private closed = false;
 
-  constructor(db: Database.Database, name: string, clock: () => number) {
+  constructor(
+    db: Database.Database,
+    name: string,
+    clock: () => number,
+    /** Close the connection on `close()` (false when it is the core store's, shared). */
+    private readonly ownsConnection = true,
+  ) {
     this.db = db;
     this.name = name;
     this.clock = clock;
@@ -1028,7 +1039,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
-      this.db.close();
+      if (this.ownsConnection) this.db.close();
     }
     return Promise.resolve();
   }
@@ -1040,6 +1051,10 @@ export class SqliteProvisioningStore implements ProvisioningStore {
  * @throws Error when the file cannot be opened or holds a newer provisioning schema.
  */
 export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOptions = {}): SqliteProvisioningStore {
+  if (options.connection) {
+    migrateProvisioning(options.connection);
+    return new SqliteProvisioningStore(options.connection, `sqlite:${options.connection.name}`, options.now ?? Date.now, false);
+  }
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
@@ -1052,5 +1067,5 @@ export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOpti
     db.close();
     throw err;
   }
-  return new SqliteProvisioningStore(db, `sqlite:${file}`, options.now ?? Date.now);
+  return new SqliteProvisioningStore(db, `sqlite:${file}`, options.now ?? Date.now, true);
 }

@@ -390,6 +390,23 @@ export class SqliteStore implements Store {
 
   private readonly groupCommit: boolean;
 
+  /**
+   * The open connection, for the provisioning tables that live in the same file
+   * (src/store/provisioning/sqlite.ts): one connection instead of two matters because SQLite
+   * drops a connection's whole page cache whenever ANOTHER connection committed since its last
+   * read, so two connections taking turns (the session hooks read provisioning tables between
+   * core commits) re-read every page from the OS on every query (~8x slower reads, measured in
+   * bench/sessions.bench.ts). Never close it: `close()` does.
+   */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
+  /** The database file path (`:memory:` for an in-memory store). */
+  get file(): string {
+    return this.name.slice('sqlite:'.length);
+  }
+
   constructor(db: Database.Database, name: string, clock: () => number, groupCommit = true) {
     this.db = db;
     this.name = name;
