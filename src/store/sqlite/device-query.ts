@@ -36,21 +36,22 @@ export interface BuiltDeviceQuery {
 
 const SQL_OPS = { lt: '<', gt: '>', lte: '<=', gte: '>=' } as const;
 
-function parameterCondition(c: ParameterCondition, params: unknown[]): string {
-  if (typeof c.name !== 'string' || c.name === '') throw new StoreError('invalid', 'parameter condition needs a name');
-  params.push(c.name);
-  const head = 'EXISTS (SELECT 1 FROM parameters p WHERE p.device_id = d.id AND p.name = ? AND ';
+/**
+ * The test of one parameter condition on `p.value` (a row of `parameters` aliased `p`), with its
+ * bound values pushed to `params` (after the name, which the caller binds first).
+ */
+function valueTest(c: ParameterCondition, params: unknown[]): string {
   switch (c.op) {
     case 'eq':
       params.push(String(c.value));
-      return `${head}p.value = ?)`;
+      return 'p.value = ?';
     case 'ne':
       params.push(String(c.value));
-      return `${head}p.value IS NOT NULL AND p.value <> ?)`;
+      return 'p.value IS NOT NULL AND p.value <> ?';
     case 'prefix': {
       const v = String(c.value);
       params.push(v, v);
-      return `${head}substr(p.value, 1, length(?)) = ?)`;
+      return 'substr(p.value, 1, length(?)) = ?';
     }
     case 'lt':
     case 'gt':
@@ -59,20 +60,59 @@ function parameterCondition(c: ParameterCondition, params: unknown[]): string {
       if (typeof c.value === 'number') {
         if (!Number.isFinite(c.value)) throw new StoreError('invalid', 'comparison value must be finite');
         params.push(c.value);
-        return `${head}sb_num(p.value) ${SQL_OPS[c.op]} ?)`;
+        return `sb_num(p.value) ${SQL_OPS[c.op]} ?`;
       }
       params.push(c.value);
-      return `${head}p.value ${SQL_OPS[c.op]} ?)`;
+      return `p.value ${SQL_OPS[c.op]} ?`;
     default:
       throw new StoreError('invalid', `unknown parameter operator ${String((c as { op: unknown }).op)}`);
   }
 }
 
+function checkCondition(c: ParameterCondition): void {
+  if (typeof c.name !== 'string' || c.name === '') throw new StoreError('invalid', 'parameter condition needs a name');
+}
+
+/**
+ * A parameter condition as a filter on devices `d`. Two shapes, same rows:
+ * - `EXISTS (... p.device_id = d.id ...)`: checked per device, which suits conditions many devices
+ *   meet (a page of 100 is found after a few hundred devices in id order);
+ * - `d.id IN (SELECT p.device_id ... )` when `drives`: the (name, value) index lists the few
+ *   matching devices first; the right shape for a selective `eq` (one device among a million:
+ *   0.1 ms instead of seconds of EXISTS probes).
+ */
+function parameterCondition(c: ParameterCondition, params: unknown[], drives: boolean): string {
+  checkCondition(c);
+  params.push(c.name);
+  const test = valueTest(c, params);
+  return drives ? `d.id IN (SELECT p.device_id FROM parameters p WHERE p.name = ? AND ${test})` : `EXISTS (SELECT 1 FROM parameters p WHERE p.device_id = d.id AND p.name = ? AND ${test})`;
+}
+
+/** How the SQLite store wants a device query built (it probes the data to decide). */
+export interface DeviceQueryPlan {
+  /**
+   * Index in `query.parameters` of an `eq` condition that matches few devices: it drives the
+   * query through the (name, value) index (see `parameterCondition`). Absent: no driver.
+   */
+  driver?: number;
+}
+
+/** Operators whose condition can drive a query through the (name, value) index. */
+export function canDrive(c: ParameterCondition): boolean {
+  return c.op === 'eq' && typeof c.name === 'string' && c.name !== '';
+}
+
+/**
+ * SQL counting the rows of a condition, stopping at `limit` (the probe that tells whether the
+ * condition is selective); params: name, value, limit.
+ */
+export const DRIVER_PROBE_SQL = 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM parameters WHERE name = ? AND value = ? LIMIT ?)';
+
 /**
  * Builds the SQL for a device query.
  * @throws StoreError `invalid` for unknown sort fields/operators, bad limits or a malformed cursor.
  */
-export function buildDeviceQuery(query: DeviceQuery): BuiltDeviceQuery {
+export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {}): BuiltDeviceQuery {
   const where: string[] = [];
   const params: unknown[] = [];
   if (query.ids !== undefined) {
@@ -100,7 +140,7 @@ export function buildDeviceQuery(query: DeviceQuery): BuiltDeviceQuery {
     where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.tag = ?)');
     params.push(tag);
   }
-  for (const c of query.parameters ?? []) where.push(parameterCondition(c, params));
+  (query.parameters ?? []).forEach((c, i) => where.push(parameterCondition(c, params, i === plan.driver)));
   if (query.lastContactAfter !== undefined) {
     where.push('d.last_contact >= ?');
     params.push(query.lastContactAfter);
@@ -110,8 +150,17 @@ export function buildDeviceQuery(query: DeviceQuery): BuiltDeviceQuery {
     params.push(query.lastContactBefore);
   }
 
-  const countSql = `SELECT COUNT(*) AS n FROM devices d ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
-  const countParams = [...params];
+  let countSql = `SELECT COUNT(*) AS n FROM devices d ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  let countParams = [...params];
+  const only = query.parameters?.length === 1 && where.length === 1 ? query.parameters[0] : null;
+  if (only) {
+    // A lone parameter condition counts index entries: (device_id, name) is the key of
+    // `parameters`, so each matching row is one device (a session commit writes the device before
+    // its parameters and deleteDevice removes both), with no lookup of the device per match
+    // (100,000 matches of a million devices: ~4 ms instead of ~60 ms).
+    countParams = [only.name];
+    countSql = `SELECT COUNT(*) AS n FROM parameters p WHERE p.name = ? AND ${valueTest(only, countParams)}`;
+  }
 
   const sort = query.sort ?? { field: 'id', direction: 'asc' };
   const col = SORT_COLUMNS[sort.field];

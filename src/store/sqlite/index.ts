@@ -25,7 +25,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { migrate } from './migrations.ts';
-import { buildDeviceQuery, numericOrNull } from './device-query.ts';
+import { buildDeviceQuery, canDrive, DRIVER_PROBE_SQL, numericOrNull, type DeviceQueryPlan } from './device-query.ts';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import {
   DEFAULT_TASK_MAX_ATTEMPTS,
@@ -362,6 +362,13 @@ function sameParameter(row: ParameterRow, p: ParameterWrite): boolean {
   return true;
 }
 
+/**
+ * A parameter `eq` condition matching fewer devices than this drives a device query through the
+ * (name, value) index; above it, checking devices in page order finds a page sooner. The two costs
+ * cross near sqrt(100 x devices): ~10,000 for a million devices.
+ */
+const DRIVER_LIMIT = 10_000;
+
 /** Highest code point: an upper bound for "every name starting with prefix" range scans. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
 
@@ -453,6 +460,7 @@ export class SqliteStore implements Store {
         `SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters
          WHERE device_id = ? AND name IN (SELECT value FROM json_each(?)) ORDER BY name`,
       ),
+      driverProbe: db.prepare<[string, string, number], { n: number }>(DRIVER_PROBE_SQL),
       touchParameter: db.prepare<[string, string, string]>('UPDATE parameters SET updated_at = ? WHERE device_id = ? AND name = ?'),
       touchParameters: db.prepare<[string, string, string]>(
         'UPDATE parameters SET updated_at = ? WHERE device_id = ? AND name IN (SELECT value FROM json_each(?))',
@@ -674,9 +682,24 @@ export class SqliteStore implements Store {
     })();
   }
 
+  /**
+   * Picks the `eq` parameter condition matching the fewest devices, if one matches fewer than
+   * DRIVER_LIMIT, to drive the query (device-query.ts `parameterCondition`). Each probe stops at
+   * the limit in the (name, value) index: at most a few thousand index steps.
+   */
+  private planDeviceQuery(query: Pick<DeviceQuery, 'parameters'>): DeviceQueryPlan {
+    let best: { i: number; n: number } | null = null;
+    (query.parameters ?? []).forEach((c, i) => {
+      if (!canDrive(c)) return;
+      const n = this.s.driverProbe.get(c.name, String(c.value), DRIVER_LIMIT)!.n;
+      if (n < DRIVER_LIMIT && (best === null || n < best.n)) best = { i, n };
+    });
+    return best === null ? {} : { driver: (best as { i: number }).i };
+  }
+
   async queryDevices(query: DeviceQuery): Promise<DevicePage> {
     this.open();
-    const built = buildDeviceQuery(query);
+    const built = buildDeviceQuery(query, this.planDeviceQuery(query));
     const rows = this.db.prepare<unknown[], DeviceRow>(built.pageSql).all(...built.pageParams);
     const hasMore = rows.length > built.limit;
     const devices = rows.slice(0, built.limit).map(rowToDevice);
@@ -689,7 +712,7 @@ export class SqliteStore implements Store {
 
   async countDevices(query: Omit<DeviceQuery, 'sort' | 'limit' | 'offset' | 'cursor' | 'count'>): Promise<number> {
     this.open();
-    const built = buildDeviceQuery(query);
+    const built = buildDeviceQuery(query, this.planDeviceQuery(query));
     return (this.db.prepare<unknown[], { n: number }>(built.countSql).get(...built.countParams) as { n: number }).n;
   }
 
