@@ -8,16 +8,19 @@ const NAME = 'Device.DeviceInfo.SoftwareVersion';
 const USER = 'Device.Services.VoiceService.1.VoiceProfile.1.Line.1.SIP.AuthUserName';
 
 describe('device queries by parameter value (SQLite)', () => {
-  it('builds the EXISTS shape by default and the IN shape for the driving condition', () => {
+  it('builds the EXISTS shape by default; the driving condition joins from the index (id order) or lists matches first', () => {
     const q: DeviceQuery = { parameters: [{ name: NAME, op: 'eq', value: '1.0' }, { name: USER, op: 'eq', value: 'u1' }] };
     const plain = buildDeviceQuery(q);
     assert.equal((plain.pageSql.match(/EXISTS \(SELECT 1 FROM parameters/g) ?? []).length, 2);
-    const driven = buildDeviceQuery(q, { driver: 1 });
-    assert.match(driven.pageSql, /d\.id IN \(SELECT p\.device_id FROM parameters p WHERE p\.name = \? AND p\.value = \?\)/);
-    assert.equal((driven.pageSql.match(/EXISTS \(SELECT 1 FROM parameters/g) ?? []).length, 1);
-    // same bound values either way, in the same order
-    assert.deepEqual(driven.pageParams, plain.pageParams);
-    assert.deepEqual(driven.countParams, plain.countParams);
+    const joined = buildDeviceQuery(q, { driver: 1 });
+    assert.match(joined.pageSql, /FROM parameters pd JOIN devices d ON d\.id = pd\.device_id WHERE .*pd\.name = \? AND pd\.value = \?.* ORDER BY pd\.device_id ASC/);
+    assert.equal((joined.pageSql.match(/EXISTS \(SELECT 1 FROM parameters/g) ?? []).length, 1);
+    const sorted = buildDeviceQuery({ ...q, sort: { field: 'lastContact', direction: 'desc' } }, { driver: 1 });
+    assert.match(sorted.pageSql, /FROM devices d WHERE .*d\.id IN \(SELECT p\.device_id FROM parameters p WHERE p\.name = \? AND p\.value = \?\)/);
+    // same bound values whatever the shape, in the same order
+    assert.deepEqual(joined.pageParams, plain.pageParams);
+    assert.deepEqual(joined.countParams, plain.countParams);
+    assert.throws(() => buildDeviceQuery({ parameters: [{ name: NAME, op: 'prefix', value: '1' }] }, { driver: 0 }), /eq/);
   });
 
   it('counts a lone parameter condition from the index, with the same result', () => {
@@ -54,9 +57,12 @@ describe('device queries by parameter value (SQLite)', () => {
       { q: { parameters: [{ name: NAME, op: 'eq', value: '1.0.2' }, { name: USER, op: 'eq', value: 'u17' }] }, keep: () => false },
       { q: { productClass: 'HT503', parameters: [{ name: NAME, op: 'eq', value: '1.0.0' }] }, keep: (m) => m.pc === 'HT503' && m.sw === '1.0.0' },
       { q: { parameters: [{ name: USER, op: 'eq', value: 'nobody' }] }, keep: () => false },
+      { q: { parameters: [{ name: NAME, op: 'eq', value: '1.0.1' }], sort: { field: 'id', direction: 'desc' } }, keep: (m) => m.sw === '1.0.1' },
+      { q: { parameters: [{ name: NAME, op: 'eq', value: '1.0.3' }, { name: NAME, op: 'ne', value: 'x' }], sort: { field: 'serialNumber', direction: 'asc' } }, keep: (m) => m.sw === '1.0.3' },
     ];
     for (const { q, keep } of cases) {
       const expected = [...model.entries()].filter(([, m]) => keep(m)).map(([id]) => id).sort();
+      if (q.sort?.direction === 'desc') expected.reverse();
       // page through with a small limit to exercise cursors on both shapes
       const got: string[] = [];
       let cursor: string | undefined;

@@ -40,18 +40,18 @@ const SQL_OPS = { lt: '<', gt: '>', lte: '<=', gte: '>=' } as const;
  * The test of one parameter condition on `p.value` (a row of `parameters` aliased `p`), with its
  * bound values pushed to `params` (after the name, which the caller binds first).
  */
-function valueTest(c: ParameterCondition, params: unknown[]): string {
+function valueTest(c: ParameterCondition, params: unknown[], alias = 'p'): string {
   switch (c.op) {
     case 'eq':
       params.push(String(c.value));
-      return 'p.value = ?';
+      return `${alias}.value = ?`;
     case 'ne':
       params.push(String(c.value));
-      return 'p.value IS NOT NULL AND p.value <> ?';
+      return `${alias}.value IS NOT NULL AND ${alias}.value <> ?`;
     case 'prefix': {
       const v = String(c.value);
       params.push(v, v);
-      return 'substr(p.value, 1, length(?)) = ?';
+      return `substr(${alias}.value, 1, length(?)) = ?`;
     }
     case 'lt':
     case 'gt':
@@ -60,10 +60,10 @@ function valueTest(c: ParameterCondition, params: unknown[]): string {
       if (typeof c.value === 'number') {
         if (!Number.isFinite(c.value)) throw new StoreError('invalid', 'comparison value must be finite');
         params.push(c.value);
-        return `sb_num(p.value) ${SQL_OPS[c.op]} ?`;
+        return `sb_num(${alias}.value) ${SQL_OPS[c.op]} ?`;
       }
       params.push(c.value);
-      return `p.value ${SQL_OPS[c.op]} ?`;
+      return `${alias}.value ${SQL_OPS[c.op]} ?`;
     default:
       throw new StoreError('invalid', `unknown parameter operator ${String((c as { op: unknown }).op)}`);
   }
@@ -74,25 +74,21 @@ function checkCondition(c: ParameterCondition): void {
 }
 
 /**
- * A parameter condition as a filter on devices `d`. Two shapes, same rows:
- * - `EXISTS (... p.device_id = d.id ...)`: checked per device, which suits conditions many devices
- *   meet (a page of 100 is found after a few hundred devices in id order);
- * - `d.id IN (SELECT p.device_id ... )` when `drives`: the (name, value) index lists the few
- *   matching devices first; the right shape for a selective `eq` (one device among a million:
- *   0.1 ms instead of seconds of EXISTS probes).
+ * A parameter condition as a filter on devices `d`, checked per device:
+ * `EXISTS (SELECT 1 FROM parameters p WHERE p.device_id = d.id AND p.name = ? AND <test>)`.
+ * For the condition that drives the query see `buildDeviceQuery`.
  */
-function parameterCondition(c: ParameterCondition, params: unknown[], drives: boolean): string {
+function parameterCondition(c: ParameterCondition, params: unknown[]): string {
   checkCondition(c);
   params.push(c.name);
-  const test = valueTest(c, params);
-  return drives ? `d.id IN (SELECT p.device_id FROM parameters p WHERE p.name = ? AND ${test})` : `EXISTS (SELECT 1 FROM parameters p WHERE p.device_id = d.id AND p.name = ? AND ${test})`;
+  return `EXISTS (SELECT 1 FROM parameters p WHERE p.device_id = d.id AND p.name = ? AND ${valueTest(c, params)})`;
 }
 
 /** How the SQLite store wants a device query built (it probes the data to decide). */
 export interface DeviceQueryPlan {
   /**
-   * Index in `query.parameters` of an `eq` condition that matches few devices: it drives the
-   * query through the (name, value) index (see `parameterCondition`). Absent: no driver.
+   * Index in `query.parameters` of an `eq` condition that drives the query through the
+   * (name, value) index (see `buildDeviceQuery`). Absent: every condition is checked per device.
    */
   driver?: number;
 }
@@ -103,18 +99,34 @@ export function canDrive(c: ParameterCondition): boolean {
 }
 
 /**
- * SQL counting the rows of a condition, stopping at `limit` (the probe that tells whether the
- * condition is selective); params: name, value, limit.
+ * SQL counting the rows of a condition, stopping at `limit` (the probe that tells which of several
+ * `eq` conditions is the most selective); params: name, value, limit.
  */
 export const DRIVER_PROBE_SQL = 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM parameters WHERE name = ? AND value = ? LIMIT ?)';
 
 /**
  * Builds the SQL for a device query.
+ *
+ * The driving condition (`plan.driver`, an `eq`) reads the (name, value) index, whose entries for
+ * one name and value come in device id order (the index carries the table key, device_id):
+ * - sorted by id, the query joins from that index: `FROM parameters pd JOIN devices d` ordered by
+ *   `pd.device_id`, so a page costs a page of index entries whether 1 or 900,000 devices match
+ *   (per-device EXISTS checks in id order cost seconds when the matches are rare or bunched
+ *   late in id order: a search by SIP user name among a million devices);
+ * - sorted otherwise, the matches are listed first (`d.id IN (SELECT ...)`), then sorted.
  * @throws StoreError `invalid` for unknown sort fields/operators, bad limits or a malformed cursor.
  */
 export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {}): BuiltDeviceQuery {
   const where: string[] = [];
   const params: unknown[] = [];
+  const sort = query.sort ?? { field: 'id', direction: 'asc' };
+  const driver = plan.driver !== undefined ? query.parameters?.[plan.driver] : undefined;
+  if (driver !== undefined && !canDrive(driver)) throw new StoreError('invalid', 'only an eq parameter condition can drive a device query');
+  const joined = driver !== undefined && sort.field === 'id';
+  /** The devices table, joined from the driving condition's index entries when `joined`. */
+  const from = joined ? 'parameters pd JOIN devices d ON d.id = pd.device_id' : 'devices d';
+  /** The id column to page and order on (the index's copy when joined, so the index order serves). */
+  const idCol = joined ? 'pd.device_id' : 'd.id';
   if (query.ids !== undefined) {
     if (query.ids.length === 0) where.push('0');
     else {
@@ -140,7 +152,15 @@ export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {})
     where.push('EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id AND t.tag = ?)');
     params.push(tag);
   }
-  (query.parameters ?? []).forEach((c, i) => where.push(parameterCondition(c, params, i === plan.driver)));
+  (query.parameters ?? []).forEach((c, i) => {
+    if (i !== plan.driver) {
+      where.push(parameterCondition(c, params));
+      return;
+    }
+    params.push(c.name);
+    const test = valueTest(c, params, joined ? 'pd' : 'p');
+    where.push(joined ? `pd.name = ? AND ${test}` : `d.id IN (SELECT p.device_id FROM parameters p WHERE p.name = ? AND ${test})`);
+  });
   if (query.lastContactAfter !== undefined) {
     where.push('d.last_contact >= ?');
     params.push(query.lastContactAfter);
@@ -150,7 +170,7 @@ export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {})
     params.push(query.lastContactBefore);
   }
 
-  let countSql = `SELECT COUNT(*) AS n FROM devices d ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
+  let countSql = `SELECT COUNT(*) AS n FROM ${from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`;
   let countParams = [...params];
   const only = query.parameters?.length === 1 && where.length === 1 ? query.parameters[0] : null;
   if (only) {
@@ -162,7 +182,6 @@ export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {})
     countSql = `SELECT COUNT(*) AS n FROM parameters p WHERE p.name = ? AND ${valueTest(only, countParams)}`;
   }
 
-  const sort = query.sort ?? { field: 'id', direction: 'asc' };
   const col = SORT_COLUMNS[sort.field];
   if (!col) throw new StoreError('invalid', `unknown sort field ${String(sort.field)}`);
   if (sort.direction !== 'asc' && sort.direction !== 'desc') throw new StoreError('invalid', 'sort direction must be asc or desc');
@@ -177,7 +196,7 @@ export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {})
     const c = decodeCursor(query.cursor, ['v', 'id']);
     const cmp = sort.direction === 'asc' ? '>' : '<';
     if (sort.field === 'id') {
-      pageWhere.push(`d.id ${cmp} ?`);
+      pageWhere.push(`${idCol} ${cmp} ?`);
       pageParams.push(c.id);
     } else if (c.v === null) {
       // nulls come last: after a null key only more nulls, by id
@@ -188,8 +207,8 @@ export function buildDeviceQuery(query: DeviceQuery, plan: DeviceQueryPlan = {})
       pageParams.push(c.v, c.v, c.id);
     }
   }
-  const order = sort.field === 'id' ? `d.id ${dir}` : `(${col} IS NULL), ${col} ${dir}, d.id ASC`;
-  const pageSql = `SELECT d.* FROM devices d ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ? OFFSET ?`;
+  const order = sort.field === 'id' ? `${idCol} ${dir}` : `(${col} IS NULL), ${col} ${dir}, d.id ASC`;
+  const pageSql = `SELECT d.* FROM ${from} ${pageWhere.length ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ? OFFSET ?`;
   pageParams.push(limit + 1, offset);
 
   const keyOf = (device: Device): string | null => {

@@ -362,12 +362,8 @@ function sameParameter(row: ParameterRow, p: ParameterWrite): boolean {
   return true;
 }
 
-/**
- * A parameter `eq` condition matching fewer devices than this drives a device query through the
- * (name, value) index; above it, checking devices in page order finds a page sooner. The two costs
- * cross near sqrt(100 x devices): ~10,000 for a million devices.
- */
-const DRIVER_LIMIT = 10_000;
+/** Index entries a selectivity probe reads at most (see `planDeviceQuery`). */
+const DRIVER_PROBE_LIMIT = 10_000;
 
 /** Highest code point: an upper bound for "every name starting with prefix" range scans. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
@@ -683,18 +679,20 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Picks the `eq` parameter condition matching the fewest devices, if one matches fewer than
-   * DRIVER_LIMIT, to drive the query (device-query.ts `parameterCondition`). Each probe stops at
-   * the limit in the (name, value) index: at most a few thousand index steps.
+   * Picks the `eq` parameter condition that drives a device query (device-query.ts): the only
+   * one, or among several the one matching the fewest devices (each probe stops after
+   * DRIVER_PROBE_LIMIT index entries).
    */
   private planDeviceQuery(query: Pick<DeviceQuery, 'parameters'>): DeviceQueryPlan {
-    let best: { i: number; n: number } | null = null;
-    (query.parameters ?? []).forEach((c, i) => {
-      if (!canDrive(c)) return;
-      const n = this.s.driverProbe.get(c.name, String(c.value), DRIVER_LIMIT)!.n;
-      if (n < DRIVER_LIMIT && (best === null || n < best.n)) best = { i, n };
-    });
-    return best === null ? {} : { driver: (best as { i: number }).i };
+    const candidates = (query.parameters ?? []).map((c, i) => ({ c, i })).filter(({ c }) => canDrive(c));
+    if (candidates.length === 0) return {};
+    if (candidates.length === 1) return { driver: candidates[0].i };
+    let best = { i: candidates[0].i, n: Number.POSITIVE_INFINITY };
+    for (const { c, i } of candidates) {
+      const n = this.s.driverProbe.get(c.name, String(c.value), DRIVER_PROBE_LIMIT)!.n;
+      if (n < best.n) best = { i, n };
+    }
+    return { driver: best.i };
   }
 
   async queryDevices(query: DeviceQuery): Promise<DevicePage> {
