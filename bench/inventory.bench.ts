@@ -16,8 +16,8 @@
  * Run: npm run bench -- inventory [--devices=N] [--queries=N] [--regenerate]
  */
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
+import { ApiClient } from './lib/api-client.ts';
 import { BenchChild, RssSampler } from './lib/child.ts';
 import { mib, startAcsChild } from './lib/harness.ts';
 import {
@@ -43,42 +43,6 @@ const PAGE_SIZE = 100;
 const GENERATOR_ENTRY = new URL('./lib/inventory-child.ts', import.meta.url);
 /** The generator sorts 100 M index entries: give it room. */
 const GENERATOR_HEAP_MB = 4096;
-
-interface ApiAnswer {
-  status: number;
-  json: unknown;
-}
-
-/** A tiny keep-alive JSON client for the ACS's REST API. */
-class ApiClient {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1, noDelay: true });
-  constructor(
-    private readonly base: string,
-    private readonly token: string,
-  ) {}
-
-  get(path: string): Promise<ApiAnswer> {
-    return new Promise((resolve, reject) => {
-      const req = http.get(`${this.base}${path}`, { agent: this.agent, headers: { authorization: `Bearer ${this.token}` } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-          } catch (err) {
-            reject(err);
-          }
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
 
 interface QueryKind {
   name: string;
