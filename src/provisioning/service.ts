@@ -524,11 +524,19 @@ export class ProvisioningService implements SessionHooks {
   private async loadKnown(view: SessionView, desired: ResolvedDesired): Promise<KnownState> {
     const names = new Set<string>([...desired.values.keys(), ...desired.attributes.keys()]);
     for (const n of [...names]) names.add(n.slice(0, n.lastIndexOf('.') + 1));
-    const lists: StoredParameter[][] = [names.size > 0 ? await view.parameters({ names: [...names] }) : []];
-    for (const o of desired.objects) lists.push(await view.parameters({ prefix: o.path }));
     // Children of parents (for the names a GetParameterNames confirmed): cheap, parents are few.
-    const parents = [...new Set([...desired.values.keys(), ...desired.attributes.keys()].map((n) => n.slice(0, n.lastIndexOf('.') + 1)))];
-    for (const p of parents) if (!desired.objects.some((o) => p.startsWith(o.path))) lists.push(await view.parameters({ prefix: p }));
+    const parents = [...new Set([...desired.values.keys(), ...desired.attributes.keys()].map((n) => n.slice(0, n.lastIndexOf('.') + 1)))].filter(
+      (p) => !desired.objects.some((o) => p.startsWith(o.path)),
+    );
+    // Sub-trees read once: a parent inside another one read anyway (`...Line.1.SIP.` inside
+    // `...Line.1.`) adds nothing, nor does a name inside a sub-tree read (this runs at every
+    // planning step of a session, so every query counts).
+    const prefixes = [...desired.objects.map((o) => o.path), ...parents].sort((a, b) => a.length - b.length);
+    const subtrees = prefixes.filter((p, i) => !prefixes.slice(0, i).some((q) => p.startsWith(q)));
+    const covered = (n: string) => subtrees.some((q) => n.startsWith(q));
+    const rest = [...names].filter((n) => !covered(n));
+    const lists: StoredParameter[][] = [rest.length > 0 ? await view.parameters({ names: rest }) : []];
+    for (const p of subtrees) lists.push(await view.parameters({ prefix: p }));
     return knownStateFrom(lists.flat());
   }
 

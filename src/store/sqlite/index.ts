@@ -593,7 +593,8 @@ export class SqliteStore implements Store {
     }
     const tags = normaliseTags(input.tags ?? []);
     const c = input.credentials ?? {};
-    this.db.transaction(() => {
+    // group-committed: provisioning registers every unknown device at its first Inform (a storm)
+    await this.write(() => {
       if (this.s.deviceExists.get(id)) throw new StoreError('conflict', `device ${id} exists`);
       this.s.insertDevice.run({
         id,
@@ -608,7 +609,7 @@ export class SqliteStore implements Store {
         crPassword: c.connectionRequestPassword ?? null,
       });
       for (const t of tags) this.s.insertTag.run(id, t);
-    })();
+    });
     return rowToDevice(this.s.getDevice.get(id)!);
   }
 
@@ -815,13 +816,26 @@ export class SqliteStore implements Store {
    * alone leaves the (name, value) index alone, where an upsert rewrites the entry at a random
    * page of the index. The stored rows are read in one statement to tell which changed; names
    * under a sub-tree the same commit deleted (`deletes` without `except`) are known to be new.
-   * A name written twice in one commit is written in order, the last write winning.
    */
   private writeParameters(deviceId: string, writes: ParameterWrite[], deletes: ParameterDelete[], at: IsoTimestamp): void {
     if (writes.length === 0) return;
-    for (const p of writes) if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
+    // One write per name: later writes of a name override the fields they give (what applying them
+    // in order would leave). A provisioning session writes the same names up to three times (read,
+    // set, verify).
+    const byName = new Map<string, ParameterWrite>();
+    for (const p of writes) {
+      if (!p.name) throw new StoreError('invalid', 'parameter name is empty');
+      const earlier = byName.get(p.name);
+      if (!earlier) byName.set(p.name, p);
+      else {
+        const both: ParameterWrite = { ...earlier };
+        for (const f of PARAMETER_WRITE_FIELDS) if (p[f] !== undefined) (both as unknown as Record<string, unknown>)[f] = p[f];
+        byName.set(p.name, both);
+      }
+    }
+    const merged = [...byName.values()];
     const wiped = deletes.filter((d) => !d.except || d.except.length === 0).map((d) => d.prefix);
-    const maybeStored = writes.filter((p) => !wiped.some((w) => p.name.startsWith(w))).map((p) => p.name);
+    const maybeStored = merged.filter((p) => !wiped.some((w) => p.name.startsWith(w))).map((p) => p.name);
     const stored = new Map<string, ParameterRow>();
     if (maybeStored.length === 1) {
       const r = this.s.parameterByName.get(deviceId, maybeStored[0]);
@@ -830,16 +844,9 @@ export class SqliteStore implements Store {
       for (const r of this.s.parametersByNames.all(deviceId, JSON.stringify(maybeStored))) stored.set(r.name, r);
     }
     const unchanged: string[] = [];
-    const seen = new Set<string>();
-    let repeated = false;
-    for (const p of writes) {
-      if (seen.has(p.name)) repeated = true;
-      seen.add(p.name);
-    }
-    for (const p of writes) {
+    for (const p of merged) {
       const row = stored.get(p.name);
-      // with a name written twice, keep the plain in-order upserts (rare: no batching needed)
-      if (!repeated && row && sameParameter(row, p)) unchanged.push(p.name);
+      if (row && sameParameter(row, p)) unchanged.push(p.name);
       else this.upsertParameter(deviceId, p, at);
     }
     if (unchanged.length === 1) this.s.touchParameter.run(at, deviceId, unchanged[0]);
@@ -954,7 +961,8 @@ export class SqliteStore implements Store {
     if (typeof input.payload?.type !== 'string' || input.payload.type === '') throw new StoreError('invalid', 'task payload needs a type');
     const maxAttempts = input.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new StoreError('invalid', 'maxAttempts must be a positive integer');
-    const id = this.db.transaction(() => {
+    // group-committed like the session writes: provisioning plans a few tasks per session
+    const id = await this.write(() => {
       if (!this.s.deviceExists.get(input.deviceId)) throw new StoreError('not_found', `device ${input.deviceId} not found`);
       return this.s.insertTask.run({
         deviceId: input.deviceId,
@@ -965,7 +973,7 @@ export class SqliteStore implements Store {
         createdAt: input.createdAt ?? this.nowIso(),
         connectionRequest: input.connectionRequest ? 1 : 0,
       }).lastInsertRowid;
-    })();
+    });
     return rowToTask(this.s.getTask.get(Number(id))!);
   }
 
