@@ -68,7 +68,9 @@ export function openProvisioning(options: OpenProvisioningOptions): Provisioning
   // Same file as the core store: share its connection (see SqliteStore.connection for why).
   const file = options.file ?? join(options.dataDir, SQLITE_FILE_NAME);
   const core = options.store instanceof SqliteStore && file !== ':memory:' && resolve(options.store.file) === resolve(file) ? options.store : null;
-  const store = openSqliteProvisioningStore(core ? { connection: core.connection, now: options.now } : { file, now: options.now });
+  const store = openSqliteProvisioningStore(
+    core ? { connection: core.connection, groupWrite: (fn) => core.groupWrite(fn), now: options.now } : { file, now: options.now },
+  );
   const service = new ProvisioningService({
     store: options.store,
     provisioning: store,

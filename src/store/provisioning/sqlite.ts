@@ -69,6 +69,12 @@ export interface SqliteProvisioningStoreOptions {
    * there why sharing it matters). It is not closed by `close()`; `file`/`dataDir` are ignored.
    */
   connection?: Database.Database;
+  /**
+   * With `connection`: the core store's group commit (`SqliteStore.groupWrite`), through which the
+   * writes a CWMP session makes here (device memory, history) join the session commits' batch
+   * instead of each paying a commit.
+   */
+  groupWrite?: <T>(fn: () => T) => Promise<T>;
 }
 
 function newId(prefix: string): string {
@@ -262,6 +268,15 @@ function pageOf<R, T>(rows: R[], limit: number, map: (r: R) => T, cursorOf: (r: 
 
 const ROLLOUT_DEVICE_STATES: readonly RolloutDeviceState[] = ['pending', 'downloading', 'succeeded', 'failed', 'skipped'];
 
+/** A SQLite failure as the StoreError callers expect (other errors unchanged). */
+function storeErrorOf(err: unknown): unknown {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  if (code.startsWith('SQLITE_CONSTRAINT')) return new StoreError('conflict', (err as Error).message);
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new StoreError('unavailable', 'the database is busy');
+  return err;
+}
+
 /** Distinct SQL texts whose prepared statements are kept (see `prepare`). */
 const STATEMENT_CACHE_LIMIT = 256;
 
@@ -279,6 +294,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     clock: () => number,
     /** Close the connection on `close()` (false when it is the core store's, shared). */
     private readonly ownsConnection = true,
+    private readonly groupWrite: (<T>(fn: () => T) => Promise<T>) | null = null,
   ) {
     this.db = db;
     this.name = name;
@@ -310,12 +326,15 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     try {
       return Promise.resolve(body());
     } catch (err) {
-      if (err instanceof StoreError) return Promise.reject(err);
-      const code = (err as { code?: string }).code ?? '';
-      if (code.startsWith('SQLITE_CONSTRAINT')) return Promise.reject(new StoreError('conflict', (err as Error).message));
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return Promise.reject(new StoreError('unavailable', 'the database is busy'));
-      return Promise.reject(err);
+      return Promise.reject(storeErrorOf(err));
     }
+  }
+
+  /** `run` for the writes of a session: through the core store's group commit when sharing its connection. */
+  private runWrite<T>(body: () => T): Promise<T> {
+    if (!this.groupWrite) return this.run(body);
+    if (this.closed) return Promise.reject(new StoreError('unavailable', 'the provisioning store is closed'));
+    return this.groupWrite(body).catch((err: unknown) => Promise.reject(storeErrorOf(err)));
   }
 
   // Presets --------------------------------------------------------------------------------------
@@ -575,7 +594,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   }
 
   putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
-    return this.run(() => {
+    return this.runWrite(() => {
       const put = this.prepare(
         `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`,
@@ -587,7 +606,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   }
 
   deleteDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[], name?: string): Promise<number> {
-    return this.run(() => {
+    return this.runWrite(() => {
       let sql = 'DELETE FROM prov_device_memory WHERE device_id = ?';
       const args: string[] = [deviceId];
       if (kinds && kinds.length > 0) {
@@ -1002,7 +1021,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   // History --------------------------------------------------------------------------------------
 
   appendHistory(entries: NewHistoryEntry[]): Promise<void> {
-    return this.run(() => {
+    return this.runWrite(() => {
       const ins = this.prepare('INSERT INTO prov_history (device_id, name, value, previous, source, at) VALUES (?, ?, ?, ?, ?, ?)');
       this.db.transaction(() => {
         for (const e of entries) ins.run(e.deviceId, e.name, e.value, e.previous, e.source, e.at);
@@ -1053,7 +1072,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOptions = {}): SqliteProvisioningStore {
   if (options.connection) {
     migrateProvisioning(options.connection);
-    return new SqliteProvisioningStore(options.connection, `sqlite:${options.connection.name}`, options.now ?? Date.now, false);
+    return new SqliteProvisioningStore(options.connection, `sqlite:${options.connection.name}`, options.now ?? Date.now, false, options.groupWrite ?? null);
   }
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

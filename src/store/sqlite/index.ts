@@ -511,6 +511,17 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * Runs a synchronous write on `connection` in the next group commit (the provisioning tables
+   * of the same file use it for their per-session writes). Same contract as the store's own writes:
+   * resolves with fn's result after the COMMIT; rejects with fn's error (its savepoint rolled back
+   * alone) or the COMMIT's.
+   */
+  groupWrite<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreError('unavailable', 'store is closed'));
+    return this.write(fn);
+  }
+
+  /**
    * Queues a write for the next group commit; resolves with its result after the COMMIT, rejects with
    * its own error (its savepoint rolled back) or with the COMMIT's error.
    */
