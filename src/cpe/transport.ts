@@ -48,7 +48,13 @@ export class TransportError extends Error {
   }
 }
 
-/** Supplies keep-alive agents; the fleet recycles them across sessions to save TCP handshakes. */
+/**
+ * Supplies keep-alive agents; the fleet recycles them across sessions to save TCP handshakes.
+ * Agents disable Nagle's algorithm (`noDelay`): node:http writes a POST's head and body as two
+ * segments, and with Nagle on the body waits for the ACS's delayed ACK (40 ms on Linux) on every
+ * exchange; 10 devices in session could then not do more than ~200 sessions/s against any ACS
+ * (bench/lib/loadgen.ts measured it).
+ */
 export interface AgentSource {
   acquire(url: URL): http.Agent;
   release(agent: http.Agent, reusable: boolean): void;
@@ -69,8 +75,8 @@ export class FreshAgentSource implements AgentSource {
   constructor(private readonly ca?: string | Buffer) {}
   acquire(url: URL): http.Agent {
     return url.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.ca ? [this.ca] : undefined })
-      : new http.Agent({ keepAlive: true, maxSockets: 1 });
+      ? new https.Agent({ keepAlive: true, maxSockets: 1, noDelay: true, ca: this.ca ? [this.ca] : undefined })
+      : new http.Agent({ keepAlive: true, maxSockets: 1, noDelay: true });
   }
   release(agent: http.Agent): void {
     agent.destroy();
@@ -96,8 +102,8 @@ export class PooledAgentSource implements AgentSource {
     const a = list.pop();
     if (a) return a;
     return secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 1, ca: this.ca ? [this.ca] : undefined })
-      : new http.Agent({ keepAlive: true, maxSockets: 1 });
+      ? new https.Agent({ keepAlive: true, maxSockets: 1, noDelay: true, ca: this.ca ? [this.ca] : undefined })
+      : new http.Agent({ keepAlive: true, maxSockets: 1, noDelay: true });
   }
 
   release(agent: http.Agent, reusable: boolean): void {
