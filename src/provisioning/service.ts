@@ -107,6 +107,11 @@ export interface ProvisioningServiceOptions {
   connectionRequest?: (deviceId: string) => Promise<unknown>;
   webhooks?: Omit<WebhookDispatcherOptions, 'store' | 'now' | 'logger'>;
   maxFileBytes?: number;
+  /**
+   * The file library to use (e.g. one keeping content in a shared database); default a library
+   * keeping content under `<dataDir>/files`.
+   */
+  files?: FileLibrary;
 }
 
 /** The part of the ACS's event emitter provisioning listens to (AcsControl.events fits). */
@@ -240,7 +245,7 @@ export class ProvisioningService implements SessionHooks {
     this.log = options.logger ?? silent;
     this.baseUrl = options.fileBaseUrl;
     this.acsUrl = options.acsUrl ?? null;
-    this.files = new FileLibrary({ store: options.provisioning, dir: join(options.dataDir, 'files'), maxBytes: options.maxFileBytes });
+    this.files = options.files ?? new FileLibrary({ store: options.provisioning, dir: join(options.dataDir, 'files'), maxBytes: options.maxFileBytes });
     this.webhooks = new WebhookDispatcher({ store: options.provisioning, now: this.now, logger: this.log, ...options.webhooks });
     this.rollouts = new RolloutManager({
       store: options.store,
