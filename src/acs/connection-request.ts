@@ -3,12 +3,14 @@
  *
  * A `ConnectionRequester` tries its transports in order (HTTP first; a UDP/STUN transport for CPEs
  * behind NAT is added later by registering another `ConnectionRequestTransport`) and returns the
- * first conclusive result.
+ * first conclusive result. Concurrent requests for one device (also from other ACS instances sharing
+ * the database) send once: see src/acs/cluster/cr-gate.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { DigestClient } from '../cwmp/auth.ts';
 import type { Store } from '../store/types.ts';
+import { ConnectionRequestGate } from './cluster/cr-gate.ts';
 
 /** Outcome of one connection request attempt. */
 export type ConnectionRequestStatus =
@@ -33,6 +35,12 @@ export interface ConnectionRequestResult {
   httpStatus?: number;
   /** Human-readable explanation (never contains credentials). */
   detail: string;
+  /**
+   * True when this call sent nothing because another caller (on this or another ACS instance) was
+   * sending a request to the same device at the same time: the result is that request's outcome
+   * (src/acs/cluster/cr-gate.ts).
+   */
+  deduplicated?: boolean;
 }
 
 /** What a transport needs to know about the device. Passwords are secrets: never log this object. */
@@ -142,11 +150,14 @@ export interface ConnectionRequesterOptions {
   /** Used when a device has no stored connection request credentials. */
   defaultUsername?: string | null;
   defaultPassword?: string | null;
+  /** Sends concurrent requests for one device once. Default: a gate on the store; false = none. */
+  gate?: ConnectionRequestGate | false;
 }
 
 /** Sends connection requests to devices through the first transport that gets an answer. */
 export class ConnectionRequester {
   private readonly transports: ConnectionRequestTransport[];
+  private readonly gate: ConnectionRequestGate | null;
 
   constructor(
     private readonly store: Store,
@@ -154,6 +165,7 @@ export class ConnectionRequester {
     private readonly options: ConnectionRequesterOptions = {},
   ) {
     this.transports = [...transports];
+    this.gate = options.gate === false ? null : (options.gate ?? new ConnectionRequestGate({ store }));
   }
 
   /** Adds a transport (e.g. UDP/STUN for NATed CPEs); `first` puts it before the others. */
@@ -164,9 +176,14 @@ export class ConnectionRequester {
 
   /**
    * Asks the device to open a session. Tries each applicable transport until one is conclusive
-   * (ok, auth-failed, busy). Returns the result; never throws.
+   * (ok, auth-failed, busy). Returns the result (`deduplicated` when another caller's request was
+   * in flight; `transport: 'session'` when the device is in session on another instance); never throws.
    */
-  async request(deviceId: string, signal?: AbortSignal): Promise<ConnectionRequestResult> {
+  request(deviceId: string, signal?: AbortSignal): Promise<ConnectionRequestResult> {
+    return this.gate ? this.gate.run(deviceId, () => this.send(deviceId, signal)) : this.send(deviceId, signal);
+  }
+
+  private async send(deviceId: string, signal?: AbortSignal): Promise<ConnectionRequestResult> {
     let device;
     try {
       device = await this.store.getDevice(deviceId);

@@ -8,19 +8,19 @@
  * database and emits it on the local `events` — so `waitForTask`, the API's event stream and the
  * provisioning listeners of instance A see what instance B did.
  *
+ * The relay also opens the instance's cluster link (context.ts), which the console's users, the NAT
+ * bindings and the connection request claims use.
+ *
  * NOTIFY is not queued for a listener that is away (reconnect): `waitForTask` therefore also polls
  * the database at a slow period when the store is shared (see app.ts), so no wait hangs on a lost
  * message.
  */
 import type { EventEmitter } from 'node:events';
-import { PgNotifier, type ChannelMap } from '../../store/postgres/notify.ts';
-import type { Store, Task, TaskStatus } from '../../store/types.ts';
+import type { Store, Task } from '../../store/types.ts';
 import type { AcsEventMap } from '../app.ts';
+import { openClusterLink, type ClusterLink } from './context.ts';
 
-/** The channels of the cluster relay. */
-export interface ClusterChannels extends ChannelMap {
-  'task.changed': { id: string; status: TaskStatus };
-}
+export type { ClusterChannels, ClusterLink } from './context.ts';
 
 export interface TaskRelayOptions {
   /** The PostgreSQL URL the store uses. */
@@ -37,6 +37,11 @@ export interface TaskRelayOptions {
 export interface TaskRelay {
   /** This instance's id on the channel. */
   readonly origin: string;
+  /**
+   * The instance's cluster link (registered against the store: the console and the NAT part find
+   * it with `clusterOf(store)`); closed with the relay.
+   */
+  readonly link: ClusterLink;
   close(): Promise<void>;
 }
 
@@ -46,11 +51,8 @@ export interface TaskRelay {
  * @throws StoreError `unavailable` when the database cannot be reached.
  */
 export async function startTaskRelay(options: TaskRelayOptions): Promise<TaskRelay> {
-  const notifier = await PgNotifier.connect<ClusterChannels>(options.url, {
-    namespace: options.namespace,
-    onError: options.onError,
-    applicationName: 'switchboard-cluster',
-  });
+  const link = await openClusterLink({ url: options.url, store: options.store, namespace: options.namespace, onError: options.onError });
+  const notifier = link.notifier;
   // tasks this relay emitted itself: they came from elsewhere and must not be published back
   const relayed = new WeakSet<Task>();
   const report = (err: unknown) => options.onError?.(err instanceof Error ? err : new Error(String(err)));
@@ -70,12 +72,13 @@ export async function startTaskRelay(options: TaskRelayOptions): Promise<TaskRel
   options.events.on('task', onLocal);
   return {
     origin: notifier.origin,
+    link,
     async close() {
       if (closed) return;
       closed = true;
       options.events.off('task', onLocal);
       await unsubscribe().catch(() => undefined);
-      await notifier.close();
+      await link.close();
     },
   };
 }

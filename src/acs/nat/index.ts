@@ -20,7 +20,8 @@ import type { ConnectionRequestTarget, ConnectionRequestTransport } from '../con
 import type { Store } from '../../store/types.ts';
 import { MemoryNatBindingTable, openSqliteNatBindingTable, type NatBindingTable } from './binding-table.ts';
 import { DEFAULT_STUN_PROVISIONING, NatProvisioner, type StunProvisionMode, type StunProvisioningSettings } from './provisioning.ts';
-import { PathChoosingConnectionRequester, sessionWatcherFromEvents, type PathConnectionRequestResult, type RequesterLogger } from './requester.ts';
+import { ConnectionRequestGate } from '../cluster/cr-gate.ts';
+import { PathChoosingConnectionRequester, sessionWatcherFromEvents, type ConnectionRequestPath, type PathConnectionRequestResult, type RequesterLogger } from './requester.ts';
 import { AcsStunService } from './stun-service.ts';
 import { UdpConnectionRequestTransport } from './udp-transport.ts';
 
@@ -85,8 +86,10 @@ export interface NatService {
   /** null when provisioning is off. */
   readonly provisioner: NatProvisioner | null;
   /**
-   * Wakes a device by the first path that works (same contract as the core ConnectionRequester).
-   * @returns the result with `path`, `attempts`, `confirmed`; never rejects.
+   * Wakes a device by the first path that works (same contract as the core ConnectionRequester,
+   * concurrent requests for one device sent once, see src/acs/cluster/cr-gate.ts).
+   * @returns the result with `path`, `attempts`, `confirmed` (a deduplicated answer has no
+   *   attempts of its own); never rejects.
    */
   request(deviceId: string, signal?: AbortSignal): Promise<PathConnectionRequestResult>;
   close(): Promise<void>;
@@ -101,6 +104,13 @@ async function ephemeralSend(data: Uint8Array | string, port: number, address: s
   } finally {
     s.close();
   }
+}
+
+const PATHS: readonly string[] = ['http', 'udp', 'xmpp'] satisfies ConnectionRequestPath[];
+
+/** The path named by a transport, or null (`session`, `cluster`...). */
+function pathOf(transport: string): ConnectionRequestPath | null {
+  return PATHS.includes(transport) ? (transport as ConnectionRequestPath) : null;
 }
 
 function bindingTableFor(store: Store, persist: NatOptions['persist']): NatBindingTable {
@@ -167,31 +177,39 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
   }
 
   const defaults = deps.defaultCredentials ?? { username: null, password: null };
+  const gate = new ConnectionRequestGate({ store: deps.store, onError: (err) => log?.warn({ err: err.message }, 'connection request claim') });
+  const send = async (deviceId: string, signal?: AbortSignal): Promise<PathConnectionRequestResult> => {
+    let device;
+    try {
+      device = await deps.store.getDevice(deviceId);
+    } catch (err) {
+      return { status: 'error', transport: 'none', detail: `store: ${(err as Error).message}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
+    }
+    if (device === null) return { status: 'no-address', transport: 'none', detail: `unknown device ${deviceId}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
+    return requester.request(
+      {
+        deviceId,
+        connectionRequestUrl: device.connectionRequestUrl,
+        udpConnectionRequestAddress: device.udpConnectionRequestAddress,
+        username: device.credentials.connectionRequestUsername ?? defaults.username,
+        password: device.credentials.connectionRequestPassword ?? defaults.password,
+      },
+      signal,
+    );
+  };
   return {
     stun,
     udp,
     requester,
     provisioner,
     async request(deviceId, signal) {
-      let device;
-      try {
-        device = await deps.store.getDevice(deviceId);
-      } catch (err) {
-        return { status: 'error', transport: 'none', detail: `store: ${(err as Error).message}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
-      }
-      if (device === null) return { status: 'no-address', transport: 'none', detail: `unknown device ${deviceId}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
-      return requester.request(
-        {
-          deviceId,
-          connectionRequestUrl: device.connectionRequestUrl,
-          udpConnectionRequestAddress: device.udpConnectionRequestAddress,
-          username: device.credentials.connectionRequestUsername ?? defaults.username,
-          password: device.credentials.connectionRequestPassword ?? defaults.password,
-        },
-        signal,
-      );
+      const t0 = Date.now();
+      const r = await gate.run(deviceId, () => send(deviceId, signal));
+      if ('attempts' in r) return r as PathConnectionRequestResult;
+      return { ...r, path: r.status === 'ok' ? pathOf(r.transport) : null, attempts: [], confirmed: null, elapsedMs: Date.now() - t0 };
     },
     async close() {
+      await gate.close();
       provisioner?.stop();
       udp.close();
       await stunRef?.close();

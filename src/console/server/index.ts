@@ -17,6 +17,8 @@ import type { Store } from '../../store/types.ts';
 import { ensureFirstAdmin, type FirstAdminResult } from '../../users/bootstrap.ts';
 import { prepareConsoleContext, registerUsers, type UsersPlugin } from '../../users/plugin.ts';
 import { openSqliteUserStore } from '../../users/sqlite.ts';
+import { openPostgresUserStore } from '../../users/postgres.ts';
+import { clusterOf } from '../../acs/cluster/context.ts';
 import type { UserStore } from '../../users/types.ts';
 import { registerEventStream } from './events.ts';
 import { registerConsoleRoutes } from './routes.ts';
@@ -31,7 +33,11 @@ export interface ConsoleOptions {
   acs: AcsControl;
   /** The ACS data directory: the SQLite file (users, statistics) and the admin-password file. */
   dataDir: string;
-  /** Default: SQLite in dataDir. Closed by `close()` only when opened here. */
+  /**
+   * Default: on the PostgreSQL database when the core store is shared (its cluster link, see
+   * src/acs/cluster/context.ts), so that every ACS instance sees the same users; else SQLite in
+   * dataDir. Closed by `close()` only when opened here.
+   */
   users?: UserStore;
   /** Default: read from the SQLite file in dataDir. */
   stats?: FleetStatsSource;
@@ -74,7 +80,10 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
   const coreFile = /^sqlite:(.+)$/.exec(options.store.name)?.[1];
   const file = coreFile && coreFile !== ':memory:' ? coreFile : join(options.dataDir, SQLITE_FILE_NAME);
   const ownUsers = options.users === undefined;
-  const users = options.users ?? openSqliteUserStore({ file: coreFile === ':memory:' ? ':memory:' : file });
+  const link = clusterOf(options.store);
+  const users =
+    options.users ??
+    (link ? await openPostgresUserStore({ pool: link.pool(), schema: link.schema }) : openSqliteUserStore({ file: coreFile === ':memory:' ? ':memory:' : file }));
   const rule: OnlineRule = { ...DEFAULT_ONLINE_RULE, ...options.rule };
   let ownStats = false;
   let stats = options.stats;

@@ -58,6 +58,7 @@ const ConnectionRequestAnswer = Type.Object({
   transport: Type.String(),
   httpStatus: Type.Optional(Type.Integer()),
   detail: Type.String(),
+  deduplicated: Type.Optional(Type.Boolean({ description: 'nothing was sent: another request for this device (on any ACS instance) was in flight; its outcome is given' })),
 });
 
 export interface ConsoleRoutesOptions {

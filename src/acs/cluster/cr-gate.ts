@@ -1,0 +1,227 @@
+/**
+ * Connection requests sent once (issue #8): when the same device is asked for by two callers at
+ * about the same time — two API calls on two ACS instances, a rollout kick and an operator on one —
+ * only one request goes out, and every caller gets its outcome.
+ *
+ * How:
+ * - A claim per device in the core store's session lock table, under the key `cr:<deviceId>`
+ *   (`Store.acquireSessionLock`: one row per key, expiry judged by the database clock on
+ *   PostgreSQL, so instances agree without synchronised clocks). Its owner is
+ *   `<instance origin>:<random>`. The winner sends; while it sends the claim lives `inFlightTtlMs`
+ *   (an instance killed mid-request leaves a claim that ends then). After an `ok` the claim is kept
+ *   `settleMs` more: the device is about to open a session, and another request in that time would
+ *   only meet a busy CPE. After any other outcome it is released at once, so a retry can go out.
+ * - The winner publishes its outcome (`cr.result`, on the cluster link's LISTEN/NOTIFY; in-process
+ *   without a link). A loser answers with the winner's outcome marked `deduplicated: true`: at once
+ *   when it already heard it, else when it arrives (at most `maxWaitMs`, and never past the claim's
+ *   expiry). A lost notification (listener reconnecting) gives `ok`/`cluster` with an explanation:
+ *   a claim exists only while a request is being sent or after one succeeded.
+ * - On a shared store, before claiming, the device's session lock is read (read only, never
+ *   taken: taking it would refuse the device's own Inform). A device in session on any instance is
+ *   not woken; the answer says so (`transport: 'session'`). The local check stays with the caller
+ *   (the ACS joins tasks into a local session, which another instance cannot do).
+ * - When the store cannot be reached for the claim, the request is sent anyway: a duplicate wake-up
+ *   is harmless, a missing one is not.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Store } from '../../store/types.ts';
+import type { ConnectionRequestResult } from '../connection-request.ts';
+import { clusterOf, type ClusterChannels, type ClusterLink } from './context.ts';
+
+export interface ConnectionRequestGateOptions {
+  /** The core store (claims live in its session lock table). */
+  store: Store;
+  /** Default: `clusterOf(store)`, looked up at each call (null: this process is alone). */
+  link?: ClusterLink | null;
+  /** How long a successful request keeps its claim after it finished (ms, default 3000). */
+  settleMs?: number;
+  /** Claim lifetime while a request is in flight (ms, default 30 000). */
+  inFlightTtlMs?: number;
+  /** Longest wait for the outcome of another caller's request (ms, default 15 000). */
+  maxWaitMs?: number;
+  onError?: (err: Error) => void;
+}
+
+const DEFAULT_SETTLE_MS = 3_000;
+const DEFAULT_IN_FLIGHT_TTL_MS = 30_000;
+const DEFAULT_MAX_WAIT_MS = 15_000;
+const CLAIM_PREFIX = 'cr:';
+
+/** An outcome as instances tell each other (a PathConnectionRequestResult's attempts stay local). */
+type Outcome = ClusterChannels['cr.result'];
+
+interface HeardOutcome {
+  outcome: Outcome;
+  at: number;
+}
+
+/** The session lock key of a device's connection request claim. */
+export function connectionRequestClaimKey(deviceId: string): string {
+  return `${CLAIM_PREFIX}${deviceId}`;
+}
+
+function asOutcome(deviceId: string, owner: string, r: ConnectionRequestResult): Outcome {
+  const path = (r as { path?: unknown }).path;
+  return { deviceId, owner, status: r.status, transport: r.transport, detail: r.detail, path: typeof path === 'string' ? path : null };
+}
+
+function fromOutcome(o: Outcome): ConnectionRequestResult {
+  const status = o.status as ConnectionRequestResult['status'];
+  return { status, transport: o.transport, detail: `deduplicated: another request for this device was sent at the same time: ${o.detail}`, deduplicated: true };
+}
+
+/** Runs connection requests so that concurrent ones for one device send once. */
+export class ConnectionRequestGate {
+  private readonly opts: ConnectionRequestGateOptions;
+  /** This process's own id when there is no link. */
+  private readonly localOrigin = randomUUID();
+  private readonly heard = new Map<string, HeardOutcome>();
+  private readonly waiters = new Map<string, Set<(o: Outcome) => void>>();
+  private subscribed: { link: ClusterLink; done: Promise<() => Promise<void>> } | null = null;
+  readonly stats = { sent: 0, deduplicated: 0, inSession: 0, claimErrors: 0 };
+
+  constructor(opts: ConnectionRequestGateOptions) {
+    this.opts = opts;
+  }
+
+  /**
+   * Sends through `send` unless another caller is sending for the device, or it is in session on
+   * another instance.
+   * @returns `send`'s result, or the other caller's outcome with `deduplicated: true`, or
+   *   `{ status: 'ok', transport: 'session' }` for a device in session elsewhere. Never rejects
+   *   (a throwing `send` becomes an `error` result).
+   */
+  async run(deviceId: string, send: () => Promise<ConnectionRequestResult>): Promise<ConnectionRequestResult> {
+    const link = this.opts.link === undefined ? clusterOf(this.opts.store) : this.opts.link;
+    if (link) {
+      await this.listen(link);
+      const held = await this.sessionHolder(link, deviceId);
+      if (held !== null) {
+        this.stats.inSession++;
+        return {
+          status: 'ok',
+          transport: 'session',
+          detail: `the device is in session on another ACS instance (its lock runs until ${held}): not woken; tasks queued now run at its next session`,
+        };
+      }
+    }
+    const key = connectionRequestClaimKey(deviceId);
+    const owner = `${link?.origin ?? this.localOrigin}:${randomUUID()}`;
+    let claim;
+    try {
+      claim = await this.opts.store.acquireSessionLock(key, owner, this.opts.inFlightTtlMs ?? DEFAULT_IN_FLIGHT_TTL_MS);
+    } catch (err) {
+      this.stats.claimErrors++;
+      this.report(err);
+      return this.send(send);
+    }
+    if (!claim.acquired) {
+      this.stats.deduplicated++;
+      return this.outcomeOf(claim.holder, claim.expiresAt);
+    }
+    this.stats.sent++;
+    const result = await this.send(send);
+    const outcome = asOutcome(deviceId, owner, result);
+    // Claim first, then tell: a caller told of the outcome may ask again at once.
+    try {
+      if (result.status === 'ok') await this.opts.store.refreshSessionLock(key, owner, this.opts.settleMs ?? DEFAULT_SETTLE_MS);
+      else await this.opts.store.releaseSessionLock(key, owner);
+    } catch (err) {
+      this.report(err);
+    }
+    this.deliver(outcome);
+    if (link) link.notifier.publish('cr.result', outcome).catch((err: unknown) => this.report(err));
+    return result;
+  }
+
+  /** Stops listening for other instances' outcomes. */
+  async close(): Promise<void> {
+    const s = this.subscribed;
+    this.subscribed = null;
+    if (s) await (await s.done.catch(() => async () => undefined))().catch(() => undefined);
+    for (const set of this.waiters.values()) set.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private async send(send: () => Promise<ConnectionRequestResult>): Promise<ConnectionRequestResult> {
+    try {
+      return await send();
+    } catch (err) {
+      return { status: 'error', transport: 'none', detail: `connection request failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
+  private listen(link: ClusterLink): Promise<unknown> {
+    if (this.subscribed?.link !== link) {
+      const done = link.notifier.subscribe('cr.result', (o, meta) => {
+        if (!meta.fromSelf) this.deliver(o);
+      });
+      this.subscribed = { link, done };
+    }
+    return this.subscribed.done.catch((err: unknown) => this.report(err));
+  }
+
+  /** @returns the expiry of the device's live session lock, or null (also when it cannot be read). */
+  private async sessionHolder(link: ClusterLink, deviceId: string): Promise<string | null> {
+    try {
+      const { rows } = await link
+        .pool()
+        .query<{ expires_at: Date }>(`SELECT expires_at FROM ${link.table('session_locks')} WHERE device_id = $1 AND expires_at > clock_timestamp()`, [deviceId]);
+      return rows.length > 0 ? rows[0].expires_at.toISOString() : null;
+    } catch (err) {
+      this.report(err);
+      return null;
+    }
+  }
+
+  private deliver(o: Outcome): void {
+    const now = Date.now();
+    this.heard.set(o.owner, { outcome: o, at: now });
+    // Outcomes are only useful to callers that met the claim: forget them once no claim can last.
+    const keepMs = Math.max(this.opts.settleMs ?? DEFAULT_SETTLE_MS, this.opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
+    for (const [owner, h] of this.heard) {
+      if (now - h.at <= keepMs) break;
+      this.heard.delete(owner);
+    }
+    const set = this.waiters.get(o.owner);
+    if (set) {
+      this.waiters.delete(o.owner);
+      for (const w of set) w(o);
+    }
+  }
+
+  private outcomeOf(holder: string, expiresAt: string): Promise<ConnectionRequestResult> {
+    const known = this.heard.get(holder);
+    if (known) return Promise.resolve(fromOutcome(known.outcome));
+    const maxWait = this.opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    const waitMs = Math.min(maxWait, Math.max(0, Date.parse(expiresAt) - Date.now()));
+    return new Promise((resolve) => {
+      let set = this.waiters.get(holder);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(holder, set);
+      }
+      const waiter = (o: Outcome) => {
+        clearTimeout(timer);
+        resolve(fromOutcome(o));
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        if (set.size === 0 && this.waiters.get(holder) === set) this.waiters.delete(holder);
+        resolve({
+          status: 'ok',
+          transport: 'cluster',
+          detail: `deduplicated: another caller claimed this device's connection request (until ${expiresAt}); its outcome was not heard`,
+          deduplicated: true,
+        });
+      }, waitMs);
+      timer.unref();
+      set.add(waiter);
+    });
+  }
+
+  private report(err: unknown): void {
+    this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+  }
+}
