@@ -20,7 +20,7 @@ import type {
   XsdTypeName,
 } from '../store/provisioning/types.ts';
 import { explainFilter, type DeviceFacts } from './filter.ts';
-import { isTemplate, parseTemplate, renderNodes, type TemplateContext } from './template.ts';
+import { compiledTemplate, isTemplate, renderNodes, type TemplateContext } from './template.ts';
 import { inWindow } from './window.ts';
 
 /** Where a desired value comes from. */
@@ -169,7 +169,7 @@ function render(name: string, value: DesiredScalar, ctx: TemplateContext, source
     return { ok: true, value };
   }
   try {
-    const r = renderNodes(parseTemplate(value), ctx);
+    const r = renderNodes(compiledTemplate(value), ctx);
     if (r.ok) return { ok: true, value: r.value };
     return { ok: false, issue: { kind: 'unresolved', name, missing: r.missing, source } };
   } catch (err) {

@@ -16,6 +16,7 @@ import {
   nextStep,
   sameValue,
   stepPayload,
+  type PlanSessionOptions,
   type PlanStep,
   type PlannerMemory,
   type StepResult,
@@ -111,8 +112,8 @@ class Acs {
     for (const p of initial) this.known.set(p.name, p);
   }
   /** Plays one session; returns the RPC types sent. */
-  session(desired: ResolvedDesired, device: FakeDevice): string[] {
-    const session = newPlanSession();
+  session(desired: ResolvedDesired, device: FakeDevice, options: PlanSessionOptions = {}): string[] {
+    const session = newPlanSession(options);
     const sent: string[] = [];
     for (;;) {
       const { step, effects } = nextStep(desired, knownStateFrom([...this.known.values()]), this.memory, session);
@@ -229,6 +230,53 @@ describe('planner: values', () => {
     assert.equal(sameValue('2025-01-01T00:00:00Z', '2025-01-01T00:00:00.000Z', 'dateTime'), true);
     assert.equal(sameValue('abc', 'ABC', 'string'), false);
     assert.equal(sameValue('', '0', 'unsignedInt'), false);
+  });
+});
+
+describe('planner: a device the ACS has never seen', () => {
+  const desired = resolveDesired([contribution({ parameters: [{ name: `${MS}PeriodicInformInterval`, value: 600 }, { name: `${MS}PeriodicInformEnable`, value: true }] })], ctx);
+  const neverSeen = { neverSeen: true };
+
+  it('writes every plain value without reading first, then verifies; the next session sends nothing', () => {
+    const device = new FakeDevice({ [`${MS}PeriodicInformInterval`]: ['300', 'unsignedInt'], [`${MS}PeriodicInformEnable`]: ['1', 'boolean'] });
+    const acs = new Acs();
+    assert.deepEqual(acs.session(desired, device, neverSeen), ['setParameterValues', 'getParameterValues']);
+    // both values in the one write (the equal one too: it was not read)
+    assert.deepEqual(device.spvs, [[`${MS}PeriodicInformInterval`, `${MS}PeriodicInformEnable`]]);
+    assert.equal(device.values.get(`${MS}PeriodicInformInterval`)!.value, '600');
+    assert.equal(acs.faults.length, 0);
+    assert.deepEqual(acs.session(desired, device), []);
+  });
+
+  it('a name the device lacks is refused by the write (one fault), the others are written and verified', () => {
+    const d = resolveDesired([contribution({ parameters: [{ name: `${MS}PeriodicInformInterval`, value: 600 }, { name: `${MS}X_Nope`, value: 'x' }] })], ctx);
+    const device = new FakeDevice({ [`${MS}PeriodicInformInterval`]: ['300', 'unsignedInt'] });
+    const acs = new Acs();
+    assert.deepEqual(acs.session(d, device, neverSeen), ['setParameterValues', 'setParameterValues', 'getParameterValues']);
+    assert.deepEqual(acs.faults, ['setParameterValues:9003']);
+    assert.equal(acs.memory.refused.get(`${MS}X_Nope`)?.faultCode, 9005);
+    assert.equal(device.values.get(`${MS}PeriodicInformInterval`)!.value, '600');
+    assert.deepEqual(acs.session(d, device), []);
+  });
+
+  it('still reads first when tables are desired (matching needs the instance keys)', () => {
+    const account = (user: string) => ({ values: { 'Line.1.SIP.AuthUserName': user, 'Line.1.Enable': 'Enabled' } });
+    const d = resolveDesired(
+      [contribution({ parameters: [{ name: `${MS}PeriodicInformInterval`, value: 600 }], objects: [{ path: VP, key: ['Line.1.SIP.AuthUserName'], instances: [account('1001')] }] })],
+      ctx,
+    );
+    // the interval already has the desired value: read, it is not written
+    const fresh = () => new FakeDevice({ [`${MS}PeriodicInformInterval`]: ['600', 'unsignedInt'], [`${VP}1.Line.1.SIP.AuthUserName`]: '', [`${VP}1.Line.1.Enable`]: 'Disabled' });
+    const [a, b] = [fresh(), fresh()];
+    const seen = new Acs().session(d, a);
+    assert.deepEqual(new Acs().session(d, b, neverSeen), seen);
+    assert.deepEqual(b.spvs, a.spvs);
+    assert.ok(!b.spvs.flat().includes(`${MS}PeriodicInformInterval`));
+  });
+
+  it('a device seen before is read first', () => {
+    const device = new FakeDevice({ [`${MS}PeriodicInformInterval`]: ['300', 'unsignedInt'], [`${MS}PeriodicInformEnable`]: ['1', 'boolean'] });
+    assert.deepEqual(new Acs().session(desired, device, { neverSeen: false })[0], 'getParameterValues');
   });
 });
 

@@ -90,6 +90,7 @@ export function emptyMemory(): PlannerMemory {
 /** What the planner tracks during one session. */
 export interface PlanSession {
   gpnDone: Set<string>;
+  /** Names read with GetParameterValues in this session, or deliberately not read (`neverSeen`). */
   gpvAsked: Set<string>;
   /** A batched read failed with 9005: read only names whose existence a GPN confirmed. */
   validateNames: boolean;
@@ -106,10 +107,24 @@ export interface PlanSession {
   toVerify: Map<string, DesiredValue>;
   verifyDone: boolean;
   steps: number;
+  /**
+   * The ACS has never seen the device before this session (registered at its Inform): it knows
+   * none of its values, and reading them only to skip writing the equal ones costs a round trip
+   * per device in a boot storm. The first read of plain values is then skipped (they are written
+   * as if read and found different; the verifying read after the write still checks them).
+   */
+  neverSeen: boolean;
 }
 
-export function newPlanSession(): PlanSession {
+/** Options of a new plan session. */
+export interface PlanSessionOptions {
+  /** See `PlanSession.neverSeen`. Default false. */
+  neverSeen?: boolean;
+}
+
+export function newPlanSession(options: PlanSessionOptions = {}): PlanSession {
   return {
+    neverSeen: options.neverSeen ?? false,
     gpnDone: new Set(),
     gpvAsked: new Set(),
     validateNames: false,
@@ -245,15 +260,37 @@ function parentOf(name: string): string {
   return name.slice(0, name.lastIndexOf('.') + 1);
 }
 
+/** A hash computed for one desired value object under one name (see `hashOnce`). */
+interface MemoHash {
+  name: string;
+  hash: string;
+}
+const desiredHashes = new WeakMap<DesiredValue, MemoHash>();
+const valueHashes = new WeakMap<DesiredValue, MemoHash>();
+const attributeHashes = new WeakMap<DesiredAttributeValue, MemoHash>();
+
+/**
+ * `compute(name)` for a desired value, once per value object: every planning step of a session
+ * analyses the same desired values again, and the SHA-256 behind each hash was the planner's
+ * largest cost in a boot storm. Desired values are never mutated once resolved.
+ */
+function hashOnce<T extends object>(memo: WeakMap<T, MemoHash>, name: string, d: T, compute: (name: string) => string): string {
+  const m = memo.get(d);
+  if (m && m.name === name) return m.hash;
+  const hash = compute(name);
+  memo.set(d, { name, hash });
+  return hash;
+}
+
 function valueStatus(name: string, d: DesiredValue, known: KnownState, memory: PlannerMemory, session: PlanSession): ValueDiff {
-  const hash = desiredHash(name, d.value, d.source);
+  const hash = hashOnce(desiredHashes, name, d, (n) => desiredHash(n, d.value, d.source));
   const refusal = memory.refused.get(name);
   const p = known.get(name);
   const current = p?.value ?? null;
   if (refusal && refusal.hash === hash) return { name, desired: d, current, status: 'refused', hash };
   if (d.secret) {
     // Write-only: the value the ACS set last is the truth.
-    return { name, desired: d, current, status: memory.applied.get(name) === valueHash(name, d.value) ? 'equal' : 'differs', hash };
+    return { name, desired: d, current, status: memory.applied.get(name) === hashOnce(valueHashes, name, d, (n) => valueHash(n, d.value)) ? 'equal' : 'differs', hash };
   }
   if (p === undefined && session.gpnDone.has(parentOf(name))) return { name, desired: d, current, status: 'invalid', hash };
   if (current === null) {
@@ -264,7 +301,7 @@ function valueStatus(name: string, d: DesiredValue, known: KnownState, memory: P
 
 function attributeStatus(name: string, d: DesiredAttributeValue, known: KnownState, memory: PlannerMemory, session: PlanSession): AttributeDiff {
   const spec: AttributeSpec = { notification: d.notification, accessList: d.accessList };
-  const hash = desiredHash(`attr:${name}`, JSON.stringify(spec), d.source);
+  const hash = hashOnce(attributeHashes, name, d, (n) => desiredHash(`attr:${n}`, JSON.stringify(spec), d.source));
   const p = known.get(name);
   const current = p ? { notification: p.notification, accessList: p.accessList } : null;
   const refusal = memory.refused.get(`attr:${name}`);
@@ -463,11 +500,28 @@ function invalidEffects(analysis: Analysis, memory: PlannerMemory): StepEffects 
  *          tell) and effects to persist now (names found not to exist).
  */
 export function nextStep(desired: ResolvedDesired, known: KnownState, memory: PlannerMemory, session: PlanSession): { step: PlanStep | null; effects: StepEffects; analysis: Analysis } {
-  const analysis = analyze(desired, known, memory, session);
+  let analysis = analyze(desired, known, memory, session);
+  if (skipFirstRead(analysis, desired, session)) analysis = analyze(desired, known, memory, session);
   const effects = invalidEffects(analysis, memory);
   const step = pick(analysis, desired, known, memory, session);
   if (step) session.steps += 1;
   return { step, effects, analysis };
+}
+
+/**
+ * For a device the ACS has never seen (`PlanSession.neverSeen`), once: when the only reads the
+ * plan needs are of plain desired values (no tables in the desired state), marks them as
+ * read-and-unknown so that they are written without the read.
+ * @returns true when it did (the caller analyses again).
+ */
+function skipFirstRead(analysis: Analysis, desired: ResolvedDesired, session: PlanSession): boolean {
+  if (!session.neverSeen) return false;
+  session.neverSeen = false;
+  const toRead = analysis.toRead.filter((n) => !session.gpvAsked.has(n));
+  // Tables need a read anyway (instance keys): plain values then ride along in it.
+  if (toRead.length === 0 || desired.objects.length > 0 || session.validateNames || !toRead.every((n) => desired.values.has(n))) return false;
+  for (const n of toRead) session.gpvAsked.add(n);
+  return true;
 }
 
 function pick(analysis: Analysis, desired: ResolvedDesired, known: KnownState, memory: PlannerMemory, session: PlanSession): PlanStep | null {
@@ -631,7 +685,7 @@ export function applyStepResult(step: PlanStep, result: StepResult, session: Pla
     case 'set-values': {
       if (result.ok) {
         for (const v of step.values) {
-          effects.memory.push({ kind: 'applied', name: v.name, hash: valueHash(v.name, v.desired.value) });
+          effects.memory.push({ kind: 'applied', name: v.name, hash: hashOnce(valueHashes, v.name, v.desired, (n) => valueHash(n, v.desired.value)) });
           if (!v.desired.secret) session.toVerify.set(v.name, v.desired);
         }
         session.verifyDone = false;

@@ -47,6 +47,7 @@ import {
   type PresetSelection,
   type ResolvedDesired,
 } from './desired.ts';
+import { cachedProvisioningStore, type CachedProvisioningStore } from './cache.ts';
 import { CONFIG_FILE_TYPE, FIRMWARE_FILE_TYPE, FileLibrary } from './files.ts';
 import { filterParameterNames, type DeviceFacts } from './filter.ts';
 import type { InformDecision, PlannedTask, SessionHooks, SessionView, TaskOutcome } from './hooks.ts';
@@ -225,7 +226,10 @@ function memoryFrom(entries: DeviceMemoryEntry[]): PlannerMemory {
 /** See the module comment. */
 export class ProvisioningService implements SessionHooks {
   readonly store: Store;
+  /** The provisioning store as given, behind the caching view of cache.ts (use it like the store). */
   readonly provisioning: ProvisioningStore;
+  /** The caching view's controls (stats; `caching` false when the store cannot notify changes). */
+  readonly cache: CachedProvisioningStore;
   readonly files: FileLibrary;
   readonly rollouts: RolloutManager;
   readonly webhooks: WebhookDispatcher;
@@ -240,16 +244,19 @@ export class ProvisioningService implements SessionHooks {
 
   constructor(options: ProvisioningServiceOptions) {
     this.store = options.store;
-    this.provisioning = options.provisioning;
+    // Presets, webhooks and whether rollouts / bootstrap records exist are read by every session:
+    // kept in memory, dropped on every change (cache.ts). Everything below uses the cached view.
+    this.cache = cachedProvisioningStore(options.provisioning);
+    this.provisioning = this.cache.store;
     this.now = options.now ?? Date.now;
     this.log = options.logger ?? silent;
     this.baseUrl = options.fileBaseUrl;
     this.acsUrl = options.acsUrl ?? null;
-    this.files = options.files ?? new FileLibrary({ store: options.provisioning, dir: join(options.dataDir, 'files'), maxBytes: options.maxFileBytes });
-    this.webhooks = new WebhookDispatcher({ store: options.provisioning, now: this.now, logger: this.log, ...options.webhooks });
+    this.files = options.files ?? new FileLibrary({ store: this.provisioning, dir: join(options.dataDir, 'files'), maxBytes: options.maxFileBytes });
+    this.webhooks = new WebhookDispatcher({ store: this.provisioning, now: this.now, logger: this.log, ...options.webhooks });
     this.rollouts = new RolloutManager({
       store: options.store,
-      provisioning: options.provisioning,
+      provisioning: this.provisioning,
       fileBaseUrl: options.fileBaseUrl,
       now: this.now,
       connectionRequest: options.connectionRequest,
@@ -283,6 +290,7 @@ export class ProvisioningService implements SessionHooks {
   /** Stops the background work (the stores are closed by their owner). */
   async stop(): Promise<void> {
     this.detach?.();
+    this.cache.detach();
     await this.rollouts.stop();
     await this.webhooks.stop();
   }
@@ -340,6 +348,8 @@ export class ProvisioningService implements SessionHooks {
     let device = await this.store.getDevice(view.deviceId);
     const keys = deviceKeys(view.deviceId, view.identity.serialNumber);
     const record = await this.provisioning.findBootstrap(keys);
+    // Registered at this Inform: the ACS holds nothing about it yet (see PlanSession.neverSeen).
+    let neverSeen = false;
     if (!device) {
       const policy = (await this.provisioning.getSetting<UnknownDevicePolicy>(UNKNOWN_DEVICE_POLICY_SETTING)) ?? 'accept';
       if (!record && policy === 'refuse') {
@@ -350,6 +360,7 @@ export class ProvisioningService implements SessionHooks {
       if (!record && policy === 'quarantine') tags.push(QUARANTINE_TAG);
       try {
         device = await this.store.createDevice({ ...view.identity, tags });
+        neverSeen = true;
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'conflict')) throw err;
         device = await this.store.getDevice(view.deviceId);
@@ -366,7 +377,7 @@ export class ProvisioningService implements SessionHooks {
       const missing = record.tags.filter((t) => !device!.tags.includes(t));
       if (missing.length > 0) device = (await this.store.updateDevice(view.deviceId, { tags: [...device.tags, ...missing] })) ?? device;
     }
-    await this.recordHistory(view, events, now);
+    await this.recordHistory(view, events, now, neverSeen);
     const reported = this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion');
     await this.rollouts.onInform(view.deviceId, reported, events.has('1 BOOT'));
     const rawMemory = await this.provisioning.getDeviceMemory(view.deviceId);
@@ -386,7 +397,7 @@ export class ProvisioningService implements SessionHooks {
       selections: [],
       bootstrapRecord: record,
       bootstrap: bootstrapPending ? record : null,
-      plan: newPlanSession(),
+      plan: newPlanSession({ neverSeen }),
       inflight: null,
       requestedFirmware: false,
       downloadsDone: false,
@@ -404,11 +415,13 @@ export class ProvisioningService implements SessionHooks {
   }
 
   /** Records Inform values that changed (every value of an Inform carrying 4 VALUE CHANGE). */
-  private async recordHistory(view: SessionView, events: Set<string>, now: number): Promise<void> {
+  private async recordHistory(view: SessionView, events: Set<string>, now: number, neverSeen: boolean): Promise<void> {
     const valueChange = events.has('4 VALUE CHANGE');
     const names = view.informParameters.map((p) => p.name);
     if (names.length === 0) return;
-    const stored = new Map((await this.store.getParameters(view.deviceId, { names })).map((p) => [p.name, p.value]));
+    // A device registered at this Inform has nothing stored: no read (every value is a first sight).
+    if (neverSeen && !valueChange) return;
+    const stored = new Map(neverSeen ? [] : (await this.store.getParameters(view.deviceId, { names })).map((p) => [p.name, p.value]));
     const changed = view.informParameters.filter((p) => {
       const prev = stored.get(p.name) ?? null;
       // A value seen for the first time is a change only when the device says so (4 VALUE CHANGE).
@@ -525,24 +538,23 @@ export class ProvisioningService implements SessionHooks {
     return null;
   }
 
-  /** Loads what the planner needs to know: desired names and the tables' sub-trees. */
+  /**
+   * Loads what the planner needs to know: the desired names and the tables' sub-trees (instances,
+   * keys and instance values are all under a table's path). The planner looks up nothing else
+   * (KnownState.get of desired names, table keys and instance values; instances of tables), so the
+   * parents of desired names are not read: this runs at every planning step of a session.
+   */
   private async loadKnown(view: SessionView, desired: ResolvedDesired): Promise<KnownState> {
-    const names = new Set<string>([...desired.values.keys(), ...desired.attributes.keys()]);
-    for (const n of [...names]) names.add(n.slice(0, n.lastIndexOf('.') + 1));
-    // Children of parents (for the names a GetParameterNames confirmed): cheap, parents are few.
-    const parents = [...new Set([...desired.values.keys(), ...desired.attributes.keys()].map((n) => n.slice(0, n.lastIndexOf('.') + 1)))].filter(
-      (p) => !desired.objects.some((o) => p.startsWith(o.path)),
-    );
-    // Sub-trees read once: a parent inside another one read anyway (`...Line.1.SIP.` inside
-    // `...Line.1.`) adds nothing, nor does a name inside a sub-tree read (this runs at every
-    // planning step of a session, so every query counts).
-    const prefixes = [...desired.objects.map((o) => o.path), ...parents].sort((a, b) => a.length - b.length);
+    // Sub-trees read once: a table inside another one read anyway adds nothing.
+    const prefixes = desired.objects.map((o) => o.path).sort((a, b) => a.length - b.length);
     const subtrees = prefixes.filter((p, i) => !prefixes.slice(0, i).some((q) => p.startsWith(q)));
     const covered = (n: string) => subtrees.some((q) => n.startsWith(q));
-    const rest = [...names].filter((n) => !covered(n));
-    const lists: StoredParameter[][] = [rest.length > 0 ? await view.parameters({ names: rest }) : []];
+    const names = new Set<string>();
+    for (const n of desired.values.keys()) if (!covered(n)) names.add(n);
+    for (const n of desired.attributes.keys()) if (!covered(n)) names.add(n);
+    const lists: StoredParameter[][] = [names.size > 0 ? await view.parameters({ names: [...names] }) : []];
     for (const p of subtrees) lists.push(await view.parameters({ prefix: p }));
-    return knownStateFrom(lists.flat());
+    return knownStateFrom(lists.length === 1 ? lists[0] : lists.flat());
   }
 
   /** Computes the session's desired state (once) and applies its tag changes. */

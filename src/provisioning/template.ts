@@ -150,6 +150,26 @@ export function parseTemplate(text: string): TemplateNode[] {
   return nodes;
 }
 
+/** Parsed templates kept by `compiledTemplate` (preset values: few distinct texts). */
+const COMPILED_LIMIT = 4096;
+const compiled = new Map<string, readonly TemplateNode[]>();
+
+/**
+ * `parseTemplate` once per distinct text: every session renders its presets' templates again, and
+ * parsing was most of the rendering. The nodes are shared: callers must not change them.
+ * @returns the nodes. @throws like `parseTemplate` (errors are not cached).
+ */
+export function compiledTemplate(text: string): readonly TemplateNode[] {
+  let nodes = compiled.get(text);
+  if (!nodes) {
+    nodes = parseTemplate(text);
+    // a bound, not an LRU: past it (templates built per device?) start again rather than grow
+    if (compiled.size >= COMPILED_LIMIT) compiled.clear();
+    compiled.set(text, nodes);
+  }
+  return nodes;
+}
+
 /** True when the text contains at least one `{{ }}` expression. */
 export function isTemplate(text: string): boolean {
   return /(^|[^\\])\{\{/.test(text);

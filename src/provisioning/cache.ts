@@ -1,0 +1,175 @@
+/**
+ * A caching view of a `ProvisioningStore` for what EVERY CWMP session reads but operators rarely
+ * change: the preset list, the webhook list, and whether any rollout or bootstrap record exists at
+ * all (when none does, `rolloutsOfDevice` and `findBootstrap` answer without a query). In a boot
+ * storm these reads were a fifth of the provisioning service's store time, each session reading
+ * the same rows again (bench/storm.bench.ts).
+ *
+ * Staleness: a cached value is dropped
+ * - when the store reports a change of its kind (`ProvisioningStore.subscribe`: changes made
+ *   through any store instance on the same database, other ACS processes included), and
+ * - at once when a write of that kind goes through this view (before and after it), so a local
+ *   change never waits for a notification (a PostgreSQL NOTIFY of our own write arrives later).
+ * A load that was in flight when its kind changed is not kept (generation check), so no session
+ * reads a value older than a change it could know about. A store without `subscribe` is returned
+ * as it is: nothing is cached.
+ */
+import type { BootstrapRecord, Preset, ProvisioningChange, ProvisioningChangeKind, ProvisioningStore, Rollout, RolloutDevice, Webhook } from '../store/provisioning/types.ts';
+
+/** One cached value with its invalidation generation. */
+class CachedValue<T> {
+  private value: { v: T } | null = null;
+  private loading: Promise<T> | null = null;
+  private generation = 0;
+
+  /** Drops the value and forgets a load in flight (its result will not be kept). */
+  invalidate(): void {
+    this.generation++;
+    this.value = null;
+    this.loading = null;
+  }
+
+  /** The cached value, or `load()`'s (shared by concurrent callers, kept unless invalidated meanwhile). */
+  get(load: () => Promise<T>): Promise<T> {
+    if (this.value) return Promise.resolve(this.value.v);
+    if (this.loading) return this.loading;
+    const generation = this.generation;
+    const p: Promise<T> = load().then(
+      (v) => {
+        if (generation === this.generation) {
+          this.value = { v };
+          this.loading = null;
+        }
+        return v;
+      },
+      (err: unknown) => {
+        if (this.loading === p) this.loading = null;
+        throw err;
+      },
+    );
+    this.loading = p;
+    return p;
+  }
+}
+
+/** The store's methods that change each cached kind (a call through the view invalidates it). */
+const WRITES: Partial<Record<keyof ProvisioningStore, ProvisioningChangeKind>> = {
+  createPreset: 'preset',
+  updatePreset: 'preset',
+  deletePreset: 'preset',
+  createWebhook: 'webhook',
+  updateWebhook: 'webhook',
+  deleteWebhook: 'webhook',
+  createRollout: 'rollout',
+  updateRollout: 'rollout',
+  putBootstrap: 'bootstrap',
+  deleteBootstrap: 'bootstrap',
+};
+
+/** How often the view went to the store (tests and diagnostics). */
+export interface ProvisioningCacheStats {
+  /** Loads of cached values (a load shared by concurrent callers counts once). */
+  loads: number;
+}
+
+/** A caching view and its controls. */
+export interface CachedProvisioningStore {
+  /** Use it as the store: every method works; the cached ones answer from memory when they can. */
+  store: ProvisioningStore;
+  /** True when the view caches (the store has `subscribe`). */
+  caching: boolean;
+  stats: ProvisioningCacheStats;
+  /** Stops listening to changes (the store itself is closed by `store.close()`, which does this too). */
+  detach(): void;
+}
+
+/**
+ * Wraps `inner` in a caching view (see the module comment).
+ * @returns the view; `store === inner` (nothing cached) when `inner` has no `subscribe`.
+ */
+export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisioningStore {
+  const stats: ProvisioningCacheStats = { loads: 0 };
+  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {} };
+
+  const presets = new CachedValue<Preset[]>();
+  const webhooks = new CachedValue<Webhook[]>();
+  const anyRollout = new CachedValue<boolean>();
+  const anyBootstrap = new CachedValue<boolean>();
+  const byKind: Partial<Record<ProvisioningChangeKind, CachedValue<unknown>[]>> = {
+    preset: [presets],
+    webhook: [webhooks],
+    rollout: [anyRollout],
+    bootstrap: [anyBootstrap],
+  };
+  const invalidate = (kind: ProvisioningChangeKind) => {
+    for (const c of byKind[kind] ?? []) c.invalidate();
+  };
+  const unsubscribe = inner.subscribe((change: ProvisioningChange) => invalidate(change.kind));
+  let detached = false;
+  const detach = () => {
+    if (detached) return;
+    detached = true;
+    unsubscribe();
+  };
+
+  // detached: no more notifications, so nothing may be served from memory any longer
+  const counted = <T>(cache: CachedValue<T>, load: () => Promise<T>): Promise<T> =>
+    detached ? load() : cache.get(() => {
+      stats.loads++;
+      return load();
+    });
+
+  const overrides: Partial<ProvisioningStore> = {
+    async listPresets(): Promise<Preset[]> {
+      // a copy of the list: callers may sort or filter it; the presets themselves are read-only
+      return [...(await counted(presets, () => inner.listPresets()))];
+    },
+    async listWebhooks(): Promise<Webhook[]> {
+      return [...(await counted(webhooks, () => inner.listWebhooks()))];
+    },
+    async rolloutsOfDevice(deviceId: string): Promise<{ rollout: Rollout; device: RolloutDevice }[]> {
+      // a rollout's devices exist only with the rollout, whose creation is a 'rollout' change
+      if (!(await counted(anyRollout, async () => (await inner.listRollouts({ limit: 1 })).items.length > 0))) {
+        return [];
+      }
+      return inner.rolloutsOfDevice(deviceId);
+    },
+    async findBootstrap(keys: string[]): Promise<BootstrapRecord | null> {
+      if (!(await counted(anyBootstrap, async () => (await inner.listBootstrap({ limit: 1 })).items.length > 0))) {
+        return null;
+      }
+      return inner.findBootstrap(keys);
+    },
+    async close(): Promise<void> {
+      detach();
+      return inner.close();
+    },
+  };
+
+  const bound = new Map<PropertyKey, unknown>();
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof ProvisioningStore];
+      const kind = WRITES[prop as keyof ProvisioningStore];
+      const value: unknown = Reflect.get(target, prop, receiver === store ? target : receiver);
+      if (typeof value !== 'function') return value;
+      let fn = bound.get(prop);
+      if (!fn) {
+        const method = value as (...args: unknown[]) => unknown;
+        fn = kind
+          ? async (...args: unknown[]) => {
+              invalidate(kind);
+              try {
+                return await method.apply(target, args);
+              } finally {
+                invalidate(kind);
+              }
+            }
+          : method.bind(target);
+        bound.set(prop, fn);
+      }
+      return fn;
+    },
+  });
+  return { store, caching: true, stats, detach };
+}
