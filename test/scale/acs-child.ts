@@ -1,13 +1,15 @@
 /**
  * Child process entry of the scale-out tests and bench: one full ACS instance (`startAcs`) on the
  * PostgreSQL database (or SQLite data directory) named in argv[2] (JSON `ScaleAcsConfig`), CWMP on
- * an ephemeral port of 127.0.0.1, no REST API.
+ * an ephemeral port of 127.0.0.1; the REST API and console (`api: true`) and NAT (`nat`) on demand.
  *
  * Commands: `enqueue` ({ deviceId, payload, connectionRequest }) -> task id;
- * `wait` ({ id, timeoutMs }) -> the task's status after waitForTask.
+ * `wait` ({ id, timeoutMs }) -> the task's status after waitForTask;
+ * `cr` ({ deviceId }) -> the connection request result; `nat` -> the relay's and gate's counters.
  */
 import pino from 'pino';
 import { startAcs, type Acs } from '../../src/acs/app.ts';
+import type { NatOptions } from '../../src/acs/nat/index.ts';
 import { serveChild } from '../../bench/lib/child.ts';
 
 export interface ScaleAcsConfig {
@@ -19,11 +21,20 @@ export interface ScaleAcsConfig {
   /** Session lock ttl (ms): short in tests so that a killed instance's locks expire quickly. */
   lockTtlMs?: number;
   logLevel?: string;
+  /** Serve the REST API and console on an ephemeral port (default false). */
+  api?: boolean;
+  /** NAT traversal (STUN on 127.0.0.1:0 in tests); default off. */
+  nat?: NatOptions;
+  /** Default connection request credentials. */
+  connectionRequest?: { username: string; password: string };
 }
 
 export interface ScaleAcsInfo {
   pid: number;
   cwmpUrl: string;
+  apiUrl: string | null;
+  /** The STUN server's port, when NAT is on. */
+  stunPort: number | null;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ScaleAcsConfig;
@@ -46,22 +57,31 @@ serveChild(
       const t = await running().waitForTask(a.id, { timeoutMs: a.timeoutMs });
       return t?.status ?? null;
     },
+    cr: async (arg) => {
+      const a = arg as { deviceId: string };
+      return running().connectionRequest(a.deviceId);
+    },
+    nat: async () => {
+      const nat = running().nat;
+      return { relay: nat?.relay?.stats ?? null, gate: nat?.gate.stats ?? null };
+    },
   },
   async (): Promise<ScaleAcsInfo> => {
     acs = await startAcs({
       database: config.database,
       dataDir: config.dataDir,
       cwmpPort: 0,
-      httpPort: null,
+      httpPort: config.api ? 0 : null,
       host: '127.0.0.1',
       apiToken: 'scale-test-token',
       provisioning: false,
-      nat: false,
+      nat: config.nat ?? false,
+      connectionRequest: config.connectionRequest,
       engine: config.lockTtlMs ? { lockTtlMs: config.lockTtlMs } : undefined,
       cluster: { namespace: config.namespace, taskPollMs: 500 },
       logger: pino({ level: config.logLevel ?? 'warn' }),
     });
-    return { pid: process.pid, cwmpUrl: acs.cwmpUrl };
+    return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, stunPort: acs.nat?.stun?.address().port ?? null };
   },
   async () => {
     await acs?.close();

@@ -5,8 +5,8 @@
  * STUNMaximumKeepAlivePeriod away; until then the only address we would have is the one it last
  * reported in an Inform. The table lets a restarted ACS wake NATed devices at once.
  *
- * Two implementations: `MemoryNatBindingTable` (tests, PostgreSQL deployments until a PG table
- * exists — bindings are then re-learned within one keep-alive period) and `SqliteNatBindingTable`,
+ * Three implementations: `MemoryNatBindingTable` (tests, `persist: 'memory'`), `PgNatBindingTable`
+ * (pg-binding-table.ts: shared by the ACS instances of one PostgreSQL database) and `SqliteNatBindingTable`,
  * which lives in the core store's database file as the `nat_`-prefixed table `nat_bindings`,
  * versioned in its own `nat_schema_migrations` table (the same pattern as the provisioning tables),
  * through its own connection (WAL mode lets both connections work side by side).
@@ -34,6 +34,11 @@ export interface NatBindingRecord {
   integrity: boolean;
   /** The last request carried CONNECTION-REQUEST-BINDING (a TR-111 binding). */
   connectionRequestBinding: boolean;
+  /**
+   * Several ACS instances (src/acs/nat/pg-binding-table.ts): the cluster origin of the instance
+   * whose STUN socket received the binding's requests. Absent in a single ACS.
+   */
+  holder?: string;
 }
 
 /** Where bindings are kept across restarts. */

@@ -21,11 +21,16 @@ import type { Store } from '../../store/types.ts';
 import { MemoryNatBindingTable, openSqliteNatBindingTable, type NatBindingTable } from './binding-table.ts';
 import { DEFAULT_STUN_PROVISIONING, NatProvisioner, type StunProvisionMode, type StunProvisioningSettings } from './provisioning.ts';
 import { ConnectionRequestGate } from '../cluster/cr-gate.ts';
+import { clusterOf, type ClusterLink } from '../cluster/context.ts';
+import { clusterSessionWatcher, startNatRelay, type NatRelay } from './cluster-relay.ts';
+import { openPgNatBindingTable, type PgNatBindingTable } from './pg-binding-table.ts';
 import { PathChoosingConnectionRequester, sessionWatcherFromEvents, type ConnectionRequestPath, type PathConnectionRequestResult, type RequesterLogger } from './requester.ts';
 import { AcsStunService } from './stun-service.ts';
 import { UdpConnectionRequestTransport } from './udp-transport.ts';
 
 export * from './binding-table.ts';
+export * from './cluster-relay.ts';
+export * from './pg-binding-table.ts';
 export * from './gateway.ts';
 export * from './provisioning.ts';
 export * from './requester.ts';
@@ -56,8 +61,13 @@ export interface NatOptions {
   confirmMs?: number;
   /** HTTP attempt limit for devices known to be behind a NAT (ms). Default 2000. */
   behindNatHttpTimeoutMs?: number;
-  /** Where bindings persist: `auto` (the SQLite file of a SQLite store, else memory), or `memory`. */
+  /**
+   * Where bindings persist: `auto` (the shared PostgreSQL table when the store is shared by several
+   * ACS instances, the SQLite file of a SQLite store, else memory), or `memory`.
+   */
   persist?: 'auto' | 'memory';
+  /** Several instances: how long to wait for the instance holding a binding to send for us (ms, default 500). */
+  relayAckTimeoutMs?: number;
 }
 
 export interface NatLogger extends RequesterLogger {
@@ -85,6 +95,10 @@ export interface NatService {
   readonly requester: PathChoosingConnectionRequester;
   /** null when provisioning is off. */
   readonly provisioner: NatProvisioner | null;
+  /** Several ACS instances: the relay of UDP sends to the instance holding a binding (else null). */
+  readonly relay: NatRelay | null;
+  /** The connection request gate (concurrent requests for one device sent once). */
+  readonly gate: ConnectionRequestGate;
   /**
    * Wakes a device by the first path that works (same contract as the core ConnectionRequester,
    * concurrent requests for one device sent once, see src/acs/cluster/cr-gate.ts).
@@ -127,24 +141,40 @@ function bindingTableFor(store: Store, persist: NatOptions['persist']): NatBindi
  */
 export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise<NatService> {
   const log = deps.logger;
+  // Several ACS instances on one PostgreSQL database: bindings are shared, UDP sends are relayed to
+  // the instance holding the binding (cluster-relay.ts explains why).
+  const link: ClusterLink | null = clusterOf(deps.store);
   let stun: AcsStunService | null = null;
+  let shared: PgNatBindingTable | null = null;
+  let relay: NatRelay | null = null;
   if (options.stun !== false) {
     const s = options.stun ?? {};
+    const persist = options.persist ?? 'auto';
+    if (link && persist === 'auto') shared = await openPgNatBindingTable({ pool: link.pool(), schema: link.schema, instance: link.origin });
     stun = await AcsStunService.start({
       host: s.host,
       port: s.port,
       secret: s.secret,
       allowAnonymous: s.allowAnonymous,
       flushIntervalMs: s.flushIntervalMs,
-      table: bindingTableFor(deps.store, options.persist ?? 'auto'),
+      table: shared ?? bindingTableFor(deps.store, persist),
       logger: log,
+      instance: link?.origin,
     });
+    if (link) {
+      try {
+        relay = await startNatRelay({ link, local: stun, ackTimeoutMs: options.relayAckTimeoutMs, onError: (err) => log?.warn({ err: err.message }, 'NAT relay') });
+      } catch (err) {
+        await stun.close();
+        throw err;
+      }
+    }
     const a = stun.address();
     log?.info({ stun: `${a.address}:${a.port}`, integrity: s.secret !== undefined && !s.allowAnonymous, provisioning: options.provisioning?.mode ?? 'off' }, 'STUN server started');
   }
   const stunRef = stun;
   const udp = new UdpConnectionRequestTransport({
-    sender: stunRef ?? { send: ephemeralSend },
+    sender: relay?.sender ?? stunRef ?? { send: ephemeralSend },
     bindings: stunRef ?? undefined,
     copies: options.udp?.copies,
     retransmitIntervalMs: options.udp?.retransmitIntervalMs,
@@ -155,7 +185,7 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
     transports: [deps.http, udp],
     behindNatHttpTimeoutMs: options.behindNatHttpTimeoutMs,
     natStatus: (t: ConnectionRequestTarget) => stunRef?.natStatus(t.deviceId, t.connectionRequestUrl) ?? 'unknown',
-    watchSession: confirmMs > 0 ? sessionWatcherFromEvents(deps.events) : undefined,
+    watchSession: confirmMs > 0 ? (link ? clusterSessionWatcher(sessionWatcherFromEvents(deps.events), link) : sessionWatcherFromEvents(deps.events)) : undefined,
     confirmMs,
     logger: log,
   });
@@ -186,6 +216,11 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
       return { status: 'error', transport: 'none', detail: `store: ${(err as Error).message}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
     }
     if (device === null) return { status: 'no-address', transport: 'none', detail: `unknown device ${deviceId}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
+    if (shared && stunRef) {
+      // The binding may have been learned (or refreshed) by another instance since we loaded ours.
+      const row = await shared.get(deviceId).catch((err: Error) => log?.warn({ err: err.message, deviceId }, 'cannot read the shared NAT binding'));
+      if (row) stunRef.adopt(row);
+    }
     return requester.request(
       {
         deviceId,
@@ -202,6 +237,8 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
     udp,
     requester,
     provisioner,
+    relay,
+    gate,
     async request(deviceId, signal) {
       const t0 = Date.now();
       const r = await gate.run(deviceId, () => send(deviceId, signal));
@@ -212,6 +249,7 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
       await gate.close();
       provisioner?.stop();
       udp.close();
+      await relay?.close();
       await stunRef?.close();
     },
   };

@@ -54,6 +54,11 @@ export interface AcsStunServiceOptions {
   now?: () => number;
   /** Most usernames kept in the resolver cache. Default 100 000. */
   maxCachedUsernames?: number;
+  /**
+   * Several ACS instances: this instance's cluster origin, recorded as the `holder` of the bindings
+   * its socket receives (see pg-binding-table.ts).
+   */
+  instance?: string;
 }
 
 const DEFAULT_FLUSH_MS = 30_000;
@@ -154,7 +159,22 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
   /** NatBindingLookup: the device's binding for the UDP transport. */
   binding(deviceId: string): NatBindingView | undefined {
     const r = this.records.get(deviceId);
-    return r ? { address: r.address, port: r.port, refreshedAt: Date.parse(r.refreshedAt) } : undefined;
+    if (!r) return undefined;
+    const view: NatBindingView = { address: r.address, port: r.port, refreshedAt: Date.parse(r.refreshedAt) };
+    if (r.holder !== undefined && r.holder !== this.opts.instance) view.holder = r.holder;
+    return view;
+  }
+
+  /**
+   * Takes a binding another ACS instance recorded (read from the shared table) when it is newer
+   * than ours: the lookups (`binding`, `natStatus`) then see it. Nothing is written.
+   * @returns whether it was taken.
+   */
+  adopt(record: NatBindingRecord): boolean {
+    const mine = this.records.get(record.deviceId);
+    if (mine && Date.parse(mine.refreshedAt) >= Date.parse(record.refreshedAt)) return false;
+    this.records.set(record.deviceId, { ...record });
+    return true;
   }
 
   /** The full record of a device's binding. */
@@ -176,7 +196,7 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
     return natStatusFromBinding(connectionRequestUrl, this.records.get(deviceId)?.address);
   }
 
-  /** DatagramSender: sends from the STUN socket. @throws (rejects) on send errors or when closed. */
+  /** DatagramSender: sends from the STUN socket (`via` is not looked at). @throws (rejects) on send errors or when closed. */
   send(data: Uint8Array | string, port: number, address: string): Promise<void> {
     if (this.server === null) return Promise.reject(new Error('STUN service is not running'));
     return this.server.send(data, port, address);
@@ -292,10 +312,14 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
       changedAt: kind === 'refreshed' && previous ? previous.changedAt : at,
       integrity: b.integrity,
       connectionRequestBinding: b.connectionRequestBinding,
+      ...(this.opts.instance !== undefined ? { holder: this.opts.instance } : {}),
     };
     this.records.set(deviceId, record);
     this.stats.recorded++;
-    if (kind === 'refreshed') {
+    // A binding that came over from another instance is written at once: until then the shared
+    // table would send wake-ups to the instance the device left.
+    const cameOver = previous !== undefined && previous.holder !== record.holder;
+    if (kind === 'refreshed' && !cameOver) {
       this.dirty.add(deviceId);
     } else {
       this.dirty.delete(deviceId);

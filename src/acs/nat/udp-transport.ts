@@ -23,8 +23,13 @@ import type { ConnectionRequestResult, ConnectionRequestTarget, ConnectionReques
 
 /** Something that sends a datagram from the STUN server's socket (`StunServer` is one). */
 export interface DatagramSender {
-  /** @throws (rejects) on a send error (e.g. EHOSTUNREACH, socket closed). */
-  send(data: Uint8Array | string, port: number, address: string): Promise<void>;
+  /**
+   * Sends one datagram. `via` names the ACS instance whose STUN socket holds the device's binding
+   * (several instances, see cluster-relay.ts); a plain sender ignores it.
+   * @returns nothing, or a note on how it was sent (e.g. relayed), added to the result's detail.
+   * @throws (rejects) on a send error (e.g. EHOSTUNREACH, socket closed).
+   */
+  send(data: Uint8Array | string, port: number, address: string, via?: string): Promise<string | void>;
 }
 
 /** A CPE's NAT binding as the STUN server saw it. */
@@ -34,6 +39,8 @@ export interface NatBindingView {
   port: number;
   /** Last Binding Request from this binding, ms since epoch. */
   refreshedAt: number;
+  /** The ACS instance whose STUN socket received it (several instances); absent = this one. */
+  holder?: string;
 }
 
 /** Finds the binding of a device (by device id); undefined when the STUN server never saw it. */
@@ -140,15 +147,17 @@ export class UdpConnectionRequestTransport implements ConnectionRequestTransport
     const destination = formatHostPort(dest.host, dest.port);
     const copies = Math.max(1, this.opts.copies ?? DEFAULT_COPIES);
     const base = { transport: 'udp' as const, destination, destinationSource: dest.source, messageId: id, copies };
+    let note: string | void;
     try {
-      await this.opts.sender.send(data, dest.port, dest.host);
+      note = await this.opts.sender.send(data, dest.port, dest.host, dest.holder);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       const status = UNREACHABLE_ERRNOS.has(code) ? 'unreachable' : 'error';
       return { ...base, status, copies: 0, detail: `send to ${destination} failed: ${code || (err as Error).message}` };
     }
     this.scheduleCopies(data, dest, copies - 1, signal);
-    return { ...base, status: 'ok', detail: `sent to ${destination} (${dest.source}), ${copies} copies of message ${id}; UDP is not acknowledged` };
+    const how = note ? `, ${note}` : '';
+    return { ...base, status: 'ok', detail: `sent to ${destination} (${dest.source}${how}), ${copies} copies of message ${id}; UDP is not acknowledged` };
   }
 
   /** Cancels copies not yet sent. Later `send` calls answer `error`. Idempotent. */
@@ -160,24 +169,24 @@ export class UdpConnectionRequestTransport implements ConnectionRequestTransport
 
   // -------------------------------------------------------------------------------------------
 
-  private destination(target: ConnectionRequestTarget): { host: string; port: number; source: UdpDestinationSource } | null {
+  private destination(target: ConnectionRequestTarget): { host: string; port: number; source: UdpDestinationSource; holder?: string } | null {
     const b = this.opts.bindings?.binding(target.deviceId);
     const now = (this.opts.now ?? Date.now)();
     if (b !== undefined && now - b.refreshedAt <= (this.opts.maxBindingAgeMs ?? DEFAULT_MAX_BINDING_AGE_MS)) {
-      return { host: b.address, port: b.port, source: 'stun-binding' };
+      return { host: b.address, port: b.port, source: 'stun-binding', ...(b.holder !== undefined ? { holder: b.holder } : {}) };
     }
     const reported = target.udpConnectionRequestAddress ? parseHostPort(target.udpConnectionRequestAddress) : null;
     if (reported !== null) return { ...reported, source: 'reported-address' };
     return null;
   }
 
-  private scheduleCopies(data: Buffer, dest: { host: string; port: number }, remaining: number, signal?: AbortSignal): void {
+  private scheduleCopies(data: Buffer, dest: { host: string; port: number; holder?: string }, remaining: number, signal?: AbortSignal): void {
     if (remaining <= 0 || this.closed || signal?.aborted) return;
     const t = setTimeout(() => {
       this.pending.delete(t);
       if (this.closed || signal?.aborted) return;
       // A lost copy is exactly what the next one is for: errors are not reported.
-      this.opts.sender.send(data, dest.port, dest.host).catch(() => undefined);
+      this.opts.sender.send(data, dest.port, dest.host, dest.holder).catch(() => undefined);
       this.scheduleCopies(data, dest, remaining - 1, signal);
     }, this.opts.retransmitIntervalMs ?? DEFAULT_RETRANSMIT_MS);
     // Copies must not keep a stopping process alive.
