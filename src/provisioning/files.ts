@@ -1,24 +1,22 @@
 /**
  * The file library: firmware images and configuration files the ACS hands to devices.
  *
- * Content is stored once per SHA-256 under `<dataDir>/files/<first two hex>/<sha256>` (content
- * addressed: two records of the same image share the bytes, and a record's bytes can never change
- * behind its ETag); metadata lives in the provisioning store. An upload streams to a temporary file
- * while hashing, then is renamed into place, so a crash or a too-large upload never leaves a
- * half-written file under a content name.
+ * Metadata lives in the provisioning store, bytes in a `FileContentStore`
+ * (src/store/provisioning/file-content.ts), content-addressed by SHA-256: on the filesystem under
+ * `<dataDir>/files/<first two hex>/<sha256>` (one host), or in the PostgreSQL database (every ACS
+ * instance on it serves every file). An upload streams into the content store's pending area while
+ * it is hashed and metered, and is committed under its hash only when complete and within the
+ * limit, so a crash or a too-large upload never leaves a half-written file under a content name.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp, type ReadStream } from 'node:fs';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Readable, Transform } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { FsFileContentStore, type ContentRange, type FileContentStore } from '../store/provisioning/file-content.ts';
 import type { FileAuth, FileRecord, NewFileRecord, ProvisioningStore } from '../store/provisioning/types.ts';
 
 /** Default largest upload (firmware images of these phones are tens of MiB). */
 export const DEFAULT_MAX_FILE_BYTES = 256 * 1024 * 1024;
 export const FIRMWARE_FILE_TYPE = '1 Firmware Upgrade Image';
 export const CONFIG_FILE_TYPE = '3 Vendor Configuration File';
-const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /** A failed upload, with the reason (the API maps it to a 4xx answer). */
 export class FileUploadError extends Error {
@@ -74,20 +72,21 @@ export function sniffFirmwareHeader(head: Buffer): FirmwareHeaderInfo | null {
 
 /** See the module comment. */
 export class FileLibrary {
-  readonly dir: string;
+  /** Where the bytes are. */
+  readonly content: FileContentStore;
   private readonly store: ProvisioningStore;
   private readonly maxBytes: number;
 
-  constructor(options: { store: ProvisioningStore; dir: string; maxBytes?: number }) {
+  /**
+   * @param options.content where the bytes go; default the filesystem under `options.dir`.
+   * @throws Error when neither `content` nor `dir` is given.
+   */
+  constructor(options: { store: ProvisioningStore; dir?: string; content?: FileContentStore; maxBytes?: number }) {
     this.store = options.store;
-    this.dir = options.dir;
+    if (options.content) this.content = options.content;
+    else if (options.dir !== undefined) this.content = new FsFileContentStore(options.dir);
+    else throw new Error('FileLibrary needs a content store or a directory');
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
-  }
-
-  /** Path of a content file. @throws Error for a malformed hash (never a path outside the library). */
-  contentPath(sha256: string): string {
-    if (!SHA256_RE.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
-    return join(this.dir, sha256.slice(0, 2), sha256);
   }
 
   /**
@@ -96,8 +95,6 @@ export class FileLibrary {
    * @throws FileUploadError (too large, empty); StoreError from the store; I/O errors.
    */
   async add(content: Readable | Buffer, meta: FileUploadMeta): Promise<FileRecord> {
-    await fsp.mkdir(join(this.dir, 'tmp'), { recursive: true, mode: 0o700 });
-    const tmp = join(this.dir, 'tmp', `${randomBytes(8).toString('hex')}.part`);
     const hash = createHash('sha256');
     let size = 0;
     let head = Buffer.alloc(0);
@@ -114,17 +111,15 @@ export class FileLibrary {
         done(null, chunk);
       },
     });
+    const source: Readable = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+    // pipeline, not pipe: an error on either side destroys both (the upload's request stream
+    // included) and reaches the content store through the metered stream it reads.
+    const metered = pipeline(source, meter, () => undefined);
+    const pending = await this.content.write(metered);
     try {
-      const source: Readable = Buffer.isBuffer(content) ? Readable.from([content]) : content;
-      await pipeline(source, meter, createWriteStream(tmp, { mode: 0o600 }));
       if (size === 0) throw new FileUploadError('empty', 'the file is empty');
       const sha256 = hash.digest('hex');
-      const target = this.contentPath(sha256);
-      await fsp.mkdir(join(this.dir, sha256.slice(0, 2)), { recursive: true, mode: 0o700 });
-      // Same content already stored: keep the existing bytes.
-      const exists = await fsp.stat(target).then(() => true, () => false);
-      if (exists) await fsp.rm(tmp, { force: true });
-      else await fsp.rename(tmp, target);
+      await pending.commit(sha256);
       const sniffed = meta.fileType.startsWith('1') ? sniffFirmwareHeader(head) : null;
       const record: NewFileRecord = {
         name: meta.name,
@@ -139,7 +134,7 @@ export class FileLibrary {
       };
       return await this.store.createFile(record);
     } catch (err) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      await pending.abort();
       throw err;
     }
   }
@@ -153,19 +148,19 @@ export class FileLibrary {
     if (!file) return false;
     const gone = await this.store.deleteFile(id);
     if (gone && (await this.store.countFilesWithContent(file.sha256)) === 0) {
-      await fsp.rm(this.contentPath(file.sha256), { force: true });
+      await this.content.delete(file.sha256);
     }
     return gone;
   }
 
-  /** Opens the content (optionally a byte range, inclusive). @throws when the content is missing. */
-  open(file: FileRecord, range?: { start: number; end: number }): ReadStream {
-    return createReadStream(this.contentPath(file.sha256), range ? { start: range.start, end: range.end } : {});
+  /** Opens the content (optionally a byte range, inclusive); the stream errors when the content is missing. */
+  open(file: FileRecord, range?: ContentRange): Readable {
+    return this.content.open(file.sha256, range);
   }
 
-  /** True when the content of a record is on disk. */
-  async hasContent(file: FileRecord): Promise<boolean> {
-    return fsp.stat(this.contentPath(file.sha256)).then((s) => s.isFile(), () => false);
+  /** True when the content of a record is stored. */
+  hasContent(file: FileRecord): Promise<boolean> {
+    return this.content.has(file.sha256);
   }
 }
 

@@ -148,6 +148,13 @@ export const PROVISIONING_MIGRATIONS: readonly ProvisioningMigration[] = [
       CREATE INDEX prov_history_at ON prov_history (at);
     `,
   },
+  {
+    version: 2,
+    description: 'rollout devices remember when a connection request woke them (shared by every ACS instance)',
+    sql: `
+      ALTER TABLE prov_rollout_devices ADD COLUMN kicked_at TEXT;
+    `,
+  },
 ];
 
 /**

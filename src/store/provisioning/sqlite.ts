@@ -8,12 +8,37 @@
  * schema never sees them. Tests pass `file: ':memory:'` (a private database).
  */
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
-import { StoreError, type IsoTimestamp, type JsonObject } from '../types.ts';
+import { StoreError, type IsoTimestamp } from '../types.ts';
+import { ChangeListeners } from './changes.ts';
 import { migrateProvisioning } from './migrations.ts';
+import {
+  ROLLOUT_DEVICE_STATES,
+  newId,
+  pageOf,
+  rowToBootstrap,
+  rowToDelivery,
+  rowToDeviceMemory,
+  rowToFile,
+  rowToHistory,
+  rowToPreset,
+  rowToRollout,
+  rowToRolloutDevice,
+  rowToWebhook,
+  variableSets,
+  type BootstrapRow,
+  type DeliveryRow,
+  type DeviceMemoryRow,
+  type FileRow,
+  type HistoryRow,
+  type PresetRow,
+  type RolloutDeviceRow,
+  type RolloutRow,
+  type VariableRow,
+  type WebhookRow,
+} from './rows.ts';
 import type {
   BootstrapRecord,
   BootstrapSpec,
@@ -21,7 +46,6 @@ import type {
   DeliveryUpdate,
   DeviceMemoryEntry,
   DeviceMemoryKind,
-  FileAuthScheme,
   FilePatch,
   FileQuery,
   FileRecord,
@@ -33,13 +57,16 @@ import type {
   Page,
   Preset,
   PresetSpec,
+  ProvisioningChangeKind,
+  ProvisioningChangeListener,
   ProvisioningStore,
   Rollout,
   RolloutCounts,
   RolloutDevice,
-  RolloutDevicePhase,
+  RolloutDeviceExpectation,
   RolloutDeviceState,
   RolloutDeviceUpdate,
+  RolloutExpectation,
   RolloutPatch,
   RolloutSpec,
   RolloutState,
@@ -47,15 +74,12 @@ import type {
   VariableSet,
   Webhook,
   WebhookDelivery,
-  WebhookEvent,
   WebhookSpec,
 } from './types.ts';
 
 /** The core store's file name (src/store/sqlite/index.ts), so both connections open the same file. */
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
 const BUSY_TIMEOUT_MS = 5000;
-/** Random bytes in generated ids (64 bits: unique enough for operator-made objects). */
-const ID_BYTES = 8;
 
 export interface SqliteProvisioningStoreOptions {
   /** Data directory (the file is `switchboard.sqlite`, shared with the core store). */
@@ -77,196 +101,13 @@ export interface SqliteProvisioningStoreOptions {
   groupWrite?: <T>(fn: () => T) => Promise<T>;
 }
 
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(ID_BYTES).toString('hex')}`;
+/** True when the rollout satisfies the expectation of a conditional update (always without one). */
+function rolloutMatches(r: Pick<Rollout, 'state' | 'stageIndex'>, expect: RolloutExpectation | undefined): boolean {
+  if (!expect) return true;
+  if (expect.states !== undefined && !expect.states.includes(r.state)) return false;
+  if (expect.stageIndex !== undefined && expect.stageIndex !== r.stageIndex) return false;
+  return true;
 }
-
-interface FileRow {
-  id: string;
-  name: string;
-  file_type: string;
-  oui: string | null;
-  product_class: string | null;
-  version: string | null;
-  size: number;
-  sha256: string;
-  description: string | null;
-  auth_scheme: string;
-  auth_username: string | null;
-  auth_password: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-interface RolloutRow {
-  id: string;
-  spec: string;
-  state: string;
-  stage_index: number;
-  reason: string | null;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-}
-
-interface RolloutDeviceRow {
-  rollout_id: string;
-  device_id: string;
-  position: number;
-  stage: number;
-  state: string;
-  phase: string | null;
-  from_version: string | null;
-  command_key: string | null;
-  task_id: string | null;
-  fault_code: number | null;
-  detail: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  updated_at: string;
-}
-
-interface DeliveryRow {
-  id: number;
-  webhook_id: string;
-  event: string;
-  body: string;
-  status: string;
-  attempts: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  finished_at: string | null;
-}
-
-interface BootstrapRow {
-  key: string;
-  spec: string;
-  revision: number;
-  created_at: string;
-  updated_at: string;
-  applied_device_id: string | null;
-  applied_at: string | null;
-}
-
-interface HistoryRow {
-  id: number;
-  device_id: string;
-  name: string;
-  value: string;
-  previous: string | null;
-  source: string;
-  at: string;
-}
-
-function rowToFile(r: FileRow): FileRecord {
-  return {
-    id: r.id,
-    name: r.name,
-    fileType: r.file_type,
-    oui: r.oui,
-    productClass: r.product_class,
-    version: r.version,
-    size: r.size,
-    sha256: r.sha256,
-    description: r.description,
-    auth: { scheme: r.auth_scheme as FileAuthScheme, username: r.auth_username, password: r.auth_password },
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function rowToRollout(r: RolloutRow): Rollout {
-  const spec = JSON.parse(r.spec) as RolloutSpec;
-  return {
-    ...spec,
-    id: r.id,
-    state: r.state as RolloutState,
-    stageIndex: r.stage_index,
-    reason: r.reason,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    finishedAt: r.finished_at,
-  };
-}
-
-function rowToRolloutDevice(r: RolloutDeviceRow): RolloutDevice {
-  return {
-    rolloutId: r.rollout_id,
-    deviceId: r.device_id,
-    position: r.position,
-    stage: r.stage,
-    state: r.state as RolloutDeviceState,
-    phase: r.phase as RolloutDevicePhase | null,
-    fromVersion: r.from_version,
-    commandKey: r.command_key,
-    taskId: r.task_id,
-    faultCode: r.fault_code,
-    detail: r.detail,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function rowToDelivery(r: DeliveryRow): WebhookDelivery {
-  return {
-    id: String(r.id),
-    webhookId: r.webhook_id,
-    event: r.event as WebhookEvent | 'ping',
-    body: r.body,
-    status: r.status as DeliveryStatus,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastStatusCode: r.last_status_code,
-    lastError: r.last_error,
-    createdAt: r.created_at,
-    finishedAt: r.finished_at,
-  };
-}
-
-function rowToBootstrap(r: BootstrapRow): BootstrapRecord {
-  const s = JSON.parse(r.spec) as BootstrapSpec;
-  return {
-    key: r.key,
-    acsUrl: s.acsUrl ?? null,
-    acsUsername: s.acsUsername ?? null,
-    acsPassword: s.acsPassword ?? null,
-    connectionRequestUsername: s.connectionRequestUsername ?? null,
-    connectionRequestPassword: s.connectionRequestPassword ?? null,
-    periodicInformInterval: s.periodicInformInterval ?? null,
-    variables: s.variables ?? {},
-    tags: s.tags ?? [],
-    note: s.note ?? null,
-    revision: r.revision,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    appliedDeviceId: r.applied_device_id,
-    appliedAt: r.applied_at,
-  };
-}
-
-function rowToHistory(r: HistoryRow): HistoryEntry {
-  return {
-    id: String(r.id),
-    deviceId: r.device_id,
-    name: r.name,
-    value: r.value,
-    previous: r.previous,
-    source: r.source as HistoryEntry['source'],
-    at: r.at,
-  };
-}
-
-/** Keyset page over rows sorted by one text/number column (ties impossible: the column is unique). */
-function pageOf<R, T>(rows: R[], limit: number, map: (r: R) => T, cursorOf: (r: R) => Record<string, string | number>): Page<T> {
-  const more = rows.length > limit;
-  const items = (more ? rows.slice(0, limit) : rows).map(map);
-  return { items, nextCursor: more ? encodeCursor(cursorOf(rows[limit - 1])) : null };
-}
-
-const ROLLOUT_DEVICE_STATES: readonly RolloutDeviceState[] = ['pending', 'downloading', 'succeeded', 'failed', 'skipped'];
 
 /** A SQLite failure as the StoreError callers expect (other errors unchanged). */
 function storeErrorOf(err: unknown): unknown {
@@ -286,6 +127,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly clock: () => number;
+  private readonly changes = new ChangeListeners();
   private closed = false;
 
   constructor(
@@ -320,6 +162,27 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return st;
   }
 
+  /**
+   * Tells the subscribers about a committed change. One connection of one process: other
+   * processes on the same file are not told (several hosts need the PostgreSQL store).
+   */
+  private changed(kind: ProvisioningChangeKind, id?: string): void {
+    if (this.changes.size > 0) this.changes.emit(id === undefined ? { kind } : { kind, id });
+  }
+
+  /** A `.then` step for a write of operator data: tells the subscribers (see `changed`), passes the result on. */
+  private after<T>(kind: ProvisioningChangeKind, idOf: (result: T) => string | undefined | false): (result: T) => T {
+    return (result) => {
+      const id = idOf(result);
+      if (id !== false) this.changed(kind, id);
+      return result;
+    };
+  }
+
+  subscribe(listener: ProvisioningChangeListener): () => void {
+    return this.changes.add(listener);
+  }
+
   /** Runs a synchronous body, mapping SQLite failures to StoreError. */
   private run<T>(body: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError('unavailable', 'the provisioning store is closed'));
@@ -347,23 +210,20 @@ export class SqliteProvisioningStore implements ProvisioningStore {
       if (taken) throw new StoreError('conflict', `a preset named "${spec.name}" exists`);
       this.prepare('INSERT INTO prov_presets (id, name, spec, revision, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)').run(id, spec.name, JSON.stringify(spec), at, at);
       return { ...spec, id, revision: 1, createdAt: at, updatedAt: at };
-    });
+    }).then(this.after('preset', (r) => r.id));
   }
 
-  private presetRow(r: { id: string; spec: string; revision: number; created_at: string; updated_at: string }): Preset {
-    return { ...(JSON.parse(r.spec) as PresetSpec), id: r.id, revision: r.revision, createdAt: r.created_at, updatedAt: r.updated_at };
-  }
 
   getPreset(id: string): Promise<Preset | null> {
     return this.run(() => {
-      const r = this.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0] | undefined;
-      return r ? this.presetRow(r) : null;
+      const r = this.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as PresetRow | undefined;
+      return r ? rowToPreset(r) : null;
     });
   }
 
   listPresets(): Promise<Preset[]> {
     return this.run(() =>
-      (this.prepare('SELECT * FROM prov_presets ORDER BY name').all() as Parameters<SqliteProvisioningStore['presetRow']>[0][]).map((r) => this.presetRow(r)),
+      (this.prepare('SELECT * FROM prov_presets ORDER BY name').all() as PresetRow[]).map(rowToPreset),
     );
   }
 
@@ -377,14 +237,14 @@ export class SqliteProvisioningStore implements ProvisioningStore {
           .prepare('UPDATE prov_presets SET name = ?, spec = ?, revision = revision + 1, updated_at = ? WHERE id = ?')
           .run(spec.name, JSON.stringify(spec), at, id);
         if (res.changes === 0) return null;
-        const r = this.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['presetRow']>[0];
-        return this.presetRow(r);
+        const r = this.prepare('SELECT * FROM prov_presets WHERE id = ?').get(id) as PresetRow;
+        return rowToPreset(r);
       })(),
-    );
+    ).then(this.after('preset', (r) => r !== null && id));
   }
 
   deletePreset(id: string): Promise<boolean> {
-    return this.run(() => this.prepare('DELETE FROM prov_presets WHERE id = ?').run(id).changes > 0);
+    return this.run(() => this.prepare('DELETE FROM prov_presets WHERE id = ?').run(id).changes > 0).then(this.after('preset', (gone) => gone && id));
   }
 
   // Files ----------------------------------------------------------------------------------------
@@ -400,7 +260,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         )
         .run(id, record.name, record.fileType, record.oui, record.productClass, record.version, record.size, record.sha256, record.description, record.auth.scheme, record.auth.username, record.auth.password, at, at);
       return { ...record, id, createdAt: at, updatedAt: at };
-    });
+    }).then(this.after('file', (r) => r.id));
   }
 
   getFile(id: string): Promise<FileRecord | null> {
@@ -462,11 +322,11 @@ export class SqliteProvisioningStore implements ProvisioningStore {
           .run(next.name, next.fileType, next.oui, next.productClass, next.version, next.description, next.auth.scheme, next.auth.username, next.auth.password, next.updatedAt, id);
         return next;
       })(),
-    );
+    ).then(this.after('file', (r) => r !== null && id));
   }
 
   deleteFile(id: string): Promise<boolean> {
-    return this.run(() => this.prepare('DELETE FROM prov_files WHERE id = ?').run(id).changes > 0);
+    return this.run(() => this.prepare('DELETE FROM prov_files WHERE id = ?').run(id).changes > 0).then(this.after('file', (gone) => gone && id));
   }
 
   countFilesWithContent(sha256: string): Promise<number> {
@@ -475,27 +335,14 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   // Variables ------------------------------------------------------------------------------------
 
-  private variableSets(rows: { key: string; name: string; value: string; updated_at: string }[]): VariableSet[] {
-    const byKey = new Map<string, VariableSet>();
-    for (const r of rows) {
-      let set = byKey.get(r.key);
-      if (!set) {
-        set = { key: r.key, variables: {}, updatedAt: r.updated_at };
-        byKey.set(r.key, set);
-      }
-      set.variables[r.name] = r.value;
-      if (r.updated_at > set.updatedAt) set.updatedAt = r.updated_at;
-    }
-    return [...byKey.values()];
-  }
 
   getVariables(keys: string[]): Promise<VariableSet[]> {
     return this.run(() => {
       if (keys.length === 0) return [];
       const rows = this
         .prepare(`SELECT key, name, value, updated_at FROM prov_variables WHERE key IN (${keys.map(() => '?').join(',')}) ORDER BY key, name`)
-        .all(...keys) as { key: string; name: string; value: string; updated_at: string }[];
-      const sets = this.variableSets(rows);
+        .all(...keys) as VariableRow[];
+      const sets = variableSets(rows);
       // in the order asked
       return keys.map((k) => sets.find((s) => s.key === k)).filter((s): s is VariableSet => s !== undefined);
     });
@@ -522,8 +369,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
       if (pageKeys.length === 0) return { items: [], nextCursor: null };
       const rows = this
         .prepare(`SELECT key, name, value, updated_at FROM prov_variables WHERE key IN (${pageKeys.map(() => '?').join(',')}) ORDER BY key, name`)
-        .all(...pageKeys) as { key: string; name: string; value: string; updated_at: string }[];
-      return { items: this.variableSets(rows), nextCursor: more ? encodeCursor({ key: pageKeys[pageKeys.length - 1] }) : null };
+        .all(...pageKeys) as VariableRow[];
+      return { items: variableSets(rows), nextCursor: more ? encodeCursor({ key: pageKeys[pageKeys.length - 1] }) : null };
     });
   }
 
@@ -545,7 +392,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         }
       })();
       return sets.length;
-    });
+    }).then(this.after('variables', () => undefined));
   }
 
   deleteVariables(selector: { keys?: string[]; all?: boolean }): Promise<number> {
@@ -561,7 +408,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
       const n = (this.prepare(`SELECT COUNT(DISTINCT key) AS n FROM prov_variables WHERE key IN (${ph})`).get(...keys) as { n: number }).n;
       this.prepare(`DELETE FROM prov_variables WHERE key IN (${ph})`).run(...keys);
       return n;
-    });
+    }).then(this.after('variables', (n) => n > 0 && undefined));
   }
 
   // Device memory --------------------------------------------------------------------------------
@@ -574,22 +421,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         sql += ` AND kind IN (${kinds.map(() => '?').join(',')})`;
         args.push(...kinds);
       }
-      const rows = this.prepare(sql + ' ORDER BY kind, name').all(...args) as {
-        device_id: string;
-        kind: string;
-        name: string;
-        hash: string;
-        detail: string | null;
-        at: string;
-      }[];
-      return rows.map((r) => ({
-        deviceId: r.device_id,
-        kind: r.kind as DeviceMemoryKind,
-        name: r.name,
-        hash: r.hash,
-        detail: r.detail === null ? null : (JSON.parse(r.detail) as JsonObject),
-        at: r.at,
-      }));
+      return (this.prepare(sql + ' ORDER BY kind, name').all(...args) as DeviceMemoryRow[]).map(rowToDeviceMemory);
     });
   }
 
@@ -637,8 +469,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
           .run(id, JSON.stringify(spec), 'running', at, at);
         for (const d of devices) insertDevice.run(id, d.deviceId, d.position, d.stage, d.state, d.fromVersion, d.detail, at, d.state === 'skipped' ? at : null);
       })();
-      return { ...spec, id, state: 'running', stageIndex: 0, reason: null, createdAt: at, updatedAt: at, finishedAt: null };
-    });
+      return { ...spec, id, state: 'running' as const, stageIndex: 0, reason: null, createdAt: at, updatedAt: at, finishedAt: null };
+    }).then(this.after('rollout', (r) => r.id));
   }
 
   getRollout(id: string): Promise<Rollout | null> {
@@ -669,12 +501,13 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     });
   }
 
-  updateRollout(id: string, patch: RolloutPatch): Promise<Rollout | null> {
+  updateRollout(id: string, patch: RolloutPatch, expect?: RolloutExpectation): Promise<Rollout | null> {
     return this.run(() =>
       this.db.transaction(() => {
         const r = this.prepare('SELECT * FROM prov_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
         if (!r) return null;
         const cur = rowToRollout(r);
+        if (!rolloutMatches(cur, expect)) return null;
         const next: Rollout = {
           ...cur,
           state: patch.state ?? cur.state,
@@ -688,7 +521,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
           .run(next.state, next.stageIndex, next.reason, next.finishedAt, next.updatedAt, id);
         return next;
       })(),
-    );
+    ).then(this.after('rollout', (r) => r !== null && id));
   }
 
   listRolloutDevices(rolloutId: string, query: { states?: RolloutDeviceState[]; limit?: number; cursor?: string }): Promise<Page<RolloutDevice>> {
@@ -762,12 +595,17 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     col('detail', update.detail);
     col('started_at', update.startedAt);
     col('finished_at', update.finishedAt);
+    col('kicked_at', update.kickedAt);
     this.prepare(`UPDATE prov_rollout_devices SET ${sets.join(', ')} WHERE rollout_id = ? AND device_id = ?`).run(...args, rolloutId, deviceId);
   }
 
-  updateRolloutDevice(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate): Promise<RolloutDevice | null> {
+  updateRolloutDevice(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate, expect?: RolloutDeviceExpectation): Promise<RolloutDevice | null> {
     return this.run(() =>
       this.db.transaction(() => {
+        if (expect) {
+          const cur = this.prepare('SELECT state FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as { state: string } | undefined;
+          if (!cur || !expect.states.includes(cur.state as RolloutDeviceState)) return null;
+        }
         this.applyDeviceUpdate(rolloutId, deviceId, update);
         const r = this.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow | undefined;
         return r ? rowToRolloutDevice(r) : null;
@@ -801,6 +639,26 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     );
   }
 
+  claimKickSlot(rolloutId: string, deviceId: string, maxConcurrent: number, at: IsoTimestamp, kickedSince: IsoTimestamp): Promise<boolean> {
+    return this.run(() =>
+      // IMMEDIATE, as in claimDownloadSlot: count and write under the write lock.
+      this.db.transaction(() => {
+        const cur = this.prepare('SELECT state, kicked_at FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as
+          | { state: string; kicked_at: string | null }
+          | undefined;
+        if (!cur || cur.state !== 'pending' || (cur.kicked_at !== null && cur.kicked_at >= kickedSince)) return false;
+        const busy = (
+          this
+            .prepare("SELECT COUNT(*) AS n FROM prov_rollout_devices WHERE rollout_id = ? AND (state = 'downloading' OR (state = 'pending' AND kicked_at >= ?))")
+            .get(rolloutId, kickedSince) as { n: number }
+        ).n;
+        if (busy >= maxConcurrent) return false;
+        this.prepare('UPDATE prov_rollout_devices SET kicked_at = ? WHERE rollout_id = ? AND device_id = ?').run(at, rolloutId, deviceId);
+        return true;
+      }).immediate(),
+    );
+  }
+
   rolloutCounts(rolloutId: string, stageAtMost?: number): Promise<RolloutCounts> {
     return this.run(() => {
       const rows = (
@@ -816,9 +674,6 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   // Webhooks -------------------------------------------------------------------------------------
 
-  private webhookRow(r: { id: string; spec: string; created_at: string; updated_at: string }): Webhook {
-    return { ...(JSON.parse(r.spec) as WebhookSpec), id: r.id, createdAt: r.created_at, updatedAt: r.updated_at };
-  }
 
   createWebhook(spec: WebhookSpec): Promise<Webhook> {
     return this.run(() => {
@@ -826,19 +681,19 @@ export class SqliteProvisioningStore implements ProvisioningStore {
       const id = newId('wh');
       this.prepare('INSERT INTO prov_webhooks (id, spec, created_at, updated_at) VALUES (?, ?, ?, ?)').run(id, JSON.stringify(spec), at, at);
       return { ...spec, id, createdAt: at, updatedAt: at };
-    });
+    }).then(this.after('webhook', (r) => r.id));
   }
 
   getWebhook(id: string): Promise<Webhook | null> {
     return this.run(() => {
-      const r = this.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0] | undefined;
-      return r ? this.webhookRow(r) : null;
+      const r = this.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
+      return r ? rowToWebhook(r) : null;
     });
   }
 
   listWebhooks(): Promise<Webhook[]> {
     return this.run(() =>
-      (this.prepare('SELECT * FROM prov_webhooks ORDER BY created_at, id').all() as Parameters<SqliteProvisioningStore['webhookRow']>[0][]).map((r) => this.webhookRow(r)),
+      (this.prepare('SELECT * FROM prov_webhooks ORDER BY created_at, id').all() as WebhookRow[]).map(rowToWebhook),
     );
   }
 
@@ -846,8 +701,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     return this.run(() => {
       const at = this.now();
       if (this.prepare('UPDATE prov_webhooks SET spec = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(spec), at, id).changes === 0) return null;
-      return this.webhookRow(this.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as Parameters<SqliteProvisioningStore['webhookRow']>[0]);
-    });
+      return rowToWebhook(this.prepare('SELECT * FROM prov_webhooks WHERE id = ?').get(id) as WebhookRow);
+    }).then(this.after('webhook', (r) => r !== null && id));
   }
 
   deleteWebhook(id: string): Promise<boolean> {
@@ -858,7 +713,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         if (gone) this.prepare("UPDATE prov_deliveries SET status = 'failed', last_error = 'webhook deleted', next_attempt_at = NULL WHERE webhook_id = ? AND status = 'pending'").run(id);
         return gone;
       })(),
-    );
+    ).then(this.after('webhook', (gone) => gone && id));
   }
 
   createDeliveries(deliveries: Omit<WebhookDelivery, 'id'>[]): Promise<WebhookDelivery[]> {
@@ -959,7 +814,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         const row = this.prepare('SELECT * FROM prov_bootstrap WHERE key = ?').get(spec.key) as BootstrapRow;
         return { record: rowToBootstrap(row), created: !cur };
       })(),
-    );
+    ).then(this.after('bootstrap', (r) => r.record.key));
   }
 
   getBootstrap(key: string): Promise<BootstrapRecord | null> {
@@ -996,11 +851,11 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   markBootstrapApplied(key: string, deviceId: string, at: IsoTimestamp): Promise<void> {
     return this.run(() => {
       this.prepare('UPDATE prov_bootstrap SET applied_device_id = ?, applied_at = ? WHERE key = ?').run(deviceId, at, key);
-    });
+    }).then(this.after('bootstrap', () => key));
   }
 
   deleteBootstrap(key: string): Promise<boolean> {
-    return this.run(() => this.prepare('DELETE FROM prov_bootstrap WHERE key = ?').run(key).changes > 0);
+    return this.run(() => this.prepare('DELETE FROM prov_bootstrap WHERE key = ?').run(key).changes > 0).then(this.after('bootstrap', (gone) => gone && key));
   }
 
   // Settings -------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
  * per-device variables, what the planner remembers per device, firmware rollouts, webhooks and
  * their deliveries, zero-touch bootstrap records, and the history of reported parameter values.
  *
- * Like the core `Store` (src/store/types.ts) it is one async interface with no SQL in its types,
- * so a PostgreSQL backend can implement it later; the SQLite implementation lives beside this file
- * and keeps its tables (all prefixed `prov_`) in the same database file as the core store.
+ * Like the core `Store` (src/store/types.ts) it is one async interface with no SQL in its types.
+ * Two backends implement it, kept equivalent by the shared suite in contract.ts: SQLite (sqlite.ts,
+ * its tables in the core store's database file) and PostgreSQL (postgres.ts, for several ACS
+ * instances sharing one database). Both keep their tables prefixed `prov_`.
  *
  * Conventions are the core store's: ISO 8601 UTC timestamps with milliseconds, `undefined` keeps a
  * stored value and `null` clears it, expected failures reject with `StoreError`.
@@ -335,6 +336,11 @@ export interface RolloutDevice {
   startedAt: IsoTimestamp | null;
   finishedAt: IsoTimestamp | null;
   updatedAt: IsoTimestamp;
+  /**
+   * When a connection request last woke this pending device (`claimKickSlot`); null once it was in
+   * session. Kept in the store, not per process, so that ACS instances sharing the store agree.
+   */
+  kickedAt: IsoTimestamp | null;
 }
 
 export type NewRolloutDevice = Pick<RolloutDevice, 'deviceId' | 'position' | 'stage' | 'state' | 'fromVersion' | 'detail'>;
@@ -348,6 +354,18 @@ export interface RolloutDeviceUpdate {
   detail?: string | null;
   startedAt?: IsoTimestamp | null;
   finishedAt?: IsoTimestamp | null;
+  kickedAt?: IsoTimestamp | null;
+}
+
+/** A condition on the current row: the write happens only when it holds (compare-and-set). */
+export interface RolloutDeviceExpectation {
+  states: RolloutDeviceState[];
+}
+
+/** A condition on the current rollout row; every given field must hold. */
+export interface RolloutExpectation {
+  states?: RolloutState[];
+  stageIndex?: number;
 }
 
 export type RolloutCounts = Record<RolloutDeviceState, number>;
@@ -490,6 +508,31 @@ export interface Page<T> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Change notifications
+// ---------------------------------------------------------------------------------------------
+
+/** The kinds of object a change notification names (`variables`: any variable set, no id). */
+export const PROVISIONING_CHANGE_KINDS = ['preset', 'file', 'rollout', 'webhook', 'bootstrap', 'variables'] as const;
+export type ProvisioningChangeKind = (typeof PROVISIONING_CHANGE_KINDS)[number];
+
+/**
+ * A committed change of operator-made provisioning data, told to `subscribe` listeners of EVERY
+ * store instance on the same database. `id` names the object (preset/file/rollout/webhook id,
+ * bootstrap key); absent = reload everything of that kind (a bulk change, or a listener that may
+ * have missed messages, e.g. after the PostgreSQL listener reconnected).
+ *
+ * Sent after the change is committed (a reader that reloads on it sees the change). Not sent for
+ * per-session data (device memory, history), deliveries, settings, or rollout DEVICE progress
+ * (only the rollout's own row: state, stage). Listeners must be cheap and must not throw.
+ */
+export interface ProvisioningChange {
+  kind: ProvisioningChangeKind;
+  id?: string;
+}
+
+export type ProvisioningChangeListener = (change: ProvisioningChange) => void;
+
+// ---------------------------------------------------------------------------------------------
 // The interface
 // ---------------------------------------------------------------------------------------------
 
@@ -538,12 +581,21 @@ export interface ProvisioningStore {
   createRollout(spec: RolloutSpec, devices: NewRolloutDevice[]): Promise<Rollout>;
   getRollout(id: string): Promise<Rollout | null>;
   listRollouts(query: { states?: RolloutState[]; limit?: number; cursor?: string }): Promise<Page<Rollout>>;
-  updateRollout(id: string, patch: RolloutPatch): Promise<Rollout | null>;
+  /**
+   * Changes the rollout. With `expect`, only when the current row matches it (atomically): that is
+   * how several ACS instances running the rollout tick avoid advancing a stage twice or finishing
+   * a rollout twice. Resolves the updated rollout, or null when unknown or `expect` did not hold.
+   */
+  updateRollout(id: string, patch: RolloutPatch, expect?: RolloutExpectation): Promise<Rollout | null>;
   listRolloutDevices(rolloutId: string, query: { states?: RolloutDeviceState[]; limit?: number; cursor?: string }): Promise<Page<RolloutDevice>>;
   getRolloutDevice(rolloutId: string, deviceId: string): Promise<RolloutDevice | null>;
   /** Rollouts (not final) that include the device, newest first. */
   rolloutsOfDevice(deviceId: string): Promise<{ rollout: Rollout; device: RolloutDevice }[]>;
-  updateRolloutDevice(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate): Promise<RolloutDevice | null>;
+  /**
+   * Changes one device of a rollout; with `expect`, only when its current state is one of those
+   * (atomically). Resolves the updated device, or null when unknown or `expect` did not hold.
+   */
+  updateRolloutDevice(rolloutId: string, deviceId: string, update: RolloutDeviceUpdate, expect?: RolloutDeviceExpectation): Promise<RolloutDevice | null>;
   /** Applies updates to many devices of a rollout at once (e.g. skipping the rest). */
   updateRolloutDevices(rolloutId: string, where: { states: RolloutDeviceState[] }, update: RolloutDeviceUpdate): Promise<number>;
   /**
@@ -552,6 +604,14 @@ export interface ProvisioningStore {
    * device is not pending.
    */
   claimDownloadSlot(rolloutId: string, deviceId: string, maxConcurrent: number, update: RolloutDeviceUpdate): Promise<RolloutDevice | null>;
+  /**
+   * Atomically records a connection request to a `pending` device (`kickedAt = at`) when the device
+   * was not kicked since `kickedSince`, and the rollout's downloading devices plus its pending
+   * devices kicked since `kickedSince` are fewer than `maxConcurrent` (a woken device will take a
+   * slot: no more devices are woken than can download). Resolves true when this caller may send the
+   * connection request, false otherwise. Serialised with `claimDownloadSlot` on the same rollout.
+   */
+  claimKickSlot(rolloutId: string, deviceId: string, maxConcurrent: number, at: IsoTimestamp, kickedSince: IsoTimestamp): Promise<boolean>;
   rolloutCounts(rolloutId: string, stageAtMost?: number): Promise<RolloutCounts>;
 
   // Webhooks -----------------------------------------------------------------------------------
@@ -588,6 +648,15 @@ export interface ProvisioningStore {
   listHistory(query: HistoryQuery): Promise<Page<HistoryEntry>>;
   /** Deletes history older than `before`; resolves how many entries went. */
   pruneHistory(before: IsoTimestamp): Promise<number>;
+
+  // Change notifications -----------------------------------------------------------------------
+  /**
+   * Calls `listener` after every committed change of presets, files, rollouts, webhooks, bootstrap
+   * records or variables made through ANY store instance on the same database (this one included),
+   * until the returned function is called. See `ProvisioningChange`. Optional: a backend without it
+   * gives no notifications (callers then must not cache).
+   */
+  subscribe?(listener: ProvisioningChangeListener): () => void;
 
   close(): Promise<void>;
 }
