@@ -24,6 +24,7 @@ import { registerEventStream } from './events.ts';
 import { registerConsoleRoutes } from './routes.ts';
 import { DEFAULT_ONLINE_RULE, SqliteFleetStats, type FleetStatsSource, type OnlineRule } from './stats.ts';
 import { registerConsoleStatic } from './static.ts';
+import { PgFleetStats } from './pg-stats.ts';
 
 /** The core database file name in the data directory (src/store/sqlite/index.ts). */
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
@@ -39,7 +40,7 @@ export interface ConsoleOptions {
    * dataDir. Closed by `close()` only when opened here.
    */
   users?: UserStore;
-  /** Default: read from the SQLite file in dataDir. */
+  /** Default: aggregated by PostgreSQL when the store is shared (pg-stats.ts), else read from the SQLite file in dataDir. */
   stats?: FleetStatsSource;
   rule?: Partial<OnlineRule>;
   /** Built console directory (default src/console/dist). */
@@ -88,7 +89,8 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
   let ownStats = false;
   let stats = options.stats;
   if (!stats) {
-    stats = coreFile && coreFile !== ':memory:' && existsSync(coreFile) ? new SqliteFleetStats({ file: coreFile, rule }) : new StoreFleetStats(options.store, rule);
+    if (link) stats = new PgFleetStats({ pool: link.pool(), schema: link.schema, rule });
+    else stats = coreFile && coreFile !== ':memory:' && existsSync(coreFile) ? new SqliteFleetStats({ file: coreFile, rule }) : new StoreFleetStats(options.store, rule);
     ownStats = true;
   }
   try {
@@ -127,7 +129,8 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
 }
 
 /**
- * Statistics for a store that is not a SQLite file (PostgreSQL, tests in memory): counts through the
+ * Statistics for a store that is neither a SQLite file nor a shared PostgreSQL store (tests in
+ * memory, a PostgreSQL store opened without a cluster link): counts through the
  * Store interface with the default interval only; no per-model breakdown or informs series (the
  * interface has no aggregates).
  */

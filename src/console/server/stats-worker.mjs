@@ -3,14 +3,13 @@
 // large fleet (disk reads, a busy machine) the ACS's event loop never waits for them.
 // Plain JavaScript: a worker does not inherit the tsx loader when the CLI registers it in-process.
 //
-// Requests: { id, kind: 'fleet', now, rule } | { id, kind: 'informs', now, hours }
+// Requests: { id, kind: 'fleet', now, rule } | { id, kind: 'informs', since }
 // Answers:  { id, result } | { id, error }
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 /** Rows per statement: each slice is its own short read transaction, so WAL checkpoints go on. */
 const SLICE_ROWS = 5000;
-const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** julianday('1970-01-01T00:00:00Z'). */
 const UNIX_EPOCH_JULIAN_DAY = 2440587.5;
@@ -73,29 +72,21 @@ function firstSessionIdSince(since) {
   return lo > bounds.hi ? null : { first: lo, last: bounds.hi };
 }
 
-function informs(now, hours) {
-  const untilMinute = Math.floor(now / MINUTE_MS) * MINUTE_MS;
-  const sinceMs = untilMinute - (hours * 60 - 1) * MINUTE_MS;
-  const since = new Date(sinceMs).toISOString();
-  const buckets = [];
-  for (let m = sinceMs; m <= untilMinute; m += MINUTE_MS) buckets.push({ at: new Date(m).toISOString(), informs: 0, failed: 0 });
+/** Informs per minute since `since` (ISO): rows `{ minute, informs, failed }`, the series is built by the caller. */
+function informs(since) {
+  const rows = [];
   const range = firstSessionIdSince(since);
   if (range) {
     for (let from = range.first; from <= range.last; from += SLICE_ROWS) {
-      for (const row of informSlice.all(from, from + SLICE_ROWS)) {
-        const index = Math.floor((Date.parse(`${row.minute}:00.000Z`) - sinceMs) / MINUTE_MS);
-        if (index < 0 || index >= buckets.length) continue;
-        buckets[index].informs += row.informs;
-        buckets[index].failed += row.failed;
-      }
+      for (const row of informSlice.all(from, from + SLICE_ROWS)) rows.push(row);
     }
   }
-  return { since, until: new Date(untilMinute + MINUTE_MS).toISOString(), buckets };
+  return rows;
 }
 
 parentPort.on('message', (msg) => {
   try {
-    const result = msg.kind === 'fleet' ? fleet(msg.now, msg.rule) : informs(msg.now, msg.hours);
+    const result = msg.kind === 'fleet' ? fleet(msg.now, msg.rule) : informs(msg.since);
     parentPort.postMessage({ id: msg.id, result });
   } catch (err) {
     parentPort.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) });

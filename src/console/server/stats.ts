@@ -80,8 +80,8 @@ interface CacheEntry<T> {
   value: Promise<T>;
 }
 
-/** One (model, firmware) group as the worker returns it. */
-interface FleetGroup {
+/** One (model, firmware) group as a backend's aggregate query returns it. */
+export interface FleetGroup {
   productClass: string;
   softwareVersion: string | null;
   total: number;
@@ -89,40 +89,54 @@ interface FleetGroup {
   online: number;
 }
 
+/** One minute of sessions as a backend's aggregate query returns it (`minute`: `YYYY-MM-DDTHH:MM`). */
+export interface MinuteRow {
+  minute: string;
+  informs: number;
+  failed: number;
+}
+
 type WorkerAnswer = { id: number; result: unknown } | { id: number; error: string };
 
 /** A cached result lives at least this many times its computation time. */
 const ADAPTIVE_CACHE_FACTOR = 10;
+const MINUTE_MS = 60_000;
 const WORKER_URL = new URL('./stats-worker.mjs', import.meta.url);
 
-export interface SqliteFleetStatsOptions {
-  /** The core database file (`<data-dir>/switchboard.sqlite`). */
-  file: string;
+export interface CachedFleetStatsOptions {
   rule?: OnlineRule;
   /** How long a result is reused (ms); default 15 s. */
   cacheMs?: number;
   now?: () => number;
 }
 
-/** Overview statistics read from the SQLite database by a worker thread. */
-export class SqliteFleetStats implements FleetStatsSource {
-  private readonly file: string;
-  private readonly rule: OnlineRule;
+export interface SqliteFleetStatsOptions extends CachedFleetStatsOptions {
+  /** The core database file (`<data-dir>/switchboard.sqlite`). */
+  file: string;
+}
+
+/**
+ * The caching and summing shared by the backends: a backend gives (model, firmware) groups and
+ * informs per minute; results are cached (see `fresh`) and concurrent callers share one computation.
+ */
+export abstract class CachedFleetStats implements FleetStatsSource {
+  protected readonly rule: OnlineRule;
   private readonly cacheMs: number;
   private readonly now: () => number;
   private fleetCache: CacheEntry<FleetSummary> | null = null;
   private readonly informCache = new Map<number, CacheEntry<InformSeries>>();
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private closed = false;
 
-  constructor(options: SqliteFleetStatsOptions) {
-    this.file = options.file;
+  constructor(options: CachedFleetStatsOptions) {
     this.rule = options.rule ?? DEFAULT_ONLINE_RULE;
     this.cacheMs = options.cacheMs ?? 15_000;
     this.now = options.now ?? Date.now;
   }
+
+  /** The (model, firmware) groups at time `t` (ms). */
+  protected abstract groups(t: number): Promise<FleetGroup[]>;
+  /** Informs per minute over the last `hours` before `t`, as a complete series. */
+  protected abstract series(t: number, hours: number): Promise<InformSeries>;
+  abstract close(): void;
 
   /** @returns the fleet summary (cached, see `fresh`). */
   fleet(): Promise<FleetSummary> {
@@ -139,19 +153,10 @@ export class SqliteFleetStats implements FleetStatsSource {
     const t = this.now();
     const cached = this.informCache.get(hours);
     if (cached && this.fresh(cached, t)) return cached.value;
-    const entry: CacheEntry<InformSeries> = { at: t, tookMs: 0, value: this.ask<InformSeries>({ kind: 'informs', now: t, hours }) };
+    const entry: CacheEntry<InformSeries> = { at: t, tookMs: 0, value: this.series(t, hours) };
     this.informCache.set(hours, entry);
     this.timed(entry, () => this.informCache.delete(hours));
     return entry.value;
-  }
-
-  /** Stops the worker; pending computations reject. */
-  close(): void {
-    this.closed = true;
-    void this.worker?.terminate();
-    this.worker = null;
-    for (const w of this.waiting.values()) w.reject(new Error('the statistics were closed'));
-    this.waiting.clear();
   }
 
   /**
@@ -169,6 +174,92 @@ export class SqliteFleetStats implements FleetStatsSource {
       () => (entry.tookMs = Math.max(1, performance.now() - started)),
       () => forget(),
     );
+  }
+
+  private async computeFleet(t: number): Promise<FleetSummary> {
+    const started = performance.now();
+    const groups = await this.groups(t);
+    const totals: StatusCounts = { total: 0, online: 0, offline: 0, never: 0 };
+    const models = new Map<string, { counts: StatusCounts; firmware: Map<string | null, number> }>();
+    for (const g of groups) {
+      const offline = g.total - g.online - g.never;
+      let m = models.get(g.productClass);
+      if (!m) models.set(g.productClass, (m = { counts: { total: 0, online: 0, offline: 0, never: 0 }, firmware: new Map() }));
+      for (const c of [totals, m.counts]) {
+        c.total += g.total;
+        c.online += g.online;
+        c.offline += offline;
+        c.never += g.never;
+      }
+      m.firmware.set(g.softwareVersion, (m.firmware.get(g.softwareVersion) ?? 0) + g.total);
+    }
+    const summaries: ModelSummary[] = [...models.entries()]
+      .map(([productClass, m]) => ({
+        productClass,
+        ...m.counts,
+        firmware: [...m.firmware.entries()].map(([softwareVersion, count]) => ({ softwareVersion, count })).sort(byCountThenVersion),
+      }))
+      .sort((a, b) => b.total - a.total || a.productClass.localeCompare(b.productClass));
+    return { devices: totals, models: summaries, computedAt: new Date(t).toISOString(), computeMs: Math.round(performance.now() - started) };
+  }
+}
+
+/** Largest count first; equal counts by version (unknown last), so that every backend lists alike. */
+function byCountThenVersion(a: FirmwareCount, b: FirmwareCount): number {
+  if (b.count !== a.count) return b.count - a.count;
+  if (a.softwareVersion === b.softwareVersion) return 0;
+  if (a.softwareVersion === null) return 1;
+  if (b.softwareVersion === null) return -1;
+  return a.softwareVersion < b.softwareVersion ? -1 : 1;
+}
+
+/**
+ * Minute rows into the complete series of the last `hours` before `t` (empty minutes as zeros).
+ * @returns the series, its last bucket being the minute of `t`.
+ */
+export function minuteSeries(t: number, hours: number, rows: readonly MinuteRow[]): InformSeries {
+  const untilMinute = Math.floor(t / MINUTE_MS) * MINUTE_MS;
+  const sinceMs = untilMinute - (hours * 60 - 1) * MINUTE_MS;
+  const buckets: MinuteBucket[] = [];
+  for (let m = sinceMs; m <= untilMinute; m += MINUTE_MS) buckets.push({ at: new Date(m).toISOString(), informs: 0, failed: 0 });
+  for (const row of rows) {
+    const index = Math.floor((Date.parse(`${row.minute}:00.000Z`) - sinceMs) / MINUTE_MS);
+    if (index < 0 || index >= buckets.length) continue;
+    buckets[index].informs += row.informs;
+    buckets[index].failed += row.failed;
+  }
+  return { since: new Date(sinceMs).toISOString(), until: new Date(untilMinute + MINUTE_MS).toISOString(), buckets };
+}
+
+/** Overview statistics read from the SQLite database by a worker thread. */
+export class SqliteFleetStats extends CachedFleetStats {
+  private readonly file: string;
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private closed = false;
+
+  constructor(options: SqliteFleetStatsOptions) {
+    super(options);
+    this.file = options.file;
+  }
+
+  protected groups(t: number): Promise<FleetGroup[]> {
+    return this.ask<FleetGroup[]>({ kind: 'fleet', now: t, rule: this.rule });
+  }
+
+  protected async series(t: number, hours: number): Promise<InformSeries> {
+    const empty = minuteSeries(t, hours, []);
+    return minuteSeries(t, hours, await this.ask<MinuteRow[]>({ kind: 'informs', since: empty.since }));
+  }
+
+  /** Stops the worker; pending computations reject. */
+  close(): void {
+    this.closed = true;
+    void this.worker?.terminate();
+    this.worker = null;
+    for (const w of this.waiting.values()) w.reject(new Error('the statistics were closed'));
+    this.waiting.clear();
   }
 
   /** Sends a request to the worker (started on first use, restarted after a crash). */
@@ -207,32 +298,5 @@ export class SqliteFleetStats implements FleetStatsSource {
     });
     this.worker = worker;
     return worker;
-  }
-
-  private async computeFleet(t: number): Promise<FleetSummary> {
-    const started = performance.now();
-    const groups = await this.ask<FleetGroup[]>({ kind: 'fleet', now: t, rule: this.rule });
-    const totals: StatusCounts = { total: 0, online: 0, offline: 0, never: 0 };
-    const models = new Map<string, { counts: StatusCounts; firmware: Map<string | null, number> }>();
-    for (const g of groups) {
-      const offline = g.total - g.online - g.never;
-      let m = models.get(g.productClass);
-      if (!m) models.set(g.productClass, (m = { counts: { total: 0, online: 0, offline: 0, never: 0 }, firmware: new Map() }));
-      for (const c of [totals, m.counts]) {
-        c.total += g.total;
-        c.online += g.online;
-        c.offline += offline;
-        c.never += g.never;
-      }
-      m.firmware.set(g.softwareVersion, (m.firmware.get(g.softwareVersion) ?? 0) + g.total);
-    }
-    const summaries: ModelSummary[] = [...models.entries()]
-      .map(([productClass, m]) => ({
-        productClass,
-        ...m.counts,
-        firmware: [...m.firmware.entries()].map(([softwareVersion, count]) => ({ softwareVersion, count })).sort((a, b) => b.count - a.count),
-      }))
-      .sort((a, b) => b.total - a.total || a.productClass.localeCompare(b.productClass));
-    return { devices: totals, models: summaries, computedAt: new Date(t).toISOString(), computeMs: Math.round(performance.now() - started) };
   }
 }
