@@ -49,7 +49,16 @@ export interface SessionView {
   recordFault(fault: { code: string; message: string; detail: JsonObject | null; taskId?: string | null }): void;
 }
 
-export type InformDecision = { action: 'accept' } | { action: 'refuse'; reason: string };
+export type InformDecision =
+  | {
+      action: 'accept';
+      /**
+       * The device's row is in the store (the hook read it, or registered a first-contact device):
+       * tasks may reference it at once, without first committing the session's writes to create it.
+       */
+      deviceStored?: boolean;
+    }
+  | { action: 'refuse'; reason: string };
 
 /** A task provisioning wants the engine to run now. */
 export interface PlannedTask {

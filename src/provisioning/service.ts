@@ -84,6 +84,8 @@ const SESSION_CONTEXT_TTL_MS = 3_600_000;
 const CONFIG_KEY_PREFIX = 'cfg:';
 const FIRMWARE_KEY_PREFIX = 'fw:';
 const TASK_NOTICE_MEMORY = 2000;
+/** Device memory a `0 BOOTSTRAP` forgets (the device lost what the ACS set, secrets included). */
+const FORGOTTEN_AT_BOOTSTRAP: ReadonlySet<DeviceMemoryKind> = new Set(['applied', 'refused', 'bootstrap', 'config-file', 'firmware']);
 
 export interface ProvisioningLogger {
   debug(obj: object, msg?: string): void;
@@ -367,9 +369,17 @@ export class ProvisioningService implements SessionHooks {
       }
       this.emit('device.registered', { deviceId: view.deviceId, ...view.identity, remoteAddress: view.remoteAddress, quarantined: tags.includes(QUARANTINE_TAG), bootstrapRecord: record?.key ?? null });
     }
+    // Read before anything below may change it (nothing else writes a device's memory while its
+    // session holds the lock): a BOOTSTRAP then deletes only when there is something to forget,
+    // which a storm of new devices never has (a write saved per device).
+    let rawMemory = await this.provisioning.getDeviceMemory(view.deviceId);
     if (events.has('0 BOOTSTRAP')) {
       // Factory state: the device lost what the ACS set, including write-only secrets.
-      await this.provisioning.deleteDeviceMemory(view.deviceId, ['applied', 'refused', 'bootstrap', 'config-file', 'firmware']);
+      const lost = (e: DeviceMemoryEntry) => FORGOTTEN_AT_BOOTSTRAP.has(e.kind);
+      if (rawMemory.some(lost)) {
+        await this.provisioning.deleteDeviceMemory(view.deviceId, [...FORGOTTEN_AT_BOOTSTRAP]);
+        rawMemory = rawMemory.filter((e) => !lost(e));
+      }
       this.emit('device.bootstrapped', { deviceId: view.deviceId });
     }
     if (events.has('1 BOOT')) this.emit('device.booted', { deviceId: view.deviceId, softwareVersion: this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion') });
@@ -380,7 +390,6 @@ export class ProvisioningService implements SessionHooks {
     await this.recordHistory(view, events, now, neverSeen);
     const reported = this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion');
     await this.rollouts.onInform(view.deviceId, reported, events.has('1 BOOT'));
-    const rawMemory = await this.provisioning.getDeviceMemory(view.deviceId);
     const bootstrapPending = record !== null && !rawMemory.some((e) => e.kind === 'bootstrap' && e.name === record.key && e.hash === String(record.revision));
     this.sessions.set(view.sessionId, {
       sessionId: view.sessionId,
@@ -406,7 +415,7 @@ export class ProvisioningService implements SessionHooks {
       changed: 0,
       parameterKey: '',
     });
-    return { action: 'accept' };
+    return { action: 'accept', deviceStored: device !== null };
   }
 
   private informValue(list: readonly ParameterValueStruct[], suffix: string): string | null {
