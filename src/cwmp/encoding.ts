@@ -72,14 +72,30 @@ function sniffBomOrUtf16(b: Uint8Array): { label: string; skip: number } | undef
   return undefined;
 }
 
-function decodeText(bytes: Uint8Array, label: string): string {
-  let decoder: TextDecoder;
+/**
+ * Decoders by charset label, reused: a non-streaming `decode` keeps no state between calls, and
+ * constructing a TextDecoder costs more than decoding an Inform. Only labels the runtime knows
+ * get an entry (a bounded set, whatever peers send).
+ */
+const decoders = new Map<string, TextDecoder>();
+/** Far above the charsets CPEs use; the labels reaching here are trimmed and lower-cased. */
+const MAX_CACHED_DECODERS = 32;
+
+function decoderFor(label: string): TextDecoder {
+  let decoder = decoders.get(label);
+  if (decoder) return decoder;
   try {
     // ignoreBOM: the BOM has been removed already; a second one is content.
     decoder = new TextDecoder(label, { fatal: true, ignoreBOM: true });
   } catch {
     throw new CodecError('BAD_ENCODING', `unknown charset "${label}"`);
   }
+  if (decoders.size < MAX_CACHED_DECODERS) decoders.set(label, decoder);
+  return decoder;
+}
+
+function decodeText(bytes: Uint8Array, label: string): string {
+  const decoder = decoderFor(label);
   try {
     return decoder.decode(bytes);
   } catch {

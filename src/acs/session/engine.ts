@@ -148,13 +148,20 @@ const EVENTS_WITH_CPE_REQUEST = new Set<string>([
 
 const XML_HEADERS = { 'content-type': 'text/xml; charset="utf-8"' } as const;
 
-/** Where an Inform's parameters land on the device record. */
-const INFORM_DEVICE_FIELDS: readonly { re: RegExp; field: 'softwareVersion' | 'hardwareVersion' | 'connectionRequestUrl' | 'udpConnectionRequestAddress' }[] = [
-  { re: /^(?:InternetGatewayDevice|Device)\.DeviceInfo\.SoftwareVersion$/, field: 'softwareVersion' },
-  { re: /^(?:InternetGatewayDevice|Device)\.DeviceInfo\.HardwareVersion$/, field: 'hardwareVersion' },
-  { re: /^(?:InternetGatewayDevice|Device)\.ManagementServer\.ConnectionRequestURL$/, field: 'connectionRequestUrl' },
-  { re: /^(?:InternetGatewayDevice|Device)\.ManagementServer\.UDPConnectionRequestAddress$/, field: 'udpConnectionRequestAddress' },
-];
+/** Where an Inform's parameters land on the device record (path below the root object). */
+const INFORM_DEVICE_FIELDS = new Map<string, 'softwareVersion' | 'hardwareVersion' | 'connectionRequestUrl' | 'udpConnectionRequestAddress'>([
+  ['DeviceInfo.SoftwareVersion', 'softwareVersion'],
+  ['DeviceInfo.HardwareVersion', 'hardwareVersion'],
+  ['ManagementServer.ConnectionRequestURL', 'connectionRequestUrl'],
+  ['ManagementServer.UDPConnectionRequestAddress', 'udpConnectionRequestAddress'],
+]);
+const DATA_MODEL_ROOTS = ['InternetGatewayDevice.', 'Device.'] as const;
+
+/** The device record field an Inform parameter fills, if any (one Map lookup, no regex per parameter). */
+function informDeviceField(name: string) {
+  for (const root of DATA_MODEL_ROOTS) if (name.startsWith(root)) return INFORM_DEVICE_FIELDS.get(name.slice(root.length));
+  return undefined;
+}
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -373,7 +380,8 @@ export class SessionEngine {
     if (eventCodes.has(EventCode.BOOT)) deviceWrite.lastBoot = at;
     if (eventCodes.has(EventCode.BOOTSTRAP)) deviceWrite.lastBootstrap = at;
     for (const p of inform.parameterList) {
-      for (const f of INFORM_DEVICE_FIELDS) if (f.re.test(p.name)) deviceWrite[f.field] = p.value;
+      const field = informDeviceField(p.name);
+      if (field) deviceWrite[field] = p.value;
     }
 
     const session: SessionState = {

@@ -14,7 +14,14 @@
  * fsync per commit, which FULL would pay on every session of a boot storm). Pass
  * `synchronous: 'FULL'` to survive power cuts at that cost.
  *
- * Group commit: the hot-path writes (session commits, session locks, task updates) are queued and
+ * Session locks live in memory, not in a table: a SQLite store is used by ONE ACS process (the CLI
+ * refuses several workers on SQLite, and `startAcs` clears every lock at start anyway, so a lock
+ * row never protected anything across processes), and a lock is only meaningful while its holder
+ * runs. Keeping them in a Map saves each session an upsert and a delete with their savepoints and
+ * its own group-commit round trip before the InformResponse (sessions bench profile). The
+ * PostgreSQL store keeps them in its table: several instances share it.
+ *
+ * Group commit: the hot-path writes (session commits, task updates) are queued and
  * flushed together on the next turn of the event loop, in ONE transaction with one savepoint per
  * write (a failing write rolls back alone and rejects its own promise). Each promise resolves only
  * after the shared COMMIT, so durability is unchanged; a boot storm then pays one WAL commit per
@@ -390,8 +397,16 @@ export class SqliteStore implements Store {
   /** Statement cache for statements whose text depends on which optional fields are present. */
   private readonly dynamic = new Map<string, Database.Statement>();
   private readonly s: ReturnType<SqliteStore['prepareStatements']>;
+  /**
+   * Runs its argument in a transaction (a SAVEPOINT when one is open). Created once: better-sqlite3
+   * builds four wrapper functions and their properties per `db.transaction(fn)` call, which cost
+   * 2% of the ACS's CPU when the group commit made one per queued write (sessions bench profile).
+   */
+  private readonly inTransaction: <T>(fn: () => T) => T;
 
   private readonly groupCommit: boolean;
+  /** Session locks (see the module comment): device id -> holder and expiry (ms). */
+  private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
 
   /**
    * The open connection, for the provisioning tables that live in the same file
@@ -416,6 +431,8 @@ export class SqliteStore implements Store {
     this.clock = clock;
     this.groupCommit = groupCommit;
     this.s = this.prepareStatements();
+    const tx = db.transaction((fn: () => unknown) => fn());
+    this.inTransaction = <T>(fn: () => T): T => tx(fn) as T;
   }
 
   private prepareStatements() {
@@ -438,7 +455,6 @@ export class SqliteStore implements Store {
       deleteTasksOf: db.prepare('DELETE FROM tasks WHERE device_id = ?'),
       deleteSessionsOf: db.prepare('DELETE FROM sessions WHERE device_id = ?'),
       deleteFaultsOf: db.prepare('DELETE FROM faults WHERE device_id = ?'),
-      deleteLockOf: db.prepare('DELETE FROM session_locks WHERE device_id = ?'),
 
       allParameters: db.prepare<[string], ParameterRow>(
         'SELECT name, value, type, writable, notification, access_list, object, updated_at FROM parameters WHERE device_id = ? ORDER BY name',
@@ -488,14 +504,6 @@ export class SqliteStore implements Store {
          VALUES (@deviceId, @taskId, @source, @code, @message, @detail, @at)`,
       ),
 
-      getLock: db.prepare<[string], { owner: string; expires_at: number }>('SELECT owner, expires_at FROM session_locks WHERE device_id = ?'),
-      upsertLock: db.prepare(
-        `INSERT INTO session_locks (device_id, owner, expires_at) VALUES (@deviceId, @owner, @expiresAt)
-         ON CONFLICT (device_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-         WHERE session_locks.owner = excluded.owner OR session_locks.expires_at <= @now`,
-      ),
-      refreshLock: db.prepare('UPDATE session_locks SET expires_at = ? WHERE device_id = ? AND owner = ? AND expires_at > ?'),
-      releaseLock: db.prepare('DELETE FROM session_locks WHERE device_id = ? AND owner = ?'),
       clearLocks: db.prepare('DELETE FROM session_locks'),
 
       insertToken: db.prepare('INSERT INTO api_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)'),
@@ -528,7 +536,7 @@ export class SqliteStore implements Store {
   private write<T>(fn: () => T): Promise<T> {
     if (!this.groupCommit) {
       try {
-        return Promise.resolve(this.db.transaction(fn)());
+        return Promise.resolve(this.inTransaction(fn));
       } catch (err) {
         return Promise.reject(err);
       }
@@ -549,16 +557,16 @@ export class SqliteStore implements Store {
     if (batch.length === 0) return;
     const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      this.db.transaction(() => {
+      this.inTransaction(() => {
         for (const item of batch) {
           try {
             // a nested transaction is a SAVEPOINT: on error only this write is undone
-            results.push({ ok: true, value: this.db.transaction(item.fn)() });
+            results.push({ ok: true, value: this.inTransaction(item.fn) });
           } catch (error) {
             results.push({ ok: false, error });
           }
         }
-      })();
+      });
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
@@ -685,7 +693,7 @@ export class SqliteStore implements Store {
       this.s.deleteTasksOf.run(id);
       this.s.deleteSessionsOf.run(id);
       this.s.deleteFaultsOf.run(id);
-      this.s.deleteLockOf.run(id);
+      this.locks.delete(id);
       return true;
     })();
   }
@@ -751,7 +759,7 @@ export class SqliteStore implements Store {
   async commitSession(commit: SessionCommit): Promise<SessionCommitResult> {
     this.open();
     validateDeviceWrite(commit.device);
-    return this.write((): SessionCommitResult => {
+    const done = this.write((): SessionCommitResult => {
       const created = this.upsertDevice(commit.device);
       for (const d of commit.parameterDeletes ?? []) this.deleteParameters(commit.device.id, d);
       this.writeParameters(commit.device.id, commit.parameters ?? [], commit.parameterDeletes ?? [], commit.at);
@@ -759,8 +767,14 @@ export class SqliteStore implements Store {
       for (const f of commit.faults ?? []) this.insertFault(f);
       let sessionId: string | null = null;
       if (commit.session) sessionId = this.insertSession(commit.session);
-      if (commit.releaseLock) this.s.releaseLock.run(commit.device.id, commit.releaseLock.owner);
       return { sessionId, created };
+    });
+    if (!commit.releaseLock) return done;
+    const { owner } = commit.releaseLock;
+    // released once the commit is durable (a failed commit keeps the lock, as a rolled-back DELETE did)
+    return done.then((r) => {
+      this.releaseLock(commit.device.id, owner);
+      return r;
     });
   }
 
@@ -941,28 +955,38 @@ export class SqliteStore implements Store {
   async acquireSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<LockResult> {
     this.open();
     const now = this.clock();
-    return this.write((): LockResult => {
-      const r = this.s.upsertLock.run({ deviceId, owner, expiresAt: now + ttlMs, now });
-      if (r.changes > 0) return { acquired: true };
-      const held = this.s.getLock.get(deviceId)!;
-      return { acquired: false, holder: held.owner, expiresAt: new Date(held.expires_at).toISOString() };
-    });
+    const held = this.locks.get(deviceId);
+    if (held && held.owner !== owner && held.expiresAt > now) return { acquired: false, holder: held.owner, expiresAt: new Date(held.expiresAt).toISOString() };
+    this.locks.set(deviceId, { owner, expiresAt: now + ttlMs });
+    return { acquired: true };
   }
 
   async refreshSessionLock(deviceId: string, owner: string, ttlMs: number): Promise<boolean> {
     this.open();
     const now = this.clock();
-    return this.write(() => this.s.refreshLock.run(now + ttlMs, deviceId, owner, now).changes > 0);
+    const held = this.locks.get(deviceId);
+    if (!held || held.owner !== owner || held.expiresAt <= now) return false;
+    held.expiresAt = now + ttlMs;
+    return true;
   }
 
   async releaseSessionLock(deviceId: string, owner: string): Promise<boolean> {
     this.open();
-    return this.write(() => this.s.releaseLock.run(deviceId, owner).changes > 0);
+    return this.releaseLock(deviceId, owner);
+  }
+
+  private releaseLock(deviceId: string, owner: string): boolean {
+    if (this.locks.get(deviceId)?.owner !== owner) return false;
+    this.locks.delete(deviceId);
+    return true;
   }
 
   async clearSessionLocks(): Promise<number> {
     this.open();
-    return this.s.clearLocks.run().changes;
+    const held = this.locks.size;
+    this.locks.clear();
+    // rows a version that kept the locks in the table may have left behind
+    return held + this.s.clearLocks.run().changes;
   }
 
   // Tasks ---------------------------------------------------------------------------------------
