@@ -16,6 +16,14 @@
  * report within the timeout). A stage is done when none of its devices is pending or downloading;
  * the next stage then opens. When failures reach the threshold the rollout `stopped`: no new
  * downloads, devices never started become `skipped`, downloads in flight still report.
+ *
+ * Several ACS instances may share the provisioning store, each running the tick. Everything that
+ * must happen once is decided by the store, not by this process: download slots and kicks are
+ * claimed under the rollout row's lock (`claimDownloadSlot`, `claimKickSlot`: no more devices are
+ * downloading or being woken than `maxConcurrent`, and a device is woken by one instance once per
+ * interval), and rollout state changes are compare-and-set (`updateRollout` with `expect`): a stage
+ * opens once, a rollout finishes once (one `onFinished`, one webhook), a timed-out download fails
+ * only if it is still downloading.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { DownloadTaskPayload } from '../acs/tasks/schema.ts';
@@ -174,7 +182,6 @@ export class RolloutManager {
   private kick: ((deviceId: string) => Promise<unknown>) | undefined;
   private readonly onFinished: RolloutManagerOptions['onFinished'];
   private readonly log: RolloutManagerOptions['logger'];
-  private readonly lastKick = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
 
@@ -271,15 +278,16 @@ export class RolloutManager {
   /** Pauses (no new downloads). @throws RolloutError not_found / bad_state. */
   async pause(id: string, reason?: string): Promise<Rollout> {
     const r = await this.require(id);
-    if (r.state !== 'running') throw new RolloutError('bad_state', `rollout "${id}" is ${r.state}, only a running rollout can be paused`);
-    return (await this.p.updateRollout(id, { state: 'paused', reason: reason ?? null }))!;
+    const paused = r.state === 'running' ? await this.p.updateRollout(id, { state: 'paused', reason: reason ?? null }, { states: ['running'] }) : null;
+    if (!paused) throw new RolloutError('bad_state', `rollout "${id}" is ${(await this.require(id)).state}, only a running rollout can be paused`);
+    return paused;
   }
 
   /** Resumes a paused rollout. @throws RolloutError not_found / bad_state. */
   async resume(id: string): Promise<Rollout> {
     const r = await this.require(id);
-    if (r.state !== 'paused') throw new RolloutError('bad_state', `rollout "${id}" is ${r.state}, only a paused rollout can be resumed`);
-    await this.p.updateRollout(id, { state: 'running', reason: null });
+    const resumed = r.state === 'paused' ? await this.p.updateRollout(id, { state: 'running', reason: null }, { states: ['paused'] }) : null;
+    if (!resumed) throw new RolloutError('bad_state', `rollout "${id}" is ${(await this.require(id)).state}, only a paused rollout can be resumed`);
     await this.evaluate(id);
     return (await this.p.getRollout(id))!;
   }
@@ -287,8 +295,9 @@ export class RolloutManager {
   /** Cancels: devices not started become skipped; downloads in flight still report. @throws RolloutError. */
   async cancel(id: string, reason?: string): Promise<Rollout> {
     const r = await this.require(id);
-    if (FINAL_ROLLOUT_STATES.includes(r.state)) throw new RolloutError('bad_state', `rollout "${id}" is already ${r.state}`);
-    return this.finish(r, 'cancelled', reason ?? 'cancelled by an operator');
+    const done = FINAL_ROLLOUT_STATES.includes(r.state) ? null : await this.finish(r, 'cancelled', reason ?? 'cancelled by an operator');
+    if (!done) throw new RolloutError('bad_state', `rollout "${id}" is already ${(await this.require(id)).state}`);
+    return done;
   }
 
   private async require(id: string): Promise<Rollout> {
@@ -297,12 +306,19 @@ export class RolloutManager {
     return r;
   }
 
-  private async finish(r: Rollout, state: 'completed' | 'stopped' | 'cancelled', reason: string | null): Promise<Rollout> {
+  /**
+   * Ends a rollout that is still open. @returns the finished rollout, or null when it was already
+   * final (another instance, or another evaluation here, finished it first: nothing is done twice).
+   */
+  private async finish(r: Rollout, state: 'completed' | 'stopped' | 'cancelled', reason: string | null): Promise<Rollout | null> {
     const at = this.iso();
+    const done = await this.p.updateRollout(r.id, { state, reason, finishedAt: at }, { states: ['running', 'paused'] });
+    if (!done) return null;
+    // After the state change: a final rollout is never offered to devices again (rolloutsOfDevice),
+    // so no device can start downloading between the two writes.
     if (state !== 'completed') {
       await this.p.updateRolloutDevices(r.id, { states: ['pending'] }, { state: 'skipped', detail: `rollout ${state}: ${reason ?? ''}`.trim(), finishedAt: at });
     }
-    const done = (await this.p.updateRollout(r.id, { state, reason, finishedAt: at }))!;
     const counts = await this.p.rolloutCounts(r.id);
     this.log?.info({ rolloutId: r.id, state, reason, counts }, 'rollout finished');
     this.onFinished?.(done, counts);
@@ -320,12 +336,12 @@ export class RolloutManager {
     const finished = counts.succeeded + counts.failed;
     const t = r.failureThreshold;
     if (counts.failed > 0) {
-      if (t.count !== undefined && counts.failed >= t.count) {
-        return this.finish(r, 'stopped', `failure threshold reached: ${counts.failed} devices failed (threshold ${t.count})`);
+      let why: string | null = null;
+      if (t.count !== undefined && counts.failed >= t.count) why = `failure threshold reached: ${counts.failed} devices failed (threshold ${t.count})`;
+      else if (t.percent !== undefined && finished > 0 && (counts.failed * PERCENT) / finished >= t.percent) {
+        why = `failure threshold reached: ${counts.failed} of ${finished} finished devices failed (threshold ${t.percent}%)`;
       }
-      if (t.percent !== undefined && finished > 0 && (counts.failed * PERCENT) / finished >= t.percent) {
-        return this.finish(r, 'stopped', `failure threshold reached: ${counts.failed} of ${finished} finished devices failed (threshold ${t.percent}%)`);
-      }
+      if (why !== null) return (await this.finish(r, 'stopped', why)) ?? this.p.getRollout(id);
     }
     if (r.state !== 'running') return r;
     // Open the next stages whose predecessors are done.
@@ -333,11 +349,20 @@ export class RolloutManager {
       const upTo = await this.p.rolloutCounts(id, r.stageIndex);
       if (upTo.pending + upTo.downloading > 0) break;
       if (r.stageIndex >= r.stages.length - 1) {
-        if (counts.pending + counts.downloading === 0) return this.finish(r, 'completed', null);
+        if (counts.pending + counts.downloading === 0) return (await this.finish(r, 'completed', null)) ?? this.p.getRollout(id);
         break;
       }
-      r = (await this.p.updateRollout(id, { stageIndex: r.stageIndex + 1 }))!;
-      this.log?.info({ rolloutId: id, stage: r.stageIndex }, 'rollout stage opened');
+      // Compare-and-set: when another instance opened the stage (or paused/ended the rollout)
+      // meanwhile, continue from what the store holds now instead of advancing again.
+      const opened = await this.p.updateRollout(id, { stageIndex: r.stageIndex + 1 }, { stageIndex: r.stageIndex, states: ['running'] });
+      if (opened) {
+        r = opened;
+        this.log?.info({ rolloutId: id, stage: r.stageIndex }, 'rollout stage opened');
+        continue;
+      }
+      const now = await this.p.getRollout(id);
+      if (!now || now.state !== 'running') return now;
+      r = now;
     }
     return r;
   }
@@ -367,12 +392,13 @@ export class RolloutManager {
     const page = await this.p.listRolloutDevices(r.id, { states: ['downloading'], limit: 1000 });
     for (const d of page.items) {
       if (d.startedAt && this.now() - Date.parse(d.startedAt) > limitMs) {
-        await this.p.updateRolloutDevice(r.id, d.deviceId, {
-          state: 'failed',
-          phase: null,
-          detail: `no upgrade reported within ${Math.round(limitMs / 1000)} s of the Download`,
-          finishedAt: this.iso(),
-        });
+        // only if it is still downloading (its session may have just reported success elsewhere)
+        await this.p.updateRolloutDevice(
+          r.id,
+          d.deviceId,
+          { state: 'failed', phase: null, detail: `no upgrade reported within ${Math.round(limitMs / 1000)} s of the Download`, finishedAt: this.iso() },
+          { states: ['downloading'] },
+        );
       }
     }
   }
@@ -380,22 +406,21 @@ export class RolloutManager {
   private async kickPending(r: Rollout): Promise<void> {
     if (!this.kick || r.kick === false) return;
     if (r.window && !inWindow(r.window, this.now())) return;
+    const now = this.now();
+    const kickedSince = new Date(now - KICK_INTERVAL_MS).toISOString();
+    // A kicked device that has not opened its session yet will take a slot: the store counts it as
+    // busy, so that no more devices are woken than can download (a woken device finding no slot
+    // would wait), whichever instance woke it.
     const counts = await this.p.rolloutCounts(r.id);
-    // A kicked device that has not opened its session yet will take a slot: count it as busy, so
-    // that no more devices are woken than can download (a woken device finding no slot would wait).
+    if (counts.downloading >= r.maxConcurrent) return;
     const page = await this.p.listRolloutDevices(r.id, { states: ['pending'], limit: 1000 });
-    const waking = page.items.filter((d) => {
-      const last = this.lastKick.get(d.deviceId);
-      return last !== undefined && this.now() - last < KICK_INTERVAL_MS;
-    }).length;
-    let free = r.maxConcurrent - counts.downloading - waking;
     for (const d of page.items) {
-      if (free <= 0) break;
       if (d.stage > r.stageIndex) continue;
-      const last = this.lastKick.get(d.deviceId);
-      if (last !== undefined && this.now() - last < KICK_INTERVAL_MS) continue;
-      this.lastKick.set(d.deviceId, this.now());
-      free--;
+      if (d.kickedAt !== null && d.kickedAt >= kickedSince) continue;
+      if (!(await this.p.claimKickSlot(r.id, d.deviceId, r.maxConcurrent, new Date(now).toISOString(), kickedSince))) {
+        // Full, or another instance just kicked this device: try again at the next tick.
+        break;
+      }
       void this.kick(d.deviceId).catch((err: unknown) => this.log?.warn({ err, deviceId: d.deviceId }, 'rollout kick failed'));
     }
   }
@@ -408,20 +433,20 @@ export class RolloutManager {
    */
   async planDownload(device: Pick<Device, 'id' | 'oui' | 'productClass' | 'softwareVersion'>, requested: boolean): Promise<{ payload: DownloadTaskPayload; rollout: Rollout; file: FileRecord } | null> {
     const entries = await this.p.rolloutsOfDevice(device.id);
-    // The device is in session: a kick sent to it has been answered.
-    this.lastKick.delete(device.id);
     for (const { rollout, device: rd } of entries) {
+      // The device is in session: a kick sent to it has been answered; it no longer holds a wake slot.
+      if (rd.kickedAt !== null && rd.state === 'pending') await this.p.updateRolloutDevice(rollout.id, device.id, { kickedAt: null }, { states: ['pending'] });
       if (rollout.state !== 'running' || rd.state !== 'pending') continue;
       if (!requested && rd.stage > rollout.stageIndex) continue;
       if (rollout.window && !inWindow(rollout.window, this.now())) continue;
       const file = await this.p.getFile(rollout.fileId);
       if (!file) {
-        await this.p.updateRolloutDevice(rollout.id, device.id, { state: 'failed', detail: 'the firmware file was deleted', finishedAt: this.iso() });
+        await this.p.updateRolloutDevice(rollout.id, device.id, { state: 'failed', detail: 'the firmware file was deleted', finishedAt: this.iso() }, { states: ['pending'] });
         continue;
       }
       const reason = skipReason(file, device, rollout.allowDowngrade ?? false);
       if (reason) {
-        await this.p.updateRolloutDevice(rollout.id, device.id, { state: 'skipped', detail: reason, finishedAt: this.iso() });
+        await this.p.updateRolloutDevice(rollout.id, device.id, { state: 'skipped', detail: reason, finishedAt: this.iso() }, { states: ['pending'] });
         await this.evaluate(rollout.id);
         continue;
       }
@@ -444,7 +469,7 @@ export class RolloutManager {
       await this.p.updateRolloutDevice(rolloutId, deviceId, { phase: 'accepted', detail });
       return;
     }
-    await this.p.updateRolloutDevice(rolloutId, deviceId, { state: 'failed', phase: null, faultCode, detail, finishedAt: this.iso() });
+    await this.p.updateRolloutDevice(rolloutId, deviceId, { state: 'failed', phase: null, faultCode, detail, finishedAt: this.iso() }, { states: ['downloading'] });
     await this.evaluate(rolloutId);
   }
 
@@ -463,7 +488,7 @@ export class RolloutManager {
     if (!r || !d || d.state !== 'downloading') return d;
     const at = this.iso();
     if (faultCode !== 0) {
-      await this.p.updateRolloutDevice(rolloutId, deviceId, { state: 'failed', phase: null, faultCode, detail: `TransferComplete fault ${faultCode}: ${faultString}`, finishedAt: at });
+      await this.p.updateRolloutDevice(rolloutId, deviceId, { state: 'failed', phase: null, faultCode, detail: `TransferComplete fault ${faultCode}: ${faultString}`, finishedAt: at }, { states: ['downloading'] });
     } else {
       await this.checkVersion(r, d, reportedVersion, rebooted);
     }
@@ -485,12 +510,14 @@ export class RolloutManager {
     const file = await this.p.getFile(r.fileId);
     const target = file?.version ?? null;
     const at = this.iso();
+    // Each write only while the device is still downloading (an instance's timeout may have failed it).
+    const downloading = { states: ['downloading' as const] };
     if (target === null || (reportedVersion !== null && compareVersions(reportedVersion, target) === 0)) {
-      await this.p.updateRolloutDevice(r.id, d.deviceId, { state: 'succeeded', phase: null, detail: `runs ${reportedVersion ?? '(unknown)'}`, finishedAt: at });
+      await this.p.updateRolloutDevice(r.id, d.deviceId, { state: 'succeeded', phase: null, detail: `runs ${reportedVersion ?? '(unknown)'}`, finishedAt: at }, downloading);
     } else if (rebooted) {
-      await this.p.updateRolloutDevice(r.id, d.deviceId, { state: 'failed', phase: null, detail: `reports ${reportedVersion ?? '(no version)'} after the upgrade to ${target}`, finishedAt: at });
+      await this.p.updateRolloutDevice(r.id, d.deviceId, { state: 'failed', phase: null, detail: `reports ${reportedVersion ?? '(no version)'} after the upgrade to ${target}`, finishedAt: at }, downloading);
     } else {
-      await this.p.updateRolloutDevice(r.id, d.deviceId, { phase: 'installed', detail: `installed; waiting for the device to report ${target}` });
+      await this.p.updateRolloutDevice(r.id, d.deviceId, { phase: 'installed', detail: `installed; waiting for the device to report ${target}` }, downloading);
     }
   }
 }
