@@ -103,7 +103,7 @@ describe('ConnectionRequestGate across instances (PostgreSQL)', { skip: db.kind 
     // each "instance" has its own store object and link, as separate processes would
     const own = await openStore({ kind: 'postgres', url: db.url, schema, createSchema: true });
     const link = await openClusterLink({ url: db.url, store: own, namespace });
-    const gate = new ConnectionRequestGate({ store: own, settleMs: 500 });
+    const gate = new ConnectionRequestGate({ store: own, settleMs: 500, deferPollMs: 100 });
     closers.push(async () => {
       await gate.close();
       await link.close();
@@ -147,5 +147,25 @@ describe('ConnectionRequestGate across instances (PostgreSQL)', { skip: db.kind 
     const woken = await b.run('pg-dev-2', c.send);
     assert.equal(woken.transport, 'http');
     assert.equal(c.calls, 2);
+  });
+
+  it('a task queued while the device is in session elsewhere: the device is woken once that session is over', async () => {
+    if (db.kind !== 'ready') assert.fail(db.reason);
+    const [a, b] = [await instance(), await instance()];
+    const device = await store.createDevice({ manufacturer: 'Grandstream', oui: '000B82', productClass: 'HT502', serialNumber: 'DEFER0001' });
+    await store.createTask({ deviceId: device.id, payload: { type: 'reboot' } });
+    const lock = await store.acquireSessionLock(device.id, 'session-elsewhere', 10_000);
+    assert.equal(lock.acquired, true);
+    const c = counter('ok');
+    const [ra, rb] = await Promise.all([a.run(device.id, c.send), b.run(device.id, c.send)]);
+    assert.deepEqual([ra.transport, rb.transport], ['session', 'session']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.calls, 0, 'nothing sent during the session');
+    await store.releaseSessionLock(device.id, 'session-elsewhere');
+    const end = Date.now() + 5000;
+    while (c.calls === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(c.calls, 1, 'woken once after the session, by one of the two instances');
+    assert.equal(a.stats.deferredWakes + b.stats.deferredWakes, 2, 'both looked; the claim let one send');
   });
 });

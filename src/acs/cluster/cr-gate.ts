@@ -19,7 +19,11 @@
  * - On a shared store, before claiming, the device's session lock is read (read only, never
  *   taken: taking it would refuse the device's own Inform). A device in session on any instance is
  *   not woken; the answer says so (`transport: 'session'`). The local check stays with the caller
- *   (the ACS joins tasks into a local session, which another instance cannot do).
+ *   (the ACS joins tasks into a local session, which another instance cannot do). A session reads
+ *   its tasks when it starts, so a task queued meanwhile on another instance would wait for the
+ *   device's next periodic Inform: the gate therefore watches the lock (one read every
+ *   `deferPollMs`) and, once the session is over, wakes the device if it still has pending tasks
+ *   (through a claim again, so the instances that deferred send once between them).
  * - When the store cannot be reached for the claim, the request is sent anyway: a duplicate wake-up
  *   is harmless, a missing one is not.
  */
@@ -39,6 +43,10 @@ export interface ConnectionRequestGateOptions {
   inFlightTtlMs?: number;
   /** Longest wait for the outcome of another caller's request (ms, default 15 000). */
   maxWaitMs?: number;
+  /** Device in session elsewhere: how often its lock is read until the session is over (ms, default 500). */
+  deferPollMs?: number;
+  /** ... and for how long at most (ms, default 150 000: past the engine's default lock ttl of 120 s). */
+  maxDeferMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -46,6 +54,8 @@ const DEFAULT_SETTLE_MS = 3_000;
 const DEFAULT_IN_FLIGHT_TTL_MS = 30_000;
 const DEFAULT_MAX_WAIT_MS = 15_000;
 const CLAIM_PREFIX = 'cr:';
+const DEFAULT_DEFER_POLL_MS = 500;
+const DEFAULT_MAX_DEFER_MS = 150_000;
 
 /** An outcome as instances tell each other (a PathConnectionRequestResult's attempts stay local). */
 type Outcome = ClusterChannels['cr.result'];
@@ -78,7 +88,10 @@ export class ConnectionRequestGate {
   private readonly heard = new Map<string, HeardOutcome>();
   private readonly waiters = new Map<string, Set<(o: Outcome) => void>>();
   private subscribed: { link: ClusterLink; done: Promise<() => Promise<void>> } | null = null;
-  readonly stats = { sent: 0, deduplicated: 0, inSession: 0, claimErrors: 0 };
+  /** Devices whose session elsewhere is being watched, with the send to use once it is over. */
+  private readonly deferred = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+  readonly stats = { sent: 0, deduplicated: 0, inSession: 0, claimErrors: 0, deferredWakes: 0 };
 
   constructor(opts: ConnectionRequestGateOptions) {
     this.opts = opts;
@@ -98,10 +111,11 @@ export class ConnectionRequestGate {
       const held = await this.sessionHolder(link, deviceId);
       if (held !== null) {
         this.stats.inSession++;
+        this.deferWake(link, deviceId, send);
         return {
           status: 'ok',
           transport: 'session',
-          detail: `the device is in session on another ACS instance (its lock runs until ${held}): not woken; tasks queued now run at its next session`,
+          detail: `the device is in session on another ACS instance (its lock runs until ${held}): not woken now; if tasks are still pending when that session is over, it is woken then`,
         };
       }
     }
@@ -134,8 +148,11 @@ export class ConnectionRequestGate {
     return result;
   }
 
-  /** Stops listening for other instances' outcomes. */
+  /** Stops listening for other instances' outcomes and watching sessions elsewhere. */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.deferred.values()) clearTimeout(t);
+    this.deferred.clear();
     const s = this.subscribed;
     this.subscribed = null;
     if (s) await (await s.done.catch(() => async () => undefined))().catch(() => undefined);
@@ -160,6 +177,39 @@ export class ConnectionRequestGate {
       this.subscribed = { link, done };
     }
     return this.subscribed.done.catch((err: unknown) => this.report(err));
+  }
+
+  /**
+   * Watches the device's session elsewhere; once it is over, wakes the device when it has pending
+   * tasks (they were queued after that session read its tasks). One watch per device.
+   */
+  private deferWake(link: ClusterLink, deviceId: string, send: () => Promise<ConnectionRequestResult>): void {
+    if (this.closed || this.deferred.has(deviceId)) return;
+    const until = Date.now() + (this.opts.maxDeferMs ?? DEFAULT_MAX_DEFER_MS);
+    const check = () => {
+      void this.sessionHolder(link, deviceId).then(async (held) => {
+        if (this.closed) return;
+        if (held !== null && Date.now() < until) {
+          schedule();
+          return;
+        }
+        this.deferred.delete(deviceId);
+        if (held !== null) return;
+        const pending = await this.opts.store.listTasks({ deviceId, status: ['pending'], limit: 1 }).catch((err: unknown) => {
+          this.report(err);
+          return null;
+        });
+        if (!pending || pending.tasks.length === 0 || this.closed) return;
+        this.stats.deferredWakes++;
+        await this.run(deviceId, send);
+      });
+    };
+    const schedule = () => {
+      const t = setTimeout(check, this.opts.deferPollMs ?? DEFAULT_DEFER_POLL_MS);
+      t.unref();
+      this.deferred.set(deviceId, t);
+    };
+    schedule();
   }
 
   /** @returns the expiry of the device's live session lock, or null (also when it cannot be read). */
