@@ -163,6 +163,21 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
     assert.equal((await api(0, 'GET', '/api/session', other.body.token as string)).status, 401);
   });
 
+  it('the overview of any instance counts the whole fleet, by model (statistics aggregated by PostgreSQL)', async () => {
+    assert.equal((await informSession(children[0].info.cwmpUrl, 'CLUSTERSTAT01', 'http://127.0.0.1:9/cr')).status, 200);
+    assert.equal((await informSession(children[2].info.cwmpUrl, 'CLUSTERSTAT02', 'http://127.0.0.1:9/cr')).status, 200);
+    // instance 1 served neither session, and computes its overview now (first call: nothing cached)
+    const overview = await api(1, 'GET', '/api/overview?hours=1', 'scale-test-token');
+    assert.equal(overview.status, 200, JSON.stringify(overview.body));
+    const devices = overview.body.devices as { total: number; online: number };
+    assert.equal(devices.total, 2);
+    assert.equal(devices.online, 2);
+    const models = overview.body.models as { productClass: string; total: number }[];
+    assert.deepEqual(models.map((m) => [m.productClass, m.total]), [['GXP2140', 2]], 'per-model numbers (the Store-interface fallback has none)');
+    const informs = overview.body.informs as { buckets: { informs: number }[] };
+    assert.equal(informs.buckets.reduce((n, x) => n + x.informs, 0), 2);
+  });
+
   it('one connection request asked of two instances at once is sent once; a device in session is not woken', async () => {
     let hits = 0;
     const device = http.createServer((_req, res) => {
@@ -231,6 +246,10 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
           return r?.rows[0] ?? null;
         });
         assert.equal(binding.port, udp.port, 'the binding is the agent\'s UDP connection request port');
+        // every instance's API shows it (read from the shared table)
+        const seen = await api(2, 'GET', `/api/devices/${encodeURIComponent(deviceId)}/nat`, 'scale-test-token');
+        assert.equal(seen.status, 200, JSON.stringify(seen.body));
+        assert.equal((seen.body.binding as { port: number; holder: string } | null)?.port, udp.port);
       } finally {
         await c.end();
       }

@@ -162,7 +162,8 @@ export function registerNatRoutes(api: FastifyInstance, deps: NatRouteDeps): voi
       const device = await deps.store.getDevice(id);
       if (device === null) throw apiError('DEVICE_NOT_FOUND', { id });
       const stun = deps.stun();
-      const record = stun?.record(id);
+      // lookup: on several instances, the binding another instance's STUN server holds
+      const record = await stun?.lookup(id);
       const binding = record === undefined ? null : (({ deviceId: _d, ...rest }) => rest)(record);
       return {
         deviceId: id,

@@ -50,6 +50,11 @@ export interface NatBindingTable {
   save(records: readonly NatBindingRecord[]): Promise<void>;
   /** @returns whether a binding was removed. */
   delete(deviceId: string): Promise<boolean>;
+  /**
+   * A table shared by several ACS instances: the device's binding as stored now (another instance
+   * may have written it since `load`). Absent for tables only this process writes.
+   */
+  get?(deviceId: string): Promise<NatBindingRecord | undefined>;
   close(): Promise<void>;
 }
 

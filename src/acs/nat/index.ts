@@ -216,11 +216,8 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
       return { status: 'error', transport: 'none', detail: `store: ${(err as Error).message}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
     }
     if (device === null) return { status: 'no-address', transport: 'none', detail: `unknown device ${deviceId}`, path: null, attempts: [], confirmed: null, elapsedMs: 0 };
-    if (shared && stunRef) {
-      // The binding may have been learned (or refreshed) by another instance since we loaded ours.
-      const row = await shared.get(deviceId).catch((err: Error) => log?.warn({ err: err.message, deviceId }, 'cannot read the shared NAT binding'));
-      if (row) stunRef.adopt(row);
-    }
+    // The binding may have been learned (or refreshed) by another instance since we loaded ours.
+    if (shared) await stunRef?.lookup(deviceId);
     return requester.request(
       {
         deviceId,

@@ -183,6 +183,23 @@ export class AcsStunService implements NatBindingLookup, DatagramSender {
     return r ? { ...r } : undefined;
   }
 
+  /**
+   * The device's binding, first re-read from a shared table (several ACS instances: another one may
+   * hold a newer binding, see `adopt`). Never rejects: a failed read gives what is known here.
+   * @returns a copy of the record, or undefined.
+   */
+  async lookup(deviceId: string): Promise<NatBindingRecord | undefined> {
+    if (this.table.get) {
+      try {
+        const stored = await this.table.get(deviceId);
+        if (stored) this.adopt(stored);
+      } catch (err) {
+        this.opts.logger?.warn({ err: (err as Error).message, deviceId, table: this.table.name }, 'cannot read the shared NAT binding');
+      }
+    }
+    return this.record(deviceId);
+  }
+
   /** Every binding (copies). */
   list(): NatBindingRecord[] {
     return [...this.records.values()].map((r) => ({ ...r }));
