@@ -81,6 +81,17 @@ describe('ConnectionRequestGate in one process (SQLite store)', () => {
     assert.equal(lock.acquired, true);
   });
 
+  it('a claim ends after its settle time', async () => {
+    const gate = new ConnectionRequestGate({ store, settleMs: 50 });
+    await gate.run('dev-7', counter('ok').send);
+    const held = await store.acquireSessionLock(connectionRequestClaimKey('dev-7'), 'probe', 1000);
+    assert.equal(held.acquired, false, 'claimed during the settle time');
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal((await store.acquireSessionLock(connectionRequestClaimKey('dev-7'), 'probe', 1000)).acquired, true);
+    assert.equal(await store.releaseSessionLock(connectionRequestClaimKey('dev-7'), 'probe'), true);
+    await gate.close();
+  });
+
   it('the claim does not take the device session lock itself', async () => {
     const gate = new ConnectionRequestGate({ store, settleMs: 5_000 });
     await gate.run('dev-6', counter('ok').send);
@@ -167,5 +178,22 @@ describe('ConnectionRequestGate across instances (PostgreSQL)', { skip: db.kind 
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(c.calls, 1, 'woken once after the session, by one of the two instances');
     assert.equal(a.stats.deferredWakes + b.stats.deferredWakes, 2, 'both looked; the claim let one send');
+  });
+
+  it('settled claims are deleted, not left to expire (no rows pile up)', async () => {
+    if (db.kind !== 'ready') assert.fail(db.reason);
+    const a = await instance();
+    await a.run('pg-dev-3', counter('ok').send);
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const count = async () => (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${schema}.session_locks WHERE device_id = 'cr:pg-dev-3'`)).rows[0].n;
+      assert.equal(await count(), 1, 'claimed during the settle time');
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(await count(), 0);
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -90,6 +90,8 @@ export class ConnectionRequestGate {
   private subscribed: { link: ClusterLink; done: Promise<() => Promise<void>> } | null = null;
   /** Devices whose session elsewhere is being watched, with the send to use once it is over. */
   private readonly deferred = new Map<string, NodeJS.Timeout>();
+  /** Claims to delete once their settle time is over (an expired row would do, but rows would pile up). */
+  private readonly releases = new Set<NodeJS.Timeout>();
   private closed = false;
   readonly stats = { sent: 0, deduplicated: 0, inSession: 0, claimErrors: 0, deferredWakes: 0 };
 
@@ -138,8 +140,13 @@ export class ConnectionRequestGate {
     const outcome = asOutcome(deviceId, owner, result);
     // Claim first, then tell: a caller told of the outcome may ask again at once.
     try {
-      if (result.status === 'ok') await this.opts.store.refreshSessionLock(key, owner, this.opts.settleMs ?? DEFAULT_SETTLE_MS);
-      else await this.opts.store.releaseSessionLock(key, owner);
+      if (result.status === 'ok') {
+        const settleMs = this.opts.settleMs ?? DEFAULT_SETTLE_MS;
+        await this.opts.store.refreshSessionLock(key, owner, settleMs);
+        this.releaseLater(key, owner, settleMs);
+      } else {
+        await this.opts.store.releaseSessionLock(key, owner);
+      }
     } catch (err) {
       this.report(err);
     }
@@ -153,6 +160,8 @@ export class ConnectionRequestGate {
     this.closed = true;
     for (const t of this.deferred.values()) clearTimeout(t);
     this.deferred.clear();
+    for (const t of this.releases) clearTimeout(t);
+    this.releases.clear();
     const s = this.subscribed;
     this.subscribed = null;
     if (s) await (await s.done.catch(() => async () => undefined))().catch(() => undefined);
@@ -177,6 +186,16 @@ export class ConnectionRequestGate {
       this.subscribed = { link, done };
     }
     return this.subscribed.done.catch((err: unknown) => this.report(err));
+  }
+
+  private releaseLater(key: string, owner: string, afterMs: number): void {
+    if (this.closed) return;
+    const t = setTimeout(() => {
+      this.releases.delete(t);
+      this.opts.store.releaseSessionLock(key, owner).catch((err: unknown) => this.report(err));
+    }, afterMs);
+    t.unref();
+    this.releases.add(t);
   }
 
   /**
