@@ -23,8 +23,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { BenchChild } from '../../bench/lib/child.ts';
-import { buildEnvelope } from '../../src/cwmp/codec.ts';
-import { sampleInform } from '../../src/cwmp/samples.ts';
 import { CpeAgent } from '../../src/cpe/agent.ts';
 import { ConnectionRequestServer } from '../../src/cpe/connection-request-server.ts';
 import { RealScheduler } from '../../src/cpe/scheduler.ts';
@@ -34,6 +32,7 @@ import type { ConnectionRequestResult } from '../../src/acs/connection-request.t
 import { findTestDatabase } from '../../src/store/postgres/test-server.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import type { ScaleAcsConfig, ScaleAcsInfo } from './acs-child.ts';
+import { informSession } from './cwmp-client.ts';
 
 const CHILD = new URL('./acs-child.ts', import.meta.url);
 const INSTANCES = 3;
@@ -54,24 +53,6 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | null 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** One CWMP session by hand: the Inform, then the empty POST that ends it (unless `keepOpen`). */
-async function informSession(cwmpUrl: string, serial: string, crUrl: string, keepOpen = false): Promise<{ status: number; finish: () => Promise<number> }> {
-  const inform = sampleInform();
-  inform.deviceId = { ...inform.deviceId, serialNumber: serial };
-  inform.parameterList = inform.parameterList.map((p) => (p.name.endsWith('ConnectionRequestURL') ? { ...p, value: crUrl } : p));
-  const body = buildEnvelope({ header: { id: '1' }, body: inform }, { version: '1.2' });
-  const res = await fetch(cwmpUrl, { method: 'POST', headers: { 'content-type': 'text/xml; charset="utf-8"' }, body });
-  await res.arrayBuffer();
-  const cookie = res.headers.get('set-cookie')?.split(';')[0] ?? '';
-  const finish = async () => {
-    const end = await fetch(cwmpUrl, { method: 'POST', headers: { cookie }, body: '' });
-    await end.arrayBuffer();
-    return end.status;
-  };
-  if (!keepOpen && res.status === 200) await finish();
-  return { status: res.status, finish };
 }
 
 describe('cluster: users, connection requests and NAT bindings across three ACS processes', { skip, timeout: 120_000 }, () => {
