@@ -5,7 +5,7 @@
  *     [--tls-cert cert.pem --tls-key key.pem [--tls-port 7548]] [--api-token TOKEN]
  *     [--cpe-auth none|shared|per-device [--cpe-username u --cpe-password p]]
  *     [--cr-username u --cr-password p] [--session-timeout 30] [--max-sessions 10000] [--log-level info]
- *     [--database postgres://user:pass@host/db] [--workers 1|N|auto]
+ *     [--database postgres://user:pass@host/db] [--workers 1|N|auto] [--public-url http://acs.example.net:7557]
  *
  * `--database` (SWITCHBOARD_DATABASE_URL) keeps devices, tasks and sessions in PostgreSQL instead of
  * `<data-dir>/switchboard.sqlite`. Several ACS processes, on this host (`--workers N`: one process
@@ -40,6 +40,8 @@ export interface AcsCliOptions extends NatCliOptions {
   database?: string;
   /** Default 1. */
   workers?: string;
+  /** Base URL of file downloads as devices reach this ACS (provisioning `fileBaseUrl`). */
+  publicUrl?: string;
 }
 
 /** A bad command line: printed as `switchboard: <message>`, exit status 1. */
@@ -86,10 +88,29 @@ export function registerAcs(program: Command): void {
     .addOption(env('--max-sessions <n>', 'concurrent CWMP sessions before 503', 'SWITCHBOARD_MAX_SESSIONS', '10000'))
     .addOption(env('--database <url>', 'PostgreSQL URL (default: SQLite in the data directory)', 'SWITCHBOARD_DATABASE_URL'))
     .addOption(env('--workers <n>', 'ACS processes sharing the ports: a number or auto (= CPU cores); >1 needs --database', 'SWITCHBOARD_WORKERS', '1'))
+    .addOption(env('--public-url <url>', 'base URL devices download files from (the HTTP port as devices reach it; default: the listen address)', 'SWITCHBOARD_PUBLIC_URL'))
     .addOption(env('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent', 'SWITCHBOARD_LOG_LEVEL', 'info'))
     .action(async (opts: AcsCliOptions) => {
       await runAcs(opts);
     });
+}
+
+/**
+ * Reads `--public-url`: an absolute http(s) URL with no query or fragment.
+ * @returns the URL without a trailing slash (file paths are appended to it).
+ * @throws AcsUsageError for anything else.
+ */
+export function publicUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new AcsUsageError(`--public-url must be an absolute http:// or https:// URL, got ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
+    throw new AcsUsageError(`--public-url must be an http:// or https:// URL without credentials, query or fragment, got ${JSON.stringify(value)}`);
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 /**
@@ -208,6 +229,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new AcsUsageError('--tls-cert and --tls-key go together');
   const { isPostgresUrl } = await import('../store/index.ts');
   if (opts.database !== undefined && !isPostgresUrl(opts.database)) throw new AcsUsageError('--database must be a postgres:// or postgresql:// URL');
+  const fileBaseUrl = opts.publicUrl === undefined ? undefined : publicUrl(opts.publicUrl);
   const workers = await parseWorkers(opts.workers ?? '1', opts.database);
   const cluster = (await import('node:cluster')).default;
   if (workers > 1 && cluster.isPrimary && opts.database) {
@@ -253,6 +275,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
     connectionRequest: { username: opts.crUsername, password: opts.crPassword },
     nat,
     sessions: { idleTimeoutMs, maxSessions },
+    ...(fileBaseUrl ? { provisioning: { fileBaseUrl } } : {}),
     logger,
   });
   if (acs.generatedApiToken) {
