@@ -63,6 +63,18 @@ describe('GET /api/devices: search, sort, pagination', () => {
     assert.equal(new Set(all).size, 12);
   });
 
+  it('count=false leaves the total out and pages the same devices', async () => {
+    const counted = await list('?limit=5&tag=even');
+    const uncounted = await list('?limit=5&tag=even&count=false');
+    assert.equal(counted.total, 6);
+    assert.equal('total' in uncounted, false);
+    assert.deepEqual(uncounted.devices.map((d) => d.id), counted.devices.map((d) => d.id));
+    assert.equal(uncounted.nextCursor, counted.nextCursor);
+    const res = await h.call('GET', '/api/devices?count=maybe', { token: h.tokens.viewer });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.match(res.body, /count/);
+  });
+
   it('paginates with the cursor across the whole list without repeats', async () => {
     const seen: string[] = [];
     let cursor: string | null = null;

@@ -54,6 +54,10 @@ const DeviceListQuery = Type.Object(
     limit: LimitQuery,
     offset: Type.Integer({ minimum: 0, default: 0 }),
     cursor: Type.Optional(CursorQuery),
+    count: Type.Boolean({
+      default: true,
+      description: 'false: leave out `total` (a filtered first page over a large fleet then costs only the page)',
+    }),
   },
   { additionalProperties: false },
 );
@@ -61,7 +65,7 @@ type DeviceListQueryT = Static<typeof DeviceListQuery>;
 
 const DevicePage = Type.Object({
   devices: Type.Array(DeviceSchema),
-  total: Type.Integer({ description: 'devices matching the filters, all pages together' }),
+  total: Type.Optional(Type.Integer({ description: 'devices matching the filters, all pages together (absent with count=false)' })),
   limit: Type.Integer(),
   offset: Type.Integer(),
   nextCursor: NextCursor,
@@ -135,7 +139,7 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         tags: ['devices'],
         summary: 'List and search devices',
         description:
-          'Filters combine with AND. Pagination: offset/limit, or the opaque nextCursor (faster on deep pages). `total` counts every match.',
+          'Filters combine with AND. Pagination: offset/limit, or the opaque nextCursor (faster on deep pages). `total` counts every match (count=false skips it).',
         querystring: DeviceListQuery,
         response: { 200: described(DevicePage, 'a page of devices'), ...errorResponses(400, 401) },
       },
@@ -157,12 +161,12 @@ export function registerDeviceRoutes(api: FastifyInstance, ctx: ApiContext): voi
         limit: q.limit,
         offset: q.offset,
         cursor: q.cursor,
-        count: true,
+        count: q.count,
       };
       const page = await ctx.store.queryDevices(query);
       return {
         devices: page.devices.map((d) => deviceView(d, false)),
-        total: page.total ?? (await ctx.store.countDevices(query)),
+        ...(q.count ? { total: page.total ?? (await ctx.store.countDevices(query)) } : {}),
         limit: q.limit,
         offset: q.cursor === undefined ? q.offset : 0,
         nextCursor: page.nextCursor,
