@@ -68,7 +68,7 @@ import {
   type StepResult,
 } from './planner.ts';
 import { downloadPayload, rolloutIdOfCommandKey, RolloutManager } from './rollouts.ts';
-import { normaliseMac, type TemplateContext } from './template.ts';
+import { isTemplate, normaliseMac, type TemplateContext } from './template.ts';
 import { compareVersions } from './version.ts';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.ts';
 
@@ -637,7 +637,8 @@ export class ProvisioningService implements SessionHooks {
       .filter((s) => s.applies)
       .map((s) => ({ source: { kind: 'preset', id: s.preset.id, name: s.preset.name, revision: s.preset.revision }, weight: s.preset.weight, spec: s.preset.desired }));
     if (input.bootstrap) contributions.push(this.bootstrapContribution(input.bootstrap, rootOf(input.rootHint)));
-    const variables = await this.variablesFor(input.deviceId, input.identity.serialNumber, input.bootstrapRecord);
+    // The variables are read only when a template will use them (a query per session saved otherwise).
+    const variables = contributions.some((c) => hasTemplates(c.spec)) ? await this.variablesFor(input.deviceId, input.identity.serialNumber, input.bootstrapRecord) : {};
     const ctx: TemplateContext = {
       variables,
       device: {
@@ -1067,6 +1068,20 @@ export class ProvisioningService implements SessionHooks {
     const entries = await this.provisioning.getDeviceMemory(deviceId);
     return entries.map((e) => ({ kind: e.kind, name: e.name, detail: e.detail, at: e.at }));
   }
+}
+
+/** Whether a desired spec holds templates, per spec object (presets come from the cache: the same objects every session). */
+const templatesIn = new WeakMap<PresetSpec['desired'], boolean>();
+
+/** True when a value of `spec` (parameters, object instances) is a template. */
+function hasTemplates(spec: PresetSpec['desired']): boolean {
+  let found = templatesIn.get(spec);
+  if (found === undefined) {
+    const values: unknown[] = [...(spec.parameters ?? []).map((p) => p.value), ...(spec.objects ?? []).flatMap((o) => o.instances.flatMap((i) => Object.values(i.values)))];
+    found = values.some((v) => typeof v === 'string' && isTemplate(v));
+    templatesIn.set(spec, found);
+  }
+  return found;
 }
 
 function issueText(i: ResolvedDesired['issues'][number]): string {

@@ -1,0 +1,110 @@
+/**
+ * The provisioning service's session path as a boot storm runs it (through the hook contract of
+ * test/provisioning/harness.ts, real SQLite stores, the CPE's data model): how many RPCs and store
+ * calls a never-seen device costs, and that cached presets never go stale.
+ */
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { makeFixture, MS, type Fixture } from '../../test/provisioning/fixtures.ts';
+import { HarnessEngine, SimDevice } from '../../test/provisioning/harness.ts';
+import type { PresetSpec } from '../store/provisioning/types.ts';
+
+const INTERVAL = `${MS}PeriodicInformInterval`;
+const URL_NAME = `${MS}URL`;
+
+/** A preset of plain values (no templates) for every device. */
+function plainPreset(interval: number): PresetSpec {
+  return {
+    name: 'plain',
+    enabled: true,
+    weight: 0,
+    precondition: {},
+    triggers: ['always'],
+    desired: { parameters: [{ name: INTERVAL, value: interval, type: 'unsignedInt' }, { name: `${MS}PeriodicInformEnable`, value: true, type: 'boolean' }] },
+  };
+}
+
+/** Counts calls of some methods of the provisioning store (patched on the instance). */
+function countCalls(target: object, names: string[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  const t = target as Record<string, (...args: unknown[]) => unknown>;
+  for (const n of names) {
+    const original = t[n].bind(target);
+    t[n] = (...args: unknown[]) => {
+      counts[n]++;
+      return original(...args);
+    };
+  }
+  return counts;
+}
+
+describe('provisioning service: a never-seen device', () => {
+  let f: Fixture;
+  let engine: HarnessEngine;
+  let counts: Record<string, number>;
+  beforeEach(() => {
+    f = makeFixture();
+    // patched before the service's view first reaches them
+    counts = countCalls(f.p, ['getVariables', 'deleteDeviceMemory', 'listPresets', 'rolloutsOfDevice', 'findBootstrap']);
+    engine = new HarnessEngine(f.store, f.service);
+  });
+  afterEach(() => f.close());
+
+  it('is written without a first read, then verified: 2 RPCs; no variables read without templates, no memory to delete', async () => {
+    await f.service.provisioning.createPreset(plainPreset(600));
+    const d = new SimDevice('GXP2140', '000B82100001');
+    const first = await engine.session(d);
+    assert.deepEqual(first.rpcs, ['SetParameterValues', 'GetParameterValues']);
+    assert.equal(d.value(INTERVAL), '600');
+    assert.deepEqual(first.faults, []);
+    assert.equal(counts.getVariables, 0, 'no template: the variables are not read');
+    assert.equal(counts.deleteDeviceMemory, 0, 'a new device has no memory to forget');
+    assert.deepEqual((await engine.session(d)).rpcs, [], 'second session: nothing to do');
+  });
+
+  it('reads presets, rollouts and bootstrap records once for many sessions', async () => {
+    await f.service.provisioning.createPreset(plainPreset(600));
+    for (let i = 0; i < 4; i++) await engine.session(new SimDevice('GXP2140', `000B8210001${i}`));
+    assert.equal(counts.listPresets, 1);
+    assert.equal(counts.rolloutsOfDevice, 0, 'no rollout exists: never asked per device');
+    assert.equal(counts.findBootstrap, 0, 'no bootstrap record exists: never asked per device');
+  });
+
+  it('applies an edited preset at the next session, whether edited through the service or the store', async () => {
+    const preset = await f.service.provisioning.createPreset(plainPreset(600));
+    const d = new SimDevice('GXP2140', '000B82100020');
+    await engine.session(d);
+    await f.service.provisioning.updatePreset(preset.id, plainPreset(900));
+    assert.deepEqual((await engine.session(d)).rpcs, ['SetParameterValues', 'GetParameterValues']);
+    assert.equal(d.value(INTERVAL), '900');
+    // another ACS instance on the same database: the store tells the service's cache
+    await f.p.updatePreset(preset.id, plainPreset(1200));
+    await engine.session(d);
+    assert.equal(d.value(INTERVAL), '1200');
+  });
+
+  it('uses a bootstrap record created after the cache said there was none', async () => {
+    const d = new SimDevice('GXP2140', '000B82100030');
+    await engine.session(new SimDevice('GXP2140', '000B82100031'));
+    await f.p.putBootstrap({ key: d.serial, acsUrl: 'http://elsewhere.example:7547/' });
+    await engine.session(d);
+    assert.equal(d.value(URL_NAME), 'http://elsewhere.example:7547/');
+  });
+
+  it('tells the engine the device row exists (no checkpoint needed before a planned task)', async () => {
+    const d = new SimDevice('GXP2140', '000B82100040');
+    const view = {
+      sessionId: 's1',
+      deviceId: d.id,
+      identity: { manufacturer: 'Grandstream', oui: d.model.profile.oui, productClass: d.productClass, serialNumber: d.serial },
+      events: [{ eventCode: '0 BOOTSTRAP', commandKey: '' }],
+      informParameters: [],
+      cwmpVersion: '1.2',
+      remoteAddress: null,
+      parameters: async () => [],
+      recordFault: () => {},
+    };
+    assert.deepEqual(await f.service.informReceived(view), { action: 'accept', deviceStored: true });
+    assert.notEqual(await f.store.getDevice(d.id), null);
+  });
+});
