@@ -22,12 +22,11 @@ import pg from 'pg';
 import { BenchChild } from '../../bench/lib/child.ts';
 import { Fleet, fleetSerial } from '../../src/cpe/fleet.ts';
 import { loadProfile } from '../../src/datamodel/model.ts';
-import { buildEnvelope } from '../../src/cwmp/codec.ts';
-import { sampleInform } from '../../src/cwmp/samples.ts';
 import { findTestDatabase } from '../../src/store/postgres/test-server.ts';
 import { openStore, type SessionRecord, type Store } from '../../src/store/index.ts';
 import type { ScaleAcsConfig, ScaleAcsInfo } from './acs-child.ts';
 import { RoundRobinProxy } from './proxy.ts';
+import { informSession } from './cwmp-client.ts';
 
 const CHILD = new URL('./acs-child.ts', import.meta.url);
 const INSTANCES = 3;
@@ -61,16 +60,6 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-function postInform(cwmpUrl: string, serial: string): Promise<number> {
-  const inform = sampleInform();
-  inform.deviceId = { ...inform.deviceId, serialNumber: serial };
-  const body = buildEnvelope({ header: { id: '1' }, body: inform }, { version: '1.2' });
-  return fetch(cwmpUrl, { method: 'POST', headers: { 'content-type': 'text/xml; charset="utf-8"' }, body }).then(async (r) => {
-    await r.arrayBuffer();
-    return r.status;
-  });
 }
 
 test('three ACS processes on one PostgreSQL database behave as one ACS', { timeout: 300_000 }, async (t) => {
@@ -110,7 +99,8 @@ test('three ACS processes on one PostgreSQL database behave as one ACS', { timeo
 
     // The cross-process session lock: one device, two instances, at the same moment.
     const lockSerial = 'SCALELOCK0001';
-    const statuses = await Promise.all([postInform(children[0].info.cwmpUrl, lockSerial), postInform(children[1].info.cwmpUrl, lockSerial)]);
+    const informs = await Promise.all([informSession(children[0].info.cwmpUrl, lockSerial, null, true), informSession(children[1].info.cwmpUrl, lockSerial, null, true)]);
+    const statuses = informs.map((i) => i.status);
     assert.deepEqual([...statuses].sort(), [200, 503], `simultaneous Informs of one device on two instances: ${statuses.join(', ')}`);
 
     proxy = new RoundRobinProxy(backends);
