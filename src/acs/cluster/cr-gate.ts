@@ -41,7 +41,7 @@ export interface ConnectionRequestGateOptions {
   settleMs?: number;
   /** Claim lifetime while a request is in flight (ms, default 30 000). */
   inFlightTtlMs?: number;
-  /** Longest wait for the outcome of another caller's request (ms, default 15 000). */
+  /** Longest wait for the outcome of another caller's request (ms, default 20 000: HTTP 10 s + UDP 2 s + confirmation 3 s, and margin). */
   maxWaitMs?: number;
   /** Device in session elsewhere: how often its lock is read until the session is over (ms, default 500). */
   deferPollMs?: number;
@@ -52,7 +52,7 @@ export interface ConnectionRequestGateOptions {
 
 const DEFAULT_SETTLE_MS = 3_000;
 const DEFAULT_IN_FLIGHT_TTL_MS = 30_000;
-const DEFAULT_MAX_WAIT_MS = 15_000;
+const DEFAULT_MAX_WAIT_MS = 20_000;
 const CLAIM_PREFIX = 'cr:';
 const DEFAULT_DEFER_POLL_MS = 500;
 const DEFAULT_MAX_DEFER_MS = 150_000;
