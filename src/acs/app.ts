@@ -52,7 +52,7 @@ import { CwmpService, type CwmpServiceOptions } from './http/cwmp-server.ts';
 import { CpeAuthenticator, type CpeAuthConfig } from './http/cpe-auth.ts';
 import { validateTaskPayload } from './tasks/schema.ts';
 import { startNat, type NatOptions, type NatService } from './nat/index.ts';
-import { openProvisioning, type Provisioning } from '../provisioning/runtime.ts';
+import { startProvisioning, type Provisioning } from '../provisioning/runtime.ts';
 import { attachWebConsole } from '../console/server/index.ts';
 
 export interface EnqueueOptions {
@@ -180,7 +180,8 @@ export interface AcsOptions {
   nat?: NatOptions | false;
   /**
    * Provisioning (src/provisioning: presets, files, variables, rollouts, webhooks, zero-touch):
-   * on by default, its tables in `<dataDir>/switchboard.sqlite` and files in `<dataDir>/files`;
+   * on by default, its tables in `<dataDir>/switchboard.sqlite` and files in `<dataDir>/files`, or,
+   * with a PostgreSQL `database`, both in that database (shared by every instance on it);
    * `false` turns it off. `fileBaseUrl` is the HTTP port's URL as devices reach it (default: the
    * API URL, which says 127.0.0.1 when listening on all addresses).
    */
@@ -338,7 +339,16 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     const engineLogger = logger.child({ part: 'session' });
     let provisioning: Provisioning | null = null;
     if (options.provisioning !== false) {
-      const prov = openProvisioning({ store, dataDir, fileBaseUrl: options.provisioning?.fileBaseUrl, rolloutTickMs: options.provisioning?.rolloutTickMs, logger: logger.child({ part: 'provisioning' }) });
+      // With a PostgreSQL database, provisioning (tables and file content) lives there too.
+      const prov = await startProvisioning({
+        store,
+        dataDir,
+        database: options.database,
+        namespace: options.cluster?.namespace,
+        fileBaseUrl: options.provisioning?.fileBaseUrl,
+        rolloutTickMs: options.provisioning?.rolloutTickMs,
+        logger: logger.child({ part: 'provisioning' }),
+      });
       closers.push(() => prov.close());
       provisioning = prov;
     }

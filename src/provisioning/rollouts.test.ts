@@ -91,6 +91,39 @@ describe('RolloutManager on a shared store', () => {
     await assert.rejects(managers[1].cancel(r.id), { name: 'RolloutError' });
   });
 
+  it('kicks again at the next tick when a kick did not wake the device (deduplicated, or in session)', async () => {
+    const file = (await stores[0].listFiles({})).items[0];
+    const r = await stores[0].createRollout(
+      { name: 'k', fileId: file.id, target: {}, stages: [{ percent: 100 }], maxConcurrent: 1, failureThreshold: { count: 5 } },
+      [{ deviceId: 'k1', position: 0, stage: 0, state: 'pending', fromVersion: '1.0', detail: null }],
+    );
+    const answers = [
+      { status: 'ok', transport: 'http', deduplicated: true },
+      { status: 'ok', transport: 'session' },
+      { status: 'ok', transport: 'http' },
+      { status: 'ok', transport: 'http' },
+    ];
+    const sent: string[] = [];
+    const m = new RolloutManager({
+      store: core,
+      provisioning: stores[0],
+      fileBaseUrl: 'http://127.0.0.1:1',
+      now: () => clock,
+      connectionRequest: (deviceId) => {
+        sent.push(deviceId);
+        return Promise.resolve(answers[sent.length - 1]);
+      },
+    });
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 4; i++) {
+      await m.tick();
+      await settle();
+    }
+    assert.deepEqual(sent, ['k1', 'k1', 'k1'], 'retried after the two answers that woke nothing, then waits for the session');
+    assert.equal((await stores[0].getRolloutDevice(r.id, 'k1'))?.kickedAt, new Date(clock).toISOString());
+    await stores[0].updateRollout(r.id, { state: 'cancelled' });
+  });
+
   it('fails a timed-out download only while it is still downloading', async () => {
     const file = (await stores[0].listFiles({})).items[0];
     const r = await stores[0].createRollout(

@@ -26,6 +26,7 @@
  * only if it is still downloading.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { ConnectionRequestResult } from '../acs/connection-request.ts';
 import type { DownloadTaskPayload } from '../acs/tasks/schema.ts';
 import type { Device, Store } from '../store/types.ts';
 import {
@@ -51,6 +52,17 @@ const DEFAULT_DOWNLOAD_TIMEOUT_S = 3600;
 const KICK_INTERVAL_MS = 60_000;
 const DEVICE_PAGE = 1000;
 const PERCENT = 100;
+
+/**
+ * False when a connection request's result says the device was NOT woken by it: another caller's
+ * request was answered instead (`deduplicated`: the device may have had that session already), or
+ * the device is in a session now (which may be past the point where it would take a download).
+ * Anything else — including a failure, retried after the kick interval — counts as a wake-up.
+ */
+export function wokeDevice(result: unknown): boolean {
+  const r = result as Partial<ConnectionRequestResult> | null | undefined;
+  return !(r && (r.deduplicated === true || r.transport === 'session'));
+}
 
 /** Returns the command key of a rollout's downloads. */
 export function rolloutCommandKey(rolloutId: string): string {
@@ -421,7 +433,13 @@ export class RolloutManager {
         // Full, or another instance just kicked this device: try again at the next tick.
         break;
       }
-      void this.kick(d.deviceId).catch((err: unknown) => this.log?.warn({ err, deviceId: d.deviceId }, 'rollout kick failed'));
+      void this.kick(d.deviceId)
+        .then(async (result) => {
+          // Not woken by this request: free the kick so the next tick tries again, instead of
+          // waiting a whole interval for a session that is not coming.
+          if (!wokeDevice(result)) await this.p.updateRolloutDevice(r.id, d.deviceId, { kickedAt: null }, { states: ['pending'] });
+        })
+        .catch((err: unknown) => this.log?.warn({ err, deviceId: d.deviceId }, 'rollout kick failed'));
     }
   }
 

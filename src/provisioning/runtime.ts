@@ -1,10 +1,18 @@
 /**
- * Provisioning as a unit the ACS composition root starts and stops: the provisioning store (its
- * tables in the core store's SQLite file), the service, and how it binds to a running ACS.
+ * Provisioning as a unit the ACS composition root starts and stops: the provisioning store, the
+ * file library, the service, and how it binds to a running ACS.
+ *
+ * Two layouts:
+ * - SQLite (default, one host): the tables in the core store's SQLite file, file content in
+ *   `<dataDir>/files` — `openProvisioning` (synchronous) or `startProvisioning`.
+ * - PostgreSQL (several ACS instances, possibly on several hosts, issue #8): with `database`, the
+ *   tables AND the file content go to that database (the core store's schema), and changes made
+ *   by any instance are announced to all over LISTEN/NOTIFY — `startProvisioning` only. Nothing
+ *   provisioning-related is then kept in `dataDir`, so every instance serves every file.
  *
  * Wiring in startAcs (src/acs/app.ts):
  *
- *   const prov = openProvisioning({ store, dataDir, logger });
+ *   const prov = await startProvisioning({ store, dataDir, database, logger });
  *   const engine = new SessionEngine({ ...options.engine, hooks: prov.service, store, logger });
  *   ...
  *   const api = await buildApi({ store, acs, logger, provisioning: prov.apiOptions });
@@ -14,15 +22,25 @@
  */
 import type { Store } from '../store/types.ts';
 import { join, resolve } from 'node:path';
-import { openSqliteProvisioningStore, type SqliteProvisioningStore } from '../store/provisioning/sqlite.ts';
+import { openSqliteProvisioningStore } from '../store/provisioning/sqlite.ts';
+import type { ProvisioningStore } from '../store/provisioning/types.ts';
 import { SQLITE_FILE_NAME, SqliteStore } from '../store/sqlite/index.ts';
+import { FileLibrary } from './files.ts';
 import { ProvisioningService, type ProvisioningLogger, type ProvisioningServiceOptions, type TaskEvents } from './service.ts';
 
 export interface OpenProvisioningOptions {
   /** The core store (devices, parameters, tasks). */
   store: Store;
-  /** Data directory: `<dataDir>/switchboard.sqlite` holds the provisioning tables, `<dataDir>/files` the files. */
+  /** Data directory: `<dataDir>/switchboard.sqlite` holds the provisioning tables, `<dataDir>/files` the files (SQLite layout). */
   dataDir: string;
+  /**
+   * The PostgreSQL URL of the core store (`startProvisioning` only): provisioning tables and file
+   * content go to that database, in the core store's schema (`PostgresStore.schema` when `store`
+   * is one, else the server's current schema).
+   */
+  database?: string;
+  /** LISTEN/NOTIFY namespace of the change notifications (default `switchboard`; instances must agree). */
+  namespace?: string;
   /** Exact SQLite file of the provisioning tables (default the core store's file in dataDir; `:memory:` for tests). */
   file?: string;
   /**
@@ -46,7 +64,7 @@ export interface BindTarget {
 
 export interface Provisioning {
   readonly service: ProvisioningService;
-  readonly store: SqliteProvisioningStore;
+  readonly store: ProvisioningStore;
   /** What `buildApi` takes as `provisioning`. */
   readonly apiOptions: { service: ProvisioningService };
   /**
@@ -60,7 +78,7 @@ export interface Provisioning {
 }
 
 /**
- * Opens the provisioning store and creates the service.
+ * Opens the SQLite provisioning store (the core store's file) and creates the service.
  * @returns the unit to bind and close.
  * @throws Error when the database cannot be opened or holds a newer provisioning schema.
  */
@@ -71,10 +89,37 @@ export function openProvisioning(options: OpenProvisioningOptions): Provisioning
   const store = openSqliteProvisioningStore(
     core ? { connection: core.connection, groupWrite: (fn) => core.groupWrite(fn), now: options.now } : { file, now: options.now },
   );
+  return assemble(options, store, null);
+}
+
+/**
+ * Opens the provisioning store the deployment needs — PostgreSQL (tables and file content) when
+ * `database` is given, else SQLite as `openProvisioning` — and creates the service.
+ * @returns the unit to bind and close.
+ * @throws StoreError `unavailable` when PostgreSQL cannot be reached; Error when a database holds
+ *         a newer provisioning schema.
+ */
+export async function startProvisioning(options: OpenProvisioningOptions): Promise<Provisioning> {
+  if (!options.database) return openProvisioning(options);
+  // Loaded on demand: a SQLite deployment never loads the PostgreSQL driver.
+  const [{ openPostgresProvisioningStore }, { PostgresStore }] = await Promise.all([import('../store/provisioning/postgres.ts'), import('../store/postgres/index.ts')]);
+  const store = await openPostgresProvisioningStore(options.database, {
+    schema: options.store instanceof PostgresStore ? options.store.schema : undefined,
+    namespace: options.namespace,
+    now: options.now,
+    onError: (err) => options.logger?.warn({ err }, 'provisioning store (PostgreSQL)'),
+  });
+  const files = new FileLibrary({ store, content: store.contentStore(), maxBytes: options.maxFileBytes });
+  return assemble(options, store, files);
+}
+
+/** The service and its lifecycle around an open store (and, unless default, a file library). */
+function assemble(options: OpenProvisioningOptions, store: ProvisioningStore, files: FileLibrary | null): Provisioning {
   const service = new ProvisioningService({
     store: options.store,
     provisioning: store,
     dataDir: options.dataDir,
+    ...(files ? { files } : {}),
     fileBaseUrl: options.fileBaseUrl ?? 'http://127.0.0.1:7557',
     logger: options.logger,
     now: options.now,
