@@ -267,6 +267,26 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
       assert.deepEqual((await p.listDeliveries({ status: 'pending' })).items, [], 'pending deliveries of a deleted hook fail');
     }));
 
+    it('leases due deliveries to one instance at a time', withPeers(async (p, other) => {
+      const hook = await p.createWebhook({ name: 'w', url: 'http://x', secret: 's'.repeat(16), events: ['*'], enabled: true });
+      const at = '2025-01-01T00:00:00.000Z';
+      const made = await p.createDeliveries(
+        Array.from({ length: 6 }, (_, i) => ({ webhookId: hook.id, event: 'fault' as const, body: `b${i}`, status: 'pending' as const, attempts: 0, nextAttemptAt: null, lastStatusCode: null, lastError: null, createdAt: at, finishedAt: null })),
+      );
+      const now = '2026-01-01T00:00:00.000Z';
+      const lease = '2026-01-01T00:01:00.000Z';
+      const [x, y] = await Promise.all([p.claimDueDeliveries(now, 4, lease), other.claimDueDeliveries(now, 4, lease)]);
+      const taken = [...x, ...y].map((d) => d.body);
+      assert.equal(new Set(taken).size, taken.length, `no delivery taken twice: ${taken.join(',')}`);
+      assert.deepEqual([...taken].sort(), made.map((d) => d.body).sort(), 'all six taken between the two');
+      assert.ok(x.every((d) => d.nextAttemptAt === lease));
+      assert.deepEqual(await p.claimDueDeliveries(now, 10, lease), [], 'leased: not due');
+      await p.updateDelivery(x[0]?.id ?? y[0].id, { status: 'delivered', attempts: 1, nextAttemptAt: null });
+      const again = await other.claimDueDeliveries('2026-01-01T00:02:00.000Z', 10, '2026-01-01T00:03:00.000Z');
+      assert.equal(again.length, 5, 'the lease ran out: taken again, except the delivered one');
+      assert.deepEqual(again.map((d) => Number(d.id)), [...again.map((d) => Number(d.id))].sort((m, n) => m - n), 'oldest first');
+    }));
+
     it('versions bootstrap records and finds them by the first matching key', withStore(async (p) => {
       const a = await p.putBootstrap({ key: 'SERIAL1', tags: ['b', 'a', 'a'] });
       assert.deepEqual([a.created, a.record.revision, a.record.tags], [true, 1, ['a', 'b']]);

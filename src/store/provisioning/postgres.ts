@@ -816,6 +816,19 @@ export class PostgresProvisioningStore implements ProvisioningStore {
     return rows.map(rowToDelivery);
   }
 
+  async claimDueDeliveries(now: IsoTimestamp, limit: number, leaseUntil: IsoTimestamp): Promise<WebhookDelivery[]> {
+    // SKIP LOCKED: instances claiming at once take different rows; a row another claim just leased
+    // is re-checked against the WHERE after its lock is granted (READ COMMITTED) and left out.
+    const rows = await this.rows<DeliveryRow>(
+      this.pool,
+      `UPDATE prov_deliveries SET next_attempt_at = $3 WHERE id IN (
+         SELECT id FROM prov_deliveries WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= $1) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+       ) RETURNING *`,
+      [now, limit, leaseUntil],
+    );
+    return rows.sort((x, y) => Number(x.id) - Number(y.id)).map(rowToDelivery);
+  }
+
   async updateDelivery(id: string, update: DeliveryUpdate): Promise<WebhookDelivery | null> {
     const n = numericId(id);
     if (n === null) return null;

@@ -750,6 +750,20 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     );
   }
 
+  claimDueDeliveries(now: IsoTimestamp, limit: number, leaseUntil: IsoTimestamp): Promise<WebhookDelivery[]> {
+    return this.run(() =>
+      // IMMEDIATE: select and lease under the write lock, so two connections never take the same one.
+      this.db.transaction(() => {
+        const due = this
+          .prepare("SELECT * FROM prov_deliveries WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?")
+          .all(now, limit) as DeliveryRow[];
+        const lease = this.prepare('UPDATE prov_deliveries SET next_attempt_at = ? WHERE id = ?');
+        for (const d of due) lease.run(leaseUntil, d.id);
+        return due.map((d) => rowToDelivery({ ...d, next_attempt_at: leaseUntil }));
+      }).immediate(),
+    );
+  }
+
   updateDelivery(id: string, update: DeliveryUpdate): Promise<WebhookDelivery | null> {
     return this.run(() => {
       const sets: string[] = [];

@@ -624,6 +624,13 @@ export interface ProvisioningStore {
   getDelivery(id: string): Promise<WebhookDelivery | null>;
   /** Pending deliveries due at `now`, oldest first. */
   dueDeliveries(now: IsoTimestamp, limit: number): Promise<WebhookDelivery[]>;
+  /**
+   * Takes up to `limit` pending deliveries due at `now` (oldest first) for one attempt, atomically:
+   * their `nextAttemptAt` becomes `leaseUntil`, so no other caller (another ACS instance) takes them
+   * before then. The caller records the attempt with `updateDelivery`; if it dies first, the lease
+   * runs out and the delivery is attempted again. Resolves the taken deliveries (as updated).
+   */
+  claimDueDeliveries(now: IsoTimestamp, limit: number, leaseUntil: IsoTimestamp): Promise<WebhookDelivery[]>;
   updateDelivery(id: string, update: DeliveryUpdate): Promise<WebhookDelivery | null>;
   /** Newest first. */
   listDeliveries(query: { webhookId?: string; status?: DeliveryStatus; limit?: number; cursor?: string }): Promise<Page<WebhookDelivery>>;
