@@ -7,7 +7,9 @@
  *   it covers: an image is never buffered whole.
  * - An upload runs in ONE transaction: its chunks are inserted under a temporary key while the
  *   caller hashes, then renamed to the hash and the content row inserted at commit. A crash or a
- *   refused upload rolls back, leaving nothing. Two instances committing the same content at once:
+ *   refused upload rolls back, leaving nothing. The transaction lasts as long as the upload (minutes
+ *   on a slow link), so it runs on a connection of its own (`connectWriter`), never one of the
+ *   pool that CWMP sessions need. Two instances committing the same content at once:
  *   the second one's rename hits the primary key, and its bytes are dropped (the content exists).
  * - Deleting content is refused by the statement itself while a file record still names it, so an
  *   instance adding a record for the same content at that moment keeps its bytes.
@@ -25,8 +27,17 @@ export const CONTENT_CHUNK_BYTES = 256 * 1024;
 const READ_BATCH_CHUNKS = 4;
 const UNIQUE_VIOLATION = '23505';
 
+/** A connection for one upload, and how to give it back (`err`: it is broken, drop it). */
+export interface WriterConnection {
+  client: pg.ClientBase;
+  release(err?: Error): void;
+}
+
 export interface PgFileContentStoreOptions {
+  /** Reads (short queries). */
   pool: pg.Pool;
+  /** A connection for one upload's transaction (default: one from `pool`). */
+  connectWriter?: () => Promise<WriterConnection>;
   now?: () => number;
   /** True once the owning store is closed (calls then fail with `unavailable`). */
   isClosed?: () => boolean;
@@ -38,12 +49,19 @@ export interface PgFileContentStoreOptions {
 export class PgFileContentStore implements FileContentStore {
   readonly kind = 'postgres';
   private readonly pool: pg.Pool;
+  private readonly connectWriter: () => Promise<WriterConnection>;
   private readonly now: () => number;
   private readonly isClosed: () => boolean;
   private readonly chunkBytes: number;
 
   constructor(options: PgFileContentStoreOptions) {
     this.pool = options.pool;
+    this.connectWriter =
+      options.connectWriter ??
+      (async () => {
+        const client = await this.pool.connect();
+        return { client, release: (err) => client.release(err) };
+      });
     this.now = options.now ?? Date.now;
     this.isClosed = options.isClosed ?? (() => false);
     this.chunkBytes = options.chunkBytes ?? CONTENT_CHUNK_BYTES;
@@ -55,7 +73,8 @@ export class PgFileContentStore implements FileContentStore {
 
   async write(source: Readable): Promise<PendingContent> {
     this.checkOpen();
-    const client = await this.pool.connect().catch((err: unknown) => Promise.reject(toStoreError(err)));
+    const writer = await this.connectWriter().catch((err: unknown) => Promise.reject(toStoreError(err)));
+    const client = writer.client;
     const tmpKey = `tmp:${randomBytes(12).toString('hex')}`;
     let size = 0;
     let finished = false;
@@ -68,11 +87,11 @@ export class PgFileContentStore implements FileContentStore {
       } catch (err) {
         broken = err instanceof Error ? err : new Error(String(err));
         if (sql === 'COMMIT') {
-          client.release(broken);
+          writer.release(broken);
           throw err;
         }
       }
-      client.release(broken);
+      writer.release(broken);
     };
     const abort = () => release('ROLLBACK').catch(() => undefined);
     try {

@@ -162,11 +162,22 @@ export class PostgresProvisioningStore implements ProvisioningStore {
   private readonly notifier: PgNotifier<ProvisioningChannels> | null;
   private readonly changes: ChangeListeners;
   private unlisten: (() => Promise<void>) | null = null;
+  /** Opens a connection outside the pool (long upload transactions). */
+  private readonly connectOwn: () => Promise<pg.Client>;
   private content: PgFileContentStore | null = null;
   private closed = false;
 
-  constructor(pool: pg.Pool, name: string, schema: string, clock: () => number, notifier: PgNotifier<ProvisioningChannels> | null, onError?: (err: Error) => void) {
+  constructor(
+    pool: pg.Pool,
+    name: string,
+    schema: string,
+    clock: () => number,
+    notifier: PgNotifier<ProvisioningChannels> | null,
+    connectOwn: () => Promise<pg.Client>,
+    onError?: (err: Error) => void,
+  ) {
     this.pool = pool;
+    this.connectOwn = connectOwn;
     this.name = name;
     this.schema = schema;
     this.clock = clock;
@@ -197,7 +208,15 @@ export class PostgresProvisioningStore implements ProvisioningStore {
 
   /** File content kept in this database (shares the pool). */
   contentStore(): PgFileContentStore {
-    this.content ??= new PgFileContentStore({ pool: this.pool, now: this.clock, isClosed: () => this.closed });
+    this.content ??= new PgFileContentStore({
+      pool: this.pool,
+      connectWriter: async () => {
+        const client = await this.connectOwn();
+        return { client, release: () => void client.end().catch(() => undefined) };
+      },
+      now: this.clock,
+      isClosed: () => this.closed,
+    });
     return this.content;
   }
 
@@ -989,14 +1008,19 @@ export async function openPostgresProvisioningStore(url: string, options: Postgr
   if (options.schema !== undefined) checkSchemaName(options.schema);
   const settings = ['-c TimeZone=UTC'];
   if (options.schema !== undefined) settings.push(`-c search_path=${options.schema}`);
-  const pool = new pg.Pool({
+  const connection = {
     connectionString: url,
-    max: options.poolSize ?? DEFAULT_POOL_SIZE,
     connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    idleTimeoutMillis: IDLE_TIMEOUT_MS,
     application_name: options.applicationName ?? 'switchboard-provisioning',
     options: settings.join(' '),
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? DEFAULT_POOL_SIZE, idleTimeoutMillis: IDLE_TIMEOUT_MS });
+  const connectOwn = async () => {
+    const client = new pg.Client(connection);
+    client.on('error', (err) => options.onError?.(err));
+    await client.connect();
+    return client;
+  };
   // Without a listener, an idle connection dropped by the server would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   let schema: string;
@@ -1025,7 +1049,7 @@ export async function openPostgresProvisioningStore(url: string, options: Postgr
         applicationName: 'switchboard-provisioning-notify',
       });
     }
-    store = new PostgresProvisioningStore(pool, `postgres:${redactUrl(url)}${options.schema ? `#${schema}` : ''}`, schema, options.now ?? Date.now, notifier, options.onError);
+    store = new PostgresProvisioningStore(pool, `postgres:${redactUrl(url)}${options.schema ? `#${schema}` : ''}`, schema, options.now ?? Date.now, notifier, connectOwn, options.onError);
     await store.listen();
     return store;
   } catch (err) {
