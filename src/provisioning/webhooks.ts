@@ -29,6 +29,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_POLL_MS = 1_000;
 const DEFAULT_CONCURRENCY = 4;
 const BATCH = 50;
+/** Added to a claimed batch's lease (store round trips, a slow event loop). */
+const LEASE_MARGIN_MS = 30_000;
 /** Error text kept per delivery. */
 const MAX_ERROR_LENGTH = 300;
 
@@ -169,7 +171,11 @@ export class WebhookDispatcher {
       try {
         do {
           this.again = false;
-          const due = (await this.store.dueDeliveries(new Date(this.now()).toISOString(), BATCH)).filter((d) => !this.inFlight.has(d.id));
+          // Claimed, not just read: with several ACS instances on one store, each delivery is
+          // taken by one of them until the lease ends (attempt() then records the outcome, which
+          // replaces the lease; a crash lets it run out and the delivery is tried again).
+          const now = this.now();
+          const due = (await this.store.claimDueDeliveries(new Date(now).toISOString(), BATCH, new Date(now + this.leaseMs()).toISOString())).filter((d) => !this.inFlight.has(d.id));
           const queue = [...due];
           const workers = Array.from({ length: Math.min(this.concurrency, queue.length) }, async () => {
             for (let d = queue.shift(); d; d = queue.shift()) await this.attempt(d);
@@ -184,6 +190,11 @@ export class WebhookDispatcher {
       }
     })();
     return this.draining;
+  }
+
+  /** How long a claimed batch is ours: every attempt of it may wait for the ones before it, plus a margin. */
+  private leaseMs(): number {
+    return Math.ceil(BATCH / this.concurrency) * this.timeoutMs + LEASE_MARGIN_MS;
   }
 
   private async attempt(d: WebhookDelivery): Promise<void> {
