@@ -163,6 +163,28 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(prov.accessList, ['Subscriber']);
       }));
 
+      it('a commit after a by-name read writes what changed since (reads never hide later writes or deletes)', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        const names = ['Device.P.a', 'Device.P.b', 'Device.P.c'];
+        const values = async () => (await store.getParameters(id, { names })).map((p) => `${p.name}=${p.value}@${p.updatedAt}`);
+        await store.commitSession(inform('A1', T0, { parameters: [{ name: 'Device.P.a', value: '1' }, { name: 'Device.P.b', value: '2' }] }));
+        assert.deepEqual(await values(), [`Device.P.a=1@${T0}`, `Device.P.b=2@${T0}`]);
+        // same a (touched), new b, first c: each as if nothing had been read
+        await store.commitSession(inform('A1', T1, { parameters: [{ name: 'Device.P.a', value: '1' }, { name: 'Device.P.b', value: '20' }, { name: 'Device.P.c', value: '3' }] }));
+        assert.deepEqual(await values(), [`Device.P.a=1@${T1}`, `Device.P.b=20@${T1}`, `Device.P.c=3@${T1}`]);
+        // a wipe after the read: b is written again although it equals what was read
+        await store.commitSession(inform('A1', T2, { parameterDeletes: [{ prefix: 'Device.P.' }], parameters: [{ name: 'Device.P.b', value: '20' }] }));
+        assert.deepEqual(await values(), [`Device.P.b=20@${T2}`]);
+        // a single-name read, then a commit bringing back a value read before the wipe
+        assert.deepEqual((await store.getParameters(id, { names: ['Device.P.a'] })).length, 0);
+        await store.commitSession(inform('A1', T0, { parameters: [{ name: 'Device.P.a', value: '1' }] }));
+        assert.deepEqual(await values(), [`Device.P.a=1@${T0}`, `Device.P.b=20@${T2}`]);
+        // deleting the device (right after a read) forgets its parameters: the same value is stored anew
+        assert.equal(await store.deleteDevice(id), true);
+        await store.commitSession(inform('A1', T1, { parameters: [{ name: 'Device.P.b', value: '20' }] }));
+        assert.deepEqual(await values(), [`Device.P.b=20@${T1}`]);
+      }));
+
       it('getParameters() selects by prefix and by names', withStore(async (store) => {
         const id = '000B82-HT502-A1';
         await store.commitSession(inform('A1', T0, {

@@ -429,6 +429,8 @@ export class SessionEngine {
       session.phase = 'ended';
       return { status: 403, headers: {}, body: '', session: null, notices };
     }
+    // provisioning registered the device (or saw its row): a planned task needs no checkpoint first
+    if (decision?.action === 'accept' && decision.deviceStored === true) session.deviceStored = true;
 
     const holdRequests =
       [...eventCodes].every((c) => !EVENTS_WITH_CPE_REQUEST.has(c)) &&
@@ -825,8 +827,12 @@ export class SessionEngine {
         informParameters: session.informParameters,
         cwmpVersion: session.version,
         remoteAddress: session.remoteAddress,
-        parameters: async (selection = {}) =>
-          overlayParameters(await this.store.getParameters(session.deviceId, selection), session.buffer.deletes, session.buffer.parameters, selection, iso(this.clock())),
+        parameters: async (selection = {}) => {
+          // a buffered wipe of the whole tree (0 BOOTSTRAP) hides every stored row: do not read them
+          const wiped = session.buffer.deletes.some((d) => d.prefix === '' && !d.except?.length);
+          const stored = wiped ? [] : await this.store.getParameters(session.deviceId, selection);
+          return overlayParameters(stored, session.buffer.deletes, session.buffer.parameters, selection, iso(this.clock()));
+        },
         recordFault: (f) => this.addFault(session, { taskId: f.taskId ?? null, source: 'acs', code: f.code, message: f.message, detail: f.detail }),
       };
       this.views.set(session, view);

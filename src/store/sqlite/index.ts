@@ -372,6 +372,11 @@ function sameParameter(row: ParameterRow, p: ParameterWrite): boolean {
 /** Index entries a selectivity probe reads at most (see `planDeviceQuery`). */
 const DRIVER_PROBE_LIMIT = 10_000;
 
+/** Devices whose recent by-name reads are remembered (well above the sessions in flight of one ACS). */
+const RECENT_PARAMETERS_DEVICES = 2048;
+/** Larger by-name reads are not remembered (an Inform carries a handful of names). */
+const RECENT_PARAMETERS_MAX_NAMES = 256;
+
 /** Highest code point: an upper bound for "every name starting with prefix" range scans. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
 
@@ -405,6 +410,11 @@ export class SqliteStore implements Store {
   private readonly inTransaction: <T>(fn: () => T) => T;
 
   private readonly groupCommit: boolean;
+  /**
+   * Parameter rows recently read by name, per device (name -> row, null = not stored), most recent
+   * last; see `rememberParameters`.
+   */
+  private readonly recentParameters = new Map<string, Map<string, ParameterRow | null>>();
   /** Session locks (see the module comment): device id -> holder and expiry (ms). */
   private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
 
@@ -694,6 +704,7 @@ export class SqliteStore implements Store {
       this.s.deleteSessionsOf.run(id);
       this.s.deleteFaultsOf.run(id);
       this.locks.delete(id);
+      this.recentParameters.delete(id);
       return true;
     })();
   }
@@ -746,12 +757,39 @@ export class SqliteStore implements Store {
         const r = this.s.parameterByName.get(deviceId, names[0]);
         rows = r ? [r] : [];
       } else rows = this.s.parametersByNames.all(deviceId, JSON.stringify(names));
+      this.rememberParameters(deviceId, names, rows);
     } else if (selection.prefix !== undefined && selection.prefix !== '') {
       rows = this.s.parametersByPrefix.all(deviceId, selection.prefix, selection.prefix + MAX_CHAR);
     } else {
       rows = this.s.allParameters.all(deviceId);
     }
     return rows.map(rowToParameter);
+  }
+
+  /**
+   * Remembers the rows a by-name read returned (and which names are not stored), so that the
+   * session commit that follows can compare the same names without reading them again: during a
+   * session the Inform's parameters are read by provisioning (history of changed values) and then
+   * by the commit (which of them changed). Valid because this process is the only writer of the
+   * file (see the module comment) and every parameter write of a device drops its entry first
+   * (`writeParameters`, `deleteParameters`, `deleteDevice`). Only reads outside a transaction are
+   * remembered: a read inside one may see writes that are rolled back later.
+   */
+  private rememberParameters(deviceId: string, names: readonly string[], rows: readonly ParameterRow[]): void {
+    if (this.db.inTransaction || names.length > RECENT_PARAMETERS_MAX_NAMES) return;
+    let entry = this.recentParameters.get(deviceId);
+    if (entry) this.recentParameters.delete(deviceId);
+    else {
+      entry = new Map();
+      if (this.recentParameters.size >= RECENT_PARAMETERS_DEVICES) {
+        const oldest = this.recentParameters.keys().next().value;
+        if (oldest !== undefined) this.recentParameters.delete(oldest);
+      }
+    }
+    for (const n of names) entry.set(n, null);
+    for (const r of rows) entry.set(r.name, r);
+    // most recent last: the first key is the one to evict
+    this.recentParameters.set(deviceId, entry);
   }
 
   // Sessions ------------------------------------------------------------------------------------
@@ -823,6 +861,7 @@ export class SqliteStore implements Store {
   }
 
   private deleteParameters(deviceId: string, d: ParameterDelete): void {
+    this.recentParameters.delete(deviceId);
     if (!d.prefix.endsWith('.') && d.prefix !== '') throw new StoreError('invalid', `delete prefix must end with "." (${d.prefix})`);
     const upper = d.prefix + MAX_CHAR;
     if (!d.except || d.except.length === 0) {
@@ -862,7 +901,14 @@ export class SqliteStore implements Store {
     const wiped = deletes.filter((d) => !d.except || d.except.length === 0).map((d) => d.prefix);
     const maybeStored = merged.filter((p) => !wiped.some((w) => p.name.startsWith(w))).map((p) => p.name);
     const stored = new Map<string, ParameterRow>();
-    if (maybeStored.length === 1) {
+    const recent = this.recentParameters.get(deviceId);
+    this.recentParameters.delete(deviceId);
+    if (recent && maybeStored.every((n) => recent.has(n))) {
+      for (const n of maybeStored) {
+        const r = recent.get(n);
+        if (r) stored.set(n, r);
+      }
+    } else if (maybeStored.length === 1) {
       const r = this.s.parameterByName.get(deviceId, maybeStored[0]);
       if (r) stored.set(r.name, r);
     } else if (maybeStored.length > 1) {
