@@ -89,7 +89,7 @@ test('two ACS hosts on one PostgreSQL database share presets, files and rollout 
           host: '127.0.0.1',
           apiToken: TOKEN,
           cluster: { namespace },
-          logger: pino({ level: process.env.MHP_LOG ?? 'silent' }),
+          logger: pino({ level: 'silent' }),
           connectionRequest: { username: CR_USER, password: CR_PASS, timeoutMs: 3000 },
           provisioning: { rolloutTickMs: 100 },
         });
