@@ -283,17 +283,15 @@ export class PostgresProvisioningStore implements ProvisioningStore {
    * object (undefined = all of the kind, false = nothing changed).
    */
   private async write<T>(kind: ProvisioningChangeKind, fn: (client: pg.PoolClient) => Promise<T>, idOf: (result: T) => string | undefined | false): Promise<T> {
-    let changed: string | undefined | false = false;
-    const result = await this.transaction(async (client) => {
+    const { result, id } = await this.transaction(async (client) => {
       const r = await fn(client);
-      changed = idOf(r);
+      const changed = idOf(r);
       if (changed !== false && this.notifier) {
         const stmt = this.notifier.notifyStatement(PROVISIONING_CHANNEL, { kind, id: changed ?? null });
         await client.query(stmt.text, stmt.values);
       }
-      return r;
+      return { result: r, id: changed };
     });
-    const id = changed as string | undefined | false;
     if (id !== false) this.changes.emit(id === undefined ? { kind } : { kind, id });
     return result;
   }
