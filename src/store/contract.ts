@@ -69,6 +69,26 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(d?.sourceAddress, null);
       }));
 
+      it('a commit after getDevice() writes what changed since the read (commits, tag changes, deletion)', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        const sw = (v: string, at: string) => ({ at, device: deviceWrite('A1', { lastContact: at, softwareVersion: v }) });
+        await store.commitSession(sw('1.0', T0));
+        assert.equal((await store.getDevice(id))?.softwareVersion, '1.0');
+        await store.commitSession(sw('2.0', T1));
+        // no read in between: the value read before the last commit must not count as the stored one
+        await store.commitSession(sw('1.0', T2));
+        assert.equal((await store.getDevice(id))?.softwareVersion, '1.0');
+        await store.updateDevice(id, { tags: ['a'] });
+        await store.commitSession(sw('1.0', T0));
+        assert.deepEqual((await store.getDevice(id))?.tags, ['a']);
+        assert.equal(await store.deleteDevice(id), true);
+        const again = await store.commitSession(sw('1.0', T1));
+        assert.equal(again.created, true);
+        const d = await store.getDevice(id);
+        assert.equal(d?.firstContact, T1);
+        assert.deepEqual(d?.tags, []);
+      }));
+
       it('getDevice() resolves null for an unknown id', withStore(async (store) => {
         assert.equal(await store.getDevice('nope'), null);
       }));

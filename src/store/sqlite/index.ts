@@ -32,6 +32,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { migrate } from './migrations.ts';
+import { RecentMap } from './recent.ts';
 import { buildDeviceQuery, canDrive, DRIVER_PROBE_SQL, numericOrNull, type DeviceQueryPlan } from './device-query.ts';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import {
@@ -372,8 +373,8 @@ function sameParameter(row: ParameterRow, p: ParameterWrite): boolean {
 /** Index entries a selectivity probe reads at most (see `planDeviceQuery`). */
 const DRIVER_PROBE_LIMIT = 10_000;
 
-/** Devices whose recent by-name reads are remembered (well above the sessions in flight of one ACS). */
-const RECENT_PARAMETERS_DEVICES = 2048;
+/** Devices whose recent reads are remembered (well above the sessions in flight of one ACS). */
+const RECENT_DEVICES = 2048;
 /** Larger by-name reads are not remembered (an Inform carries a handful of names). */
 const RECENT_PARAMETERS_MAX_NAMES = 256;
 
@@ -414,7 +415,9 @@ export class SqliteStore implements Store {
    * Parameter rows recently read by name, per device (name -> row, null = not stored), most recent
    * last; see `rememberParameters`.
    */
-  private readonly recentParameters = new Map<string, Map<string, ParameterRow | null>>();
+  private readonly recentParameters = new RecentMap<string, Map<string, ParameterRow | null>>(RECENT_DEVICES);
+  /** Device rows recently read by `getDevice` (same rules as `recentParameters`). */
+  private readonly recentDevices = new RecentMap<string, DeviceRow>(RECENT_DEVICES);
   /** Session locks (see the module comment): device id -> holder and expiry (ms). */
   private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
 
@@ -611,7 +614,10 @@ export class SqliteStore implements Store {
   async getDevice(id: string): Promise<Device | null> {
     this.open();
     const row = this.s.getDevice.get(id);
-    return row ? rowToDevice(row) : null;
+    if (!row) return null;
+    // provisioning reads the device at the Inform; the session commit then compares against this row
+    if (!this.db.inTransaction) this.recentDevices.set(id, row);
+    return rowToDevice(row);
   }
 
   async createDevice(input: NewDevice): Promise<Device> {
@@ -624,6 +630,7 @@ export class SqliteStore implements Store {
     const c = input.credentials ?? {};
     // group-committed: provisioning registers every unknown device at its first Inform (a storm)
     await this.write(() => {
+      this.recentDevices.delete(id);
       if (this.s.deviceExists.get(id)) throw new StoreError('conflict', `device ${id} exists`);
       this.s.insertDevice.run({
         id,
@@ -646,6 +653,7 @@ export class SqliteStore implements Store {
     this.open();
     const tags = patch.tags === undefined ? undefined : normaliseTags(patch.tags);
     const found = this.db.transaction(() => {
+      this.recentDevices.delete(id);
       const row = this.s.getDevice.get(id);
       if (!row) return false;
       if (tags !== undefined) {
@@ -681,6 +689,7 @@ export class SqliteStore implements Store {
   private changeTags(id: string, add: string[], remove: string[]): Device | null {
     this.open();
     const found = this.db.transaction(() => {
+      this.recentDevices.delete(id);
       const row = this.s.getDevice.get(id);
       if (!row) return false;
       const drop = new Set(remove);
@@ -696,6 +705,8 @@ export class SqliteStore implements Store {
   async deleteDevice(id: string): Promise<boolean> {
     this.open();
     return this.db.transaction(() => {
+      this.recentDevices.delete(id);
+      this.recentParameters.delete(id);
       const changes = this.s.deleteDevice.run(id).changes;
       if (changes === 0) return false;
       this.s.deleteTagsOf.run(id);
@@ -704,7 +715,6 @@ export class SqliteStore implements Store {
       this.s.deleteSessionsOf.run(id);
       this.s.deleteFaultsOf.run(id);
       this.locks.delete(id);
-      this.recentParameters.delete(id);
       return true;
     })();
   }
@@ -773,22 +783,15 @@ export class SqliteStore implements Store {
    * by the commit (which of them changed). Valid because this process is the only writer of the
    * file (see the module comment) and every parameter write of a device drops its entry first
    * (`writeParameters`, `deleteParameters`, `deleteDevice`). Only reads outside a transaction are
-   * remembered: a read inside one may see writes that are rolled back later.
+   * remembered: a read inside one may see writes that are rolled back later. Device rows read by
+   * `getDevice` follow the same rules (provisioning reads the device at the Inform, the commit's
+   * `upsertDevice` compares against it; every device write drops the entry).
    */
   private rememberParameters(deviceId: string, names: readonly string[], rows: readonly ParameterRow[]): void {
     if (this.db.inTransaction || names.length > RECENT_PARAMETERS_MAX_NAMES) return;
-    let entry = this.recentParameters.get(deviceId);
-    if (entry) this.recentParameters.delete(deviceId);
-    else {
-      entry = new Map();
-      if (this.recentParameters.size >= RECENT_PARAMETERS_DEVICES) {
-        const oldest = this.recentParameters.keys().next().value;
-        if (oldest !== undefined) this.recentParameters.delete(oldest);
-      }
-    }
+    const entry = this.recentParameters.get(deviceId) ?? new Map<string, ParameterRow | null>();
     for (const n of names) entry.set(n, null);
     for (const r of rows) entry.set(r.name, r);
-    // most recent last: the first key is the one to evict
     this.recentParameters.set(deviceId, entry);
   }
 
@@ -824,7 +827,7 @@ export class SqliteStore implements Store {
    */
   private upsertDevice(w: DeviceWrite): boolean {
     const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
-    const row = this.s.getDevice.get(w.id);
+    const row = this.recentDevices.take(w.id) ?? this.s.getDevice.get(w.id);
     if (row) {
       const changes: Record<string, string | null> = {};
       const set = (column: keyof DeviceRow, value: string | null) => {
@@ -901,8 +904,7 @@ export class SqliteStore implements Store {
     const wiped = deletes.filter((d) => !d.except || d.except.length === 0).map((d) => d.prefix);
     const maybeStored = merged.filter((p) => !wiped.some((w) => p.name.startsWith(w))).map((p) => p.name);
     const stored = new Map<string, ParameterRow>();
-    const recent = this.recentParameters.get(deviceId);
-    this.recentParameters.delete(deviceId);
+    const recent = this.recentParameters.take(deviceId);
     if (recent && maybeStored.every((n) => recent.has(n))) {
       for (const n of maybeStored) {
         const r = recent.get(n);
