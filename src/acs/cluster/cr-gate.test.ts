@@ -108,13 +108,13 @@ describe('ConnectionRequestGate across instances (PostgreSQL)', { skip: db.kind 
   const namespace = `crg_${randomBytes(4).toString('hex')}`;
   const closers: (() => Promise<void>)[] = [];
 
-  async function instance(): Promise<ConnectionRequestGate> {
+  async function instance(settleMs = 500): Promise<ConnectionRequestGate> {
     assert.equal(db.kind, 'ready', db.kind === 'unavailable' ? db.reason : '');
     if (db.kind !== 'ready') throw new Error('no database');
     // each "instance" has its own store object and link, as separate processes would
     const own = await openStore({ kind: 'postgres', url: db.url, schema, createSchema: true });
     const link = await openClusterLink({ url: db.url, store: own, namespace });
-    const gate = new ConnectionRequestGate({ store: own, settleMs: 500, deferPollMs: 100 });
+    const gate = new ConnectionRequestGate({ store: own, settleMs, deferPollMs: 100 });
     closers.push(async () => {
       await gate.close();
       await link.close();
@@ -192,6 +192,33 @@ describe('ConnectionRequestGate across instances (PostgreSQL)', { skip: db.kind 
       assert.equal(await count(), 1, 'claimed during the settle time');
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(await count(), 0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('the claim ends as soon as the woken device\'s session starts (whichever instance runs it), not after the settle time', async () => {
+    if (db.kind !== 'ready') assert.fail(db.reason);
+    const a = await instance(20_000);
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const count = async () => (await c.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${schema}.session_locks WHERE device_id = 'cr:pg-dev-4'`)).rows[0].n;
+      await a.run('pg-dev-4', counter('ok').send);
+      assert.equal(await count(), 1);
+      // the device connects (to any instance): its session lock appears
+      assert.equal((await store.acquireSessionLock('pg-dev-4', 'its-session', 5_000)).acquired, true);
+      const end = Date.now() + 3000;
+      while ((await count()) > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await count(), 0, 'claim deleted when the session started');
+      assert.equal(a.stats.endedBySession, 1);
+      await store.releaseSessionLock('pg-dev-4', 'its-session');
+      // the session is over: a new request goes out at once (no 20 s settle)
+      const c2 = counter('ok');
+      const again = await a.run('pg-dev-4', c2.send);
+      assert.equal(again.deduplicated, undefined);
+      assert.equal(c2.calls, 1);
     } finally {
       await c.end();
     }

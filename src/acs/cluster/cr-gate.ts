@@ -9,8 +9,9 @@
  *   PostgreSQL, so instances agree without synchronised clocks). Its owner is
  *   `<instance origin>:<random>`. The winner sends; while it sends the claim lives `inFlightTtlMs`
  *   (an instance killed mid-request leaves a claim that ends then). After an `ok` the claim is kept
- *   `settleMs` more: the device is about to open a session, and another request in that time would
- *   only meet a busy CPE. After any other outcome it is released at once, so a retry can go out.
+ *   until the device's session starts (`watchSession`: from then on callers meet the session, see
+ *   below), at most `settleMs`: another request in that time would only meet a busy CPE. After any
+ *   other outcome it is released at once, so a retry can go out.
  * - The winner publishes its outcome (`cr.result`, on the cluster link's LISTEN/NOTIFY; in-process
  *   without a link). A loser answers with the winner's outcome marked `deduplicated: true`: at once
  *   when it already heard it, else when it arrives (at most `maxWaitMs`, and never past the claim's
@@ -30,15 +31,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../store/types.ts';
 import type { ConnectionRequestResult } from '../connection-request.ts';
+import type { SessionWatch, SessionWatcher } from '../nat/requester.ts';
 import { clusterOf, type ClusterChannels, type ClusterLink } from './context.ts';
+import { clusterSessionWatcher } from './session-watch.ts';
 
 export interface ConnectionRequestGateOptions {
   /** The core store (claims live in its session lock table). */
   store: Store;
   /** Default: `clusterOf(store)`, looked up at each call (null: this process is alone). */
   link?: ClusterLink | null;
-  /** How long a successful request keeps its claim after it finished (ms, default 3000). */
+  /** How long a successful request keeps its claim after it finished, at most (ms, default 3000). */
   settleMs?: number;
+  /**
+   * Sees the device's session start, so that the claim ends then rather than after `settleMs`.
+   * Default: the database reads of `clusterSessionWatcher` on a shared store, else none.
+   */
+  watchSession?: SessionWatcher;
   /** Claim lifetime while a request is in flight (ms, default 30 000). */
   inFlightTtlMs?: number;
   /** Longest wait for the outcome of another caller's request (ms, default 20 000: HTTP 10 s + UDP 2 s + confirmation 3 s, and margin). */
@@ -91,9 +99,9 @@ export class ConnectionRequestGate {
   /** Devices whose session elsewhere is being watched, with the send to use once it is over. */
   private readonly deferred = new Map<string, NodeJS.Timeout>();
   /** Claims to delete once their settle time is over (an expired row would do, but rows would pile up). */
-  private readonly releases = new Set<NodeJS.Timeout>();
+  private readonly releases = new Map<NodeJS.Timeout, SessionWatch | null>();
   private closed = false;
-  readonly stats = { sent: 0, deduplicated: 0, inSession: 0, claimErrors: 0, deferredWakes: 0 };
+  readonly stats = { sent: 0, deduplicated: 0, inSession: 0, claimErrors: 0, deferredWakes: 0, endedBySession: 0 };
 
   constructor(opts: ConnectionRequestGateOptions) {
     this.opts = opts;
@@ -136,18 +144,23 @@ export class ConnectionRequestGate {
       return this.outcomeOf(claim.holder, claim.expiresAt);
     }
     this.stats.sent++;
+    // Watch from before the send: a quick device may connect before the answer comes back.
+    const watcher = this.opts.watchSession ?? (link ? clusterSessionWatcher(null, link) : null);
+    const settleMs = this.opts.settleMs ?? DEFAULT_SETTLE_MS;
+    const watch = watcher ? watcher(deviceId, (this.opts.inFlightTtlMs ?? DEFAULT_IN_FLIGHT_TTL_MS) + settleMs) : null;
     const result = await this.send(send);
     const outcome = asOutcome(deviceId, owner, result);
     // Claim first, then tell: a caller told of the outcome may ask again at once.
     try {
       if (result.status === 'ok') {
-        const settleMs = this.opts.settleMs ?? DEFAULT_SETTLE_MS;
         await this.opts.store.refreshSessionLock(key, owner, settleMs);
-        this.releaseLater(key, owner, settleMs);
+        this.releaseLater(key, owner, settleMs, watch);
       } else {
+        watch?.cancel();
         await this.opts.store.releaseSessionLock(key, owner);
       }
     } catch (err) {
+      watch?.cancel();
       this.report(err);
     }
     this.deliver(outcome);
@@ -160,7 +173,10 @@ export class ConnectionRequestGate {
     this.closed = true;
     for (const t of this.deferred.values()) clearTimeout(t);
     this.deferred.clear();
-    for (const t of this.releases) clearTimeout(t);
+    for (const [t, watch] of this.releases) {
+      clearTimeout(t);
+      watch?.cancel();
+    }
     this.releases.clear();
     const s = this.subscribed;
     this.subscribed = null;
@@ -188,14 +204,30 @@ export class ConnectionRequestGate {
     return this.subscribed.done.catch((err: unknown) => this.report(err));
   }
 
-  private releaseLater(key: string, owner: string, afterMs: number): void {
-    if (this.closed) return;
-    const t = setTimeout(() => {
+  /** Deletes the claim when the device's session starts (`watch`), or after `afterMs` at the latest. */
+  private releaseLater(key: string, owner: string, afterMs: number, watch: SessionWatch | null): void {
+    if (this.closed) {
+      watch?.cancel();
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(t);
       this.releases.delete(t);
+      watch?.cancel();
       this.opts.store.releaseSessionLock(key, owner).catch((err: unknown) => this.report(err));
-    }, afterMs);
+    };
+    const t = setTimeout(release, afterMs);
     t.unref();
-    this.releases.add(t);
+    this.releases.set(t, watch);
+    watch?.started.then((started) => {
+      if (started && !this.closed) {
+        this.stats.endedBySession++;
+        release();
+      }
+    }, () => undefined);
   }
 
   /**

@@ -18,7 +18,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ClusterLink } from '../cluster/context.ts';
-import type { SessionWatcher } from './requester.ts';
 import type { DatagramSender } from './udp-transport.ts';
 
 export interface NatRelayOptions {
@@ -107,64 +106,5 @@ export async function startNatRelay(options: NatRelayOptions): Promise<NatRelay>
       acks.clear();
       await Promise.all([unsubscribeSend().catch(() => undefined), unsubscribeSent().catch(() => undefined)]);
     },
-  };
-}
-
-/** How often a cluster session watcher reads the database while it waits (ms). */
-const DEFAULT_WATCH_POLL_MS = 150;
-
-/**
- * A session watcher that also sees sessions on other ACS instances: after a UDP request relayed to
- * instance A, the device's session opens on whichever instance its HTTP connection reaches, and
- * only that instance emits the local `session` event. While it waits, this watcher reads the
- * device's session lock (taken at the Inform, read only) and its last contact every `pollMs`.
- * @returns a `SessionWatcher` combining `local` with the database reads.
- */
-export function clusterSessionWatcher(local: SessionWatcher, link: ClusterLink, pollMs = DEFAULT_WATCH_POLL_MS): SessionWatcher {
-  return (deviceId, timeoutMs) => {
-    const since = new Date();
-    const watch = local(deviceId, timeoutMs);
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    const seen = new Promise<boolean>((resolve) => {
-      const poll = () => {
-        if (stopped) return resolve(false);
-        link
-          .pool()
-          .query<{ seen: boolean }>(
-            `SELECT EXISTS (SELECT 1 FROM ${link.table('session_locks')} WHERE device_id = $1 AND expires_at > clock_timestamp())
-                 OR EXISTS (SELECT 1 FROM ${link.table('devices')} WHERE id = $1 AND last_contact >= $2) AS seen`,
-            [deviceId, since],
-          )
-          .then(
-            ({ rows }) => {
-              if (rows[0]?.seen) resolve(true);
-              else if (!stopped) timer = setTimeout(poll, pollMs);
-              else resolve(false);
-            },
-            () => {
-              if (!stopped) timer = setTimeout(poll, pollMs);
-              else resolve(false);
-            },
-          );
-      };
-      timer = setTimeout(poll, pollMs);
-    });
-    const stop = () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-    const started = Promise.race([watch.started, seen.then((v) => v || watch.started)]).then((v) => {
-      stop();
-      watch.cancel();
-      return v;
-    });
-    return {
-      started,
-      cancel: () => {
-        stop();
-        watch.cancel();
-      },
-    };
   };
 }

@@ -22,7 +22,8 @@ import { MemoryNatBindingTable, openSqliteNatBindingTable, type NatBindingTable 
 import { DEFAULT_STUN_PROVISIONING, NatProvisioner, type StunProvisionMode, type StunProvisioningSettings } from './provisioning.ts';
 import { ConnectionRequestGate } from '../cluster/cr-gate.ts';
 import { clusterOf, type ClusterLink } from '../cluster/context.ts';
-import { clusterSessionWatcher, startNatRelay, type NatRelay } from './cluster-relay.ts';
+import { startNatRelay, type NatRelay } from './cluster-relay.ts';
+import { clusterSessionWatcher } from '../cluster/session-watch.ts';
 import { openPgNatBindingTable, type PgNatBindingTable } from './pg-binding-table.ts';
 import { PathChoosingConnectionRequester, sessionWatcherFromEvents, type ConnectionRequestPath, type PathConnectionRequestResult, type RequesterLogger } from './requester.ts';
 import { AcsStunService } from './stun-service.ts';
@@ -181,11 +182,13 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
     maxBindingAgeMs: options.udp?.maxBindingAgeMs,
   });
   const confirmMs = options.confirmMs ?? 3000;
+  // Session starts seen here, and on the other instances when there are some.
+  const watchSession = link ? clusterSessionWatcher(sessionWatcherFromEvents(deps.events), link) : sessionWatcherFromEvents(deps.events);
   const requester = new PathChoosingConnectionRequester({
     transports: [deps.http, udp],
     behindNatHttpTimeoutMs: options.behindNatHttpTimeoutMs,
     natStatus: (t: ConnectionRequestTarget) => stunRef?.natStatus(t.deviceId, t.connectionRequestUrl) ?? 'unknown',
-    watchSession: confirmMs > 0 ? (link ? clusterSessionWatcher(sessionWatcherFromEvents(deps.events), link) : sessionWatcherFromEvents(deps.events)) : undefined,
+    watchSession: confirmMs > 0 ? watchSession : undefined,
     confirmMs,
     logger: log,
   });
@@ -207,7 +210,7 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
   }
 
   const defaults = deps.defaultCredentials ?? { username: null, password: null };
-  const gate = new ConnectionRequestGate({ store: deps.store, onError: (err) => log?.warn({ err: err.message }, 'connection request claim') });
+  const gate = new ConnectionRequestGate({ store: deps.store, watchSession, onError: (err) => log?.warn({ err: err.message }, 'connection request claim') });
   const send = async (deviceId: string, signal?: AbortSignal): Promise<PathConnectionRequestResult> => {
     let device;
     try {
