@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type {
   AttributeSpec,
   DesiredObjects,
+  DesiredParameter,
   DesiredScalar,
   Preset,
   PresetTrigger,
@@ -203,6 +204,28 @@ function resolveObjects(spec: DesiredObjects, ctx: TemplateContext, source: Desi
 }
 
 /**
+ * Desired values of plain (non-template) preset parameters, per preset parameter object: every
+ * device's session resolves the same value from the same (cached) preset, and sharing the object
+ * lets the planner's per-object hashes (planner.ts `hashOnce`) be computed once for all devices.
+ * Desired values are never mutated.
+ */
+const plainValues = new WeakMap<DesiredParameter, DesiredValue>();
+
+function sameSource(a: DesiredSource, b: DesiredSource): boolean {
+  return a.kind === b.kind && a.id === b.id && a.name === b.name && a.revision === b.revision;
+}
+
+/** The desired value of preset parameter `p` rendered as `value` (shared when `p` is no template). */
+function plainOrNew(p: DesiredParameter, value: DesiredScalar, source: DesiredSource): DesiredValue {
+  const plain = p.value === value;
+  const cached = plain ? plainValues.get(p) : undefined;
+  if (cached && sameSource(cached.source, source)) return cached;
+  const d: DesiredValue = { name: p.name, value, type: p.type ?? null, secret: p.secret ?? isSecretName(p.name), source };
+  if (plain) plainValues.set(p, d);
+  return d;
+}
+
+/**
  * Merges contributions into one desired state for a device.
  * @returns the desired state; unresolved templates are left out and listed in `issues`.
  */
@@ -231,7 +254,7 @@ export function resolveDesired(contributions: readonly Contribution[], ctx: Temp
       if (previous && previous.source.id !== c.source.id && previous.value !== r.value) {
         out.issues.push({ kind: 'overridden', name: p.name, winner: c.source, loser: previous.source });
       }
-      out.values.set(p.name, { name: p.name, value: r.value, type: p.type ?? null, secret: p.secret ?? isSecretName(p.name), source: c.source });
+      out.values.set(p.name, plainOrNew(p, r.value, c.source));
     }
     for (const a of d.attributes ?? []) out.attributes.set(a.name, { ...a, source: c.source });
     for (const o of d.objects ?? []) objectsByPath.set(o.path, resolveObjects(o, ctx, c.source, out.issues));

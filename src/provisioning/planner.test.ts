@@ -375,6 +375,17 @@ describe('desired state', () => {
     assert.match(boot.find((s) => s.preset.name === 'new')!.reasons[0], /software version 1.0.3.10 is outside/);
   });
 
+  it('shares plain desired values between devices (same preset revision), never templated ones', () => {
+    const spec: Preset['desired'] = { parameters: [{ name: 'Device.A', value: 'plain' }, { name: 'Device.B', value: '{{ x }}' }] };
+    const one = resolveDesired([contribution(spec)], { variables: { x: '1' }, device: {} });
+    const two = resolveDesired([contribution(spec)], { variables: { x: '2' }, device: {} });
+    assert.equal(one.values.get('Device.A'), two.values.get('Device.A'));
+    assert.deepEqual([one.values.get('Device.B')!.value, two.values.get('Device.B')!.value], ['1', '2']);
+    const edited = resolveDesired([contribution(spec, 0, 'p', 2)], { variables: { x: '1' }, device: {} });
+    assert.notEqual(edited.values.get('Device.A'), one.values.get('Device.A'));
+    assert.equal(edited.values.get('Device.A')!.source.revision, 2);
+  });
+
   it('lets the heavier preset win a parameter and reports the override', () => {
     const d = resolveDesired(
       [contribution({ parameters: [{ name: 'Device.A', value: 'heavy' }] }, 10, 'heavy'), contribution({ parameters: [{ name: 'Device.A', value: 'light' }, { name: 'Device.B', value: 1 }] }, 1, 'light')],

@@ -654,7 +654,7 @@ export class ProvisioningService implements SessionHooks {
     };
     const desired = resolveDesired(contributions, ctx);
     const keySource = contributions.map((c) => `${c.source.kind}:${c.source.id}:${c.source.revision}`).sort().join('|');
-    const parameterKey = contributions.length > 0 ? `sb-${createHash('sha256').update(keySource).digest('hex').slice(0, 12)}` : '';
+    const parameterKey = contributions.length > 0 ? parameterKeyOf(keySource) : '';
     return { desired, selections, parameterKey };
   }
 
@@ -1068,6 +1068,21 @@ export class ProvisioningService implements SessionHooks {
     const entries = await this.provisioning.getDeviceMemory(deviceId);
     return entries.map((e) => ({ kind: e.kind, name: e.name, detail: e.detail, at: e.at }));
   }
+}
+
+/** ParameterKeys by their source text (the same few preset combinations for a whole fleet). */
+const PARAMETER_KEY_MEMO_LIMIT = 1024;
+const parameterKeys = new Map<string, string>();
+
+/** The ParameterKey the planner's writes carry: `sb-` + 12 hex digits of SHA-256 of the sources (revisions included). */
+function parameterKeyOf(keySource: string): string {
+  let key = parameterKeys.get(keySource);
+  if (key === undefined) {
+    key = `sb-${createHash('sha256').update(keySource).digest('hex').slice(0, 12)}`;
+    if (parameterKeys.size >= PARAMETER_KEY_MEMO_LIMIT) parameterKeys.clear();
+    parameterKeys.set(keySource, key);
+  }
+  return key;
 }
 
 /** Whether a desired spec holds templates, per spec object (presets come from the cache: the same objects every session). */
