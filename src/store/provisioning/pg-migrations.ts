@@ -2,11 +2,10 @@
  * Schema of the PostgreSQL provisioning tables (prefixed `prov_`, beside the core store's tables in
  * the same schema), versioned in their own table `prov_schema_migrations`.
  *
- * Several ACS instances may start at once against one database: the check-and-apply runs under a
- * session-level advisory lock keyed by the schema name (a different key from the core store's, so
- * the two migrations do not wait for each other); the first instance migrates, the others find
- * nothing left to do. Each migration runs in one transaction with its record (DDL is transactional
- * in PostgreSQL), so an instance killed while migrating leaves nothing half-done.
+ * Several ACS instances may start at once against one database: the migrations run through the
+ * cluster's `migratePart` (src/acs/cluster/pg-migrate.ts): under an advisory lock keyed by schema
+ * and part, the first instance migrates and the others find nothing left to do; each migration runs
+ * in one transaction with its record, so an instance killed while migrating leaves nothing half-done.
  *
  * Column choices, for parity with the SQLite backend (the contract suite holds both to it):
  * - compared/sorted text is COLLATE "C" (code point order, as SQLite);
@@ -17,20 +16,18 @@
  * Never edit a shipped migration: add a new one.
  */
 import type pg from 'pg';
-import { StoreError } from '../types.ts';
+import { migratePart, type PartMigration } from '../../acs/cluster/pg-migrate.ts';
 
-export interface PgProvisioningMigration {
-  version: number;
-  description: string;
-  sql: string;
-}
+/** The migration part: versions in `prov_schema_migrations`, as in the SQLite backend. */
+const PROVISIONING_PART = 'prov';
 
-export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
+/** `{schema}` stands for the target schema (see migratePart). */
+export const PG_PROVISIONING_MIGRATIONS: readonly PartMigration[] = [
   {
     version: 1,
     description: 'presets, files, file content, variables, device memory, rollouts, webhooks, deliveries, bootstrap, settings, history',
     sql: `
-      CREATE TABLE prov_presets (
+      CREATE TABLE {schema}.prov_presets (
         id text COLLATE "C" PRIMARY KEY,
         name text COLLATE "C" NOT NULL UNIQUE,
         spec text NOT NULL,
@@ -39,7 +36,7 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         updated_at text COLLATE "C" NOT NULL
       );
 
-      CREATE TABLE prov_files (
+      CREATE TABLE {schema}.prov_files (
         id text COLLATE "C" PRIMARY KEY,
         name text NOT NULL,
         file_type text COLLATE "C" NOT NULL,
@@ -55,28 +52,28 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         created_at text COLLATE "C" NOT NULL,
         updated_at text COLLATE "C" NOT NULL
       );
-      CREATE INDEX prov_files_sha256 ON prov_files (sha256);
-      CREATE INDEX prov_files_type ON prov_files (file_type, product_class);
-      CREATE INDEX prov_files_created ON prov_files (created_at, id);
+      CREATE INDEX prov_files_sha256 ON {schema}.prov_files (sha256);
+      CREATE INDEX prov_files_type ON {schema}.prov_files (file_type, product_class);
+      CREATE INDEX prov_files_created ON {schema}.prov_files (created_at, id);
 
       -- File content (src/store/provisioning/pg-content.ts): one row per stored content, its bytes
       -- in fixed-size chunks so that a byte range reads only the chunks it covers.
-      CREATE TABLE prov_file_contents (
+      CREATE TABLE {schema}.prov_file_contents (
         sha256 text COLLATE "C" PRIMARY KEY,
         size bigint NOT NULL,
         chunk_bytes integer NOT NULL,
         created_at text COLLATE "C" NOT NULL
       );
-      CREATE TABLE prov_file_chunks (
+      CREATE TABLE {schema}.prov_file_chunks (
         sha256 text COLLATE "C" NOT NULL,
         seq integer NOT NULL,
         data bytea NOT NULL,
         PRIMARY KEY (sha256, seq)
       );
       -- Chunks are already compressed images mostly: store them out of line without compression.
-      ALTER TABLE prov_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+      ALTER TABLE {schema}.prov_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
-      CREATE TABLE prov_variables (
+      CREATE TABLE {schema}.prov_variables (
         key text COLLATE "C" NOT NULL,
         name text COLLATE "C" NOT NULL,
         value text NOT NULL,
@@ -84,7 +81,7 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         PRIMARY KEY (key, name)
       );
 
-      CREATE TABLE prov_device_memory (
+      CREATE TABLE {schema}.prov_device_memory (
         device_id text COLLATE "C" NOT NULL,
         kind text COLLATE "C" NOT NULL,
         name text COLLATE "C" NOT NULL,
@@ -94,7 +91,7 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         PRIMARY KEY (device_id, kind, name)
       );
 
-      CREATE TABLE prov_rollouts (
+      CREATE TABLE {schema}.prov_rollouts (
         id text COLLATE "C" PRIMARY KEY,
         spec text NOT NULL,
         state text COLLATE "C" NOT NULL,
@@ -104,9 +101,9 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         updated_at text COLLATE "C" NOT NULL,
         finished_at text COLLATE "C"
       );
-      CREATE INDEX prov_rollouts_state ON prov_rollouts (state, created_at);
+      CREATE INDEX prov_rollouts_state ON {schema}.prov_rollouts (state, created_at);
 
-      CREATE TABLE prov_rollout_devices (
+      CREATE TABLE {schema}.prov_rollout_devices (
         rollout_id text COLLATE "C" NOT NULL,
         device_id text COLLATE "C" NOT NULL,
         position integer NOT NULL,
@@ -124,18 +121,18 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         kicked_at text COLLATE "C",
         PRIMARY KEY (rollout_id, device_id)
       );
-      CREATE INDEX prov_rollout_devices_device ON prov_rollout_devices (device_id);
-      CREATE INDEX prov_rollout_devices_state ON prov_rollout_devices (rollout_id, state, stage);
-      CREATE INDEX prov_rollout_devices_position ON prov_rollout_devices (rollout_id, position);
+      CREATE INDEX prov_rollout_devices_device ON {schema}.prov_rollout_devices (device_id);
+      CREATE INDEX prov_rollout_devices_state ON {schema}.prov_rollout_devices (rollout_id, state, stage);
+      CREATE INDEX prov_rollout_devices_position ON {schema}.prov_rollout_devices (rollout_id, position);
 
-      CREATE TABLE prov_webhooks (
+      CREATE TABLE {schema}.prov_webhooks (
         id text COLLATE "C" PRIMARY KEY,
         spec text NOT NULL,
         created_at text COLLATE "C" NOT NULL,
         updated_at text COLLATE "C" NOT NULL
       );
 
-      CREATE TABLE prov_deliveries (
+      CREATE TABLE {schema}.prov_deliveries (
         id bigserial PRIMARY KEY,
         webhook_id text COLLATE "C" NOT NULL,
         event text NOT NULL,
@@ -148,10 +145,10 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         created_at text COLLATE "C" NOT NULL,
         finished_at text COLLATE "C"
       );
-      CREATE INDEX prov_deliveries_due ON prov_deliveries (status, next_attempt_at);
-      CREATE INDEX prov_deliveries_webhook ON prov_deliveries (webhook_id, id);
+      CREATE INDEX prov_deliveries_due ON {schema}.prov_deliveries (status, next_attempt_at);
+      CREATE INDEX prov_deliveries_webhook ON {schema}.prov_deliveries (webhook_id, id);
 
-      CREATE TABLE prov_bootstrap (
+      CREATE TABLE {schema}.prov_bootstrap (
         key text COLLATE "C" PRIMARY KEY,
         spec text NOT NULL,
         revision integer NOT NULL,
@@ -161,12 +158,12 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         applied_at text COLLATE "C"
       );
 
-      CREATE TABLE prov_settings (
+      CREATE TABLE {schema}.prov_settings (
         name text COLLATE "C" PRIMARY KEY,
         value text NOT NULL
       );
 
-      CREATE TABLE prov_history (
+      CREATE TABLE {schema}.prov_history (
         id bigserial PRIMARY KEY,
         device_id text COLLATE "C" NOT NULL,
         name text COLLATE "C" NOT NULL,
@@ -175,48 +172,20 @@ export const PG_PROVISIONING_MIGRATIONS: readonly PgProvisioningMigration[] = [
         source text NOT NULL,
         at text COLLATE "C" NOT NULL
       );
-      CREATE INDEX prov_history_device ON prov_history (device_id, name, id);
-      CREATE INDEX prov_history_device_id ON prov_history (device_id, id);
-      CREATE INDEX prov_history_at ON prov_history (at);
+      CREATE INDEX prov_history_device ON {schema}.prov_history (device_id, name, id);
+      CREATE INDEX prov_history_device_id ON {schema}.prov_history (device_id, id);
+      CREATE INDEX prov_history_at ON {schema}.prov_history (at);
     `,
   },
 ];
 
 /**
- * Brings the provisioning tables of `schema` to the latest version under the advisory lock.
+ * Brings the provisioning tables of `schema` to the latest version (once across instances, under
+ * the advisory lock of `migratePart`).
  * @returns the versions applied (empty when current).
- * @throws StoreError `invalid` when the database holds a newer provisioning schema than this code;
- *         pg errors when a migration fails (nothing of that migration is kept).
+ * @throws Error when the database holds a newer provisioning schema than this code; the pg error
+ *         of a failed migration (nothing of it is kept).
  */
-export async function migratePgProvisioning(client: pg.ClientBase, schema: string): Promise<number[]> {
-  const lockKey = `switchboard:migrate-provisioning:${schema}`;
-  await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockKey]);
-  try {
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.prov_schema_migrations (
-      version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ v: number }>(`SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.prov_schema_migrations`);
-    const current = rows[0].v;
-    const latest = PG_PROVISIONING_MIGRATIONS[PG_PROVISIONING_MIGRATIONS.length - 1].version;
-    if (current > latest) {
-      throw new StoreError('invalid', `provisioning schema version ${current} is newer than this Switchboard (${latest}); refusing to open it`);
-    }
-    const applied: number[] = [];
-    for (const m of PG_PROVISIONING_MIGRATIONS) {
-      if (m.version <= current) continue;
-      await client.query('BEGIN');
-      try {
-        await client.query(`SET LOCAL search_path TO ${schema}`);
-        await client.query(m.sql);
-        await client.query(`INSERT INTO ${schema}.prov_schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-      applied.push(m.version);
-    }
-    return applied;
-  } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]).catch(() => undefined);
-  }
+export function migratePgProvisioning(pool: pg.Pool, schema: string): Promise<number[]> {
+  return migratePart(pool, schema, PROVISIONING_PART, PG_PROVISIONING_MIGRATIONS);
 }

@@ -126,6 +126,8 @@ const DEFAULT_POOL_SIZE = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
 const MAX_TRANSACTION_ATTEMPTS = 3;
+/** unique_violation (on the schema catalog) and duplicate_schema: the schema was just created by another. */
+const SCHEMA_EXISTS_CODES = new Set(['23505', '42P06']);
 
 /** What runs SQL: the pool (autocommit) or a client inside a transaction. */
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
@@ -1029,16 +1031,21 @@ export async function openPostgresProvisioningStore(url: string, options: Postgr
     try {
       if (options.schema !== undefined) {
         schema = options.schema;
-        if (options.createSchema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        if (options.createSchema) {
+          // Instances creating it at once race in the catalog: losing that race is fine.
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: unknown) => {
+            if (!SCHEMA_EXISTS_CODES.has((err as { code?: string }).code ?? '')) throw err;
+          });
+        }
       } else {
         const { rows } = await client.query<{ s: string | null }>('SELECT current_schema() AS s');
         if (!rows[0].s) throw new StoreError('invalid', 'the search_path names no existing schema; pass the schema option');
         schema = checkSchemaName(rows[0].s);
       }
-      await migratePgProvisioning(client, schema);
     } finally {
       client.release();
     }
+    await migratePgProvisioning(pool, schema);
     if (options.notify !== false) {
       notifier = await PgNotifier.connect<ProvisioningChannels>(url, {
         namespace: options.namespace,
