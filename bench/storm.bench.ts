@@ -9,8 +9,10 @@
  *   table imported as CSV (`POST /api/variables/import`, keyed by serial number), one preset for the
  *   storm's model whose ten values are templates over those variables (the password marked
  *   secret), and five presets for other models that must not apply; the devices are unknown to the
- *   ACS until their BOOTSTRAP Inform. The planner reads what it does not know (GetParameterValues),
- *   writes what differs (one SetParameterValues) and verifies (GetParameterValues) in the session.
+ *   ACS until their BOOTSTRAP Inform. The ACS has never seen them, so the planner writes the ten
+ *   values in one SetParameterValues without reading them first (a known device is read first and
+ *   only what differs is written) and verifies them (GetParameterValues) in the same session: two
+ *   RPCs, two stored tasks per device.
  * - `stand-in` (`--stand-in`): the devices are pre-registered and a 10-parameter
  *   setParameterValues task is queued for each through the ACS (`enqueueTask`) - what this
  *   benchmark did before the presets API existed; kept for comparison.
@@ -24,7 +26,8 @@
  * recorded every task done (none failed, none left pending).
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--stand-in] [--cpu-prof]
- *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only)
+ *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only, and a table of
+ *      each child's CPU per device by part of the code: bench/lib/storm-profile.ts)
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -38,6 +41,7 @@ import { SIP_DOMAIN, sipAccountRow, sipAccountValues } from './lib/sip-accounts.
 import { ApiClient } from './lib/api-client.ts';
 import { randomBytes } from 'node:crypto';
 import { round } from './lib/stats.ts';
+import { ACS_PARTS, LOAD_PARTS, timeByPartFile } from './lib/storm-profile.ts';
 
 const DEFAULTS = { devices: 20_000, concurrency: 300 } as const;
 const TARGET_DEVICES_PER_SEC = 1000;
@@ -121,6 +125,20 @@ async function setUpPresets(apiUrl: string, token: string, devices: number): Pro
   }
 }
 
+/**
+ * With `--cpu-prof`: prints where each child's CPU went, per device and part of the code
+ * (storm-profile.ts). Returns the figures (ms per device by part), {} without profiles.
+ */
+function profileBreakdown(profiles: Record<string, string>, devices: number): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [child, file] of Object.entries(profiles)) {
+    const lines = timeByPartFile(file, child === 'load' ? LOAD_PARTS : ACS_PARTS);
+    out[child] = Object.fromEntries(lines.map((l) => [l.part, round(l.ms / devices, 3)]));
+    printTable(`${child}: CPU per device by part (profile self time; GC and runtime included)`, ['part', 'ms/device', '% of busy'], lines.map((l) => [l.part, round(l.ms / devices, 3), l.percent]));
+  }
+  return out;
+}
+
 /** Benchmark entry point (see file comment). */
 export async function run(argv: string[]): Promise<void> {
   const args = new BenchArgs(argv);
@@ -181,6 +199,7 @@ export async function run(argv: string[]): Promise<void> {
     [devices, round(seconds, 2), devicesPerSec, storm.latencyMs.p50, storm.latencyMs.p99, storm.failed, cpeSide.matching, tasks.done, stored, cpuMsPer(cpu.acs, devices), cpuMsPer(cpu.load, devices)],
   ]);
   console.log(`\nall provisioned and verified: ${allVerified}; target >= ${TARGET_DEVICES_PER_SEC} devices/s; ACS RSS ${acsRssMiB} MiB`);
+  const byPart = profileBreakdown(profiles, devices);
   if (storm.failed) console.log('failures:', storm.failures);
   if (cpeSide.examples.length) console.log('CPE mismatches:', cpeSide.examples);
 
@@ -206,6 +225,7 @@ export async function run(argv: string[]): Promise<void> {
     acsCpuMsPerDevice: cpuMsPer(cpu.acs, devices),
     loadCpuMsPerDevice: cpuMsPer(cpu.load, devices),
     cpuProfiles: profiles,
+    cpuMsPerDeviceByPart: byPart,
     machine,
     at: new Date().toISOString(),
   });
