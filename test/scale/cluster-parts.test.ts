@@ -55,6 +55,45 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | null 
   }
 }
 
+interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/** Reads a server-sent event stream until `done(events)` or `ms`; resolves what came. */
+async function readEvents(url: string, token: string, done: (events: SseEvent[]) => boolean, ms: number, opened?: () => void): Promise<SseEvent[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  const events: SseEvent[] = [];
+  try {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    const reader = res.body!.getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done: ended } = await reader.read();
+      if (ended) break;
+      buffer += Buffer.from(value).toString('utf8');
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event === undefined || data === undefined) continue;
+        events.push({ event, data: JSON.parse(data) as unknown });
+        if (event === 'hello') opened?.();
+      }
+      if (done(events)) break;
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return events;
+}
+
 describe('cluster: users, connection requests and NAT bindings across three ACS processes', { skip, timeout: 120_000 }, () => {
   let admin: pg.Client;
   let dbName = '';
@@ -157,6 +196,37 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
     assert.deepEqual(models.map((m) => [m.productClass, m.total]), [['GXP2140', 2]], 'per-model numbers (the Store-interface fallback has none)');
     const informs = overview.body.informs as { buckets: { informs: number }[] };
     assert.equal(informs.buckets.reduce((n, x) => n + x.informs, 0), 2);
+  });
+
+  it('a console on instance B sees the sessions instance A runs: the device\'s stream and the fleet activity', async () => {
+    const serial = 'CLUSTERFEED01';
+    const id = `000B82-GXP2140-${serial}`;
+    let opened = 0;
+    let deviceStream!: Promise<SseEvent[]>;
+    let activityStream!: Promise<SseEvent[]>;
+    const whenOpened = new Promise<void>((resolve) => {
+      const check = () => (++opened === 2 ? resolve() : undefined);
+      deviceStream = readEvents(`${children[1].info.apiUrl}/api/events/stream?device=${id}`, 'scale-test-token', (ev) => ev.some((e) => e.event === 'device'), 20_000, check);
+      activityStream = readEvents(
+        `${children[2].info.apiUrl}/api/events/stream`,
+        'scale-test-token',
+        (ev) => ev.some((e) => e.event === 'activity' && (e.data as { sessionsStarted: number }).sessionsStarted > 0),
+        20_000,
+        check,
+      );
+    });
+    await whenOpened;
+    // the watch leases travel by NOTIFY: give them a moment to reach instance 0
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await informSession(children[0].info.cwmpUrl, serial, 'http://127.0.0.1:9/cr')).status, 200);
+    const [dev, act] = await Promise.all([deviceStream, activityStream]);
+    const phases = dev.filter((e) => e.event === 'session').map((e) => (e.data as { phase: string; deviceId: string }).phase);
+    assert.deepEqual(phases, ['started', 'ended'], JSON.stringify(dev));
+    assert.ok(dev.some((e) => e.event === 'device'), 'the inventory change');
+    assert.ok(
+      act.some((e) => e.event === 'activity' && (e.data as { sessionsStarted: number }).sessionsStarted > 0),
+      `activity on instance 2 counts instance 0's session: ${JSON.stringify(act.filter((e) => e.event === 'activity').map((e) => e.data))}`,
+    );
   });
 
   it('one connection request asked of two instances at once is sent once; a device in session is not woken', async () => {

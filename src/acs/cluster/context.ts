@@ -27,6 +27,14 @@ export interface ClusterChannels extends ChannelMap {
   'nat.send': { to: string; id: string; data: string; address: string; port: number };
   /** The datagram of request `id` left (or could not leave) the STUN socket of `from`. */
   'nat.sent': { to: string; id: string; ok: boolean; detail: string };
+  /** A console watches a device's events (null: the fleet activity summary); a lease (console/server/cluster-feed.ts). */
+  'console.watch': { deviceId: string | null };
+  /** A watched device's session started or ended on the publishing instance. */
+  'console.session': { deviceId: string; phase: 'started' | 'ended'; remoteAddress: string | null; outcome: string | null; sessionId: string | null };
+  /** A watched device's inventory changed (a session committed) on the publishing instance. */
+  'console.device': { deviceId: string };
+  /** The publishing instance's sessions over its last activity interval. */
+  'console.activity': { sessionsStarted: number; sessionsEnded: number; activeSessions: number };
 }
 
 /** An instance's link to the cluster. */

@@ -8,6 +8,10 @@
  * carries one `activity` summary every `activityIntervalMs` instead (sessions started/ended, tasks
  * finished, sessions active).
  *
+ * With several ACS instances (a shared PostgreSQL store), the `feed` (cluster-feed.ts) adds what the
+ * other instances saw: the watched device's sessions and inventory changes, and their session
+ * counts in the activity summaries.
+ *
  * Browsers' EventSource cannot send an Authorization header, so the console reads the stream with
  * fetch(); any SSE client that can set headers works. The number of open streams is capped, and
  * every stream is ended when the server closes (otherwise `close()` would wait for them forever).
@@ -21,11 +25,14 @@ import { FINAL_TASK_STATUSES, type Store, type Task } from '../../store/types.ts
 import { hashToken } from '../../api/auth.ts';
 import { ConsoleError } from '../../users/errors.ts';
 import { consoleErrorResponses } from '../../users/plugin.ts';
+import type { ClusterFeed, RemoteActivity } from './cluster-feed.ts';
 
 export const DEFAULT_MAX_STREAMS = 200;
 /** A comment line this often keeps proxies and the browser from timing the stream out. */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const DEFAULT_ACTIVITY_INTERVAL_MS = 2_000;
+/** Another instance's active sessions count until it missed this many of its activity reports. */
+const REMOTE_ACTIVITY_INTERVALS = 3;
 /** What the browser waits before reconnecting a dropped stream. */
 const RETRY_MS = 3000;
 
@@ -36,6 +43,8 @@ export interface EventStreamOptions {
   maxStreams?: number;
   heartbeatMs?: number;
   activityIntervalMs?: number;
+  /** Several ACS instances: the other instances' events (null/absent: this instance only). */
+  feed?: ClusterFeed | null;
 }
 
 const StreamQuery = Type.Object(
@@ -110,10 +119,13 @@ export function registerEventStream(scope: FastifyInstance, options: EventStream
         acs.events.on('task', onTask);
         acs.events.on('session', onSession);
         acs.events.on('device', onDevice);
+        // tasks come through the task relay already; sessions and inventory changes elsewhere through the feed
+        const unwatch = options.feed?.watchDevice(device, (e) => (e.kind === 'session' ? onSession(e.notice) : onDevice(e.deviceId)));
         cleanups.push(() => {
           acs.events.off('task', onTask);
           acs.events.off('session', onSession);
           acs.events.off('device', onDevice);
+          unwatch?.();
         });
       } else {
         const counts = { sessionsStarted: 0, sessionsEnded: 0, tasksFinished: 0, tasksFailed: 0 };
@@ -127,14 +139,31 @@ export function registerEventStream(scope: FastifyInstance, options: EventStream
         };
         acs.events.on('session', onSession);
         acs.events.on('task', onTask);
+        // other instances: their sessions counted in, their latest active sessions added (forgotten when they stop reporting)
+        const remoteActive = new Map<string, { activeSessions: number; at: number }>();
+        const onRemote = (a: RemoteActivity) => {
+          counts.sessionsStarted += a.sessionsStarted;
+          counts.sessionsEnded += a.sessionsEnded;
+          remoteActive.set(a.origin, { activeSessions: a.activeSessions, at: Date.now() });
+        };
+        const unwatch = options.feed?.watchActivity(onRemote);
+        const activeElsewhere = () => {
+          let n = 0;
+          for (const [origin, r] of remoteActive) {
+            if (Date.now() - r.at > REMOTE_ACTIVITY_INTERVALS * activityMs) remoteActive.delete(origin);
+            else n += r.activeSessions;
+          }
+          return n;
+        };
         const timer = setInterval(() => {
-          send('activity', { ...counts, activeSessions: acs.activeSessions(), intervalMs: activityMs, at: new Date().toISOString() });
+          send('activity', { ...counts, activeSessions: acs.activeSessions() + activeElsewhere(), intervalMs: activityMs, at: new Date().toISOString() });
           counts.sessionsStarted = counts.sessionsEnded = counts.tasksFinished = counts.tasksFailed = 0;
         }, activityMs);
         cleanups.push(() => {
           clearInterval(timer);
           acs.events.off('session', onSession);
           acs.events.off('task', onTask);
+          unwatch?.();
         });
       }
       const bearer = /^Bearer +([^\s]+) *$/i.exec(String(request.headers.authorization ?? ''));

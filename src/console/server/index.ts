@@ -20,7 +20,8 @@ import { openSqliteUserStore } from '../../users/sqlite.ts';
 import { openPostgresUserStore } from '../../users/postgres.ts';
 import { clusterOf } from '../../acs/cluster/context.ts';
 import type { UserStore } from '../../users/types.ts';
-import { registerEventStream } from './events.ts';
+import { DEFAULT_ACTIVITY_INTERVAL_MS, registerEventStream } from './events.ts';
+import { ClusterFeed } from './cluster-feed.ts';
 import { registerConsoleRoutes } from './routes.ts';
 import { DEFAULT_ONLINE_RULE, SqliteFleetStats, type FleetStatsSource, type OnlineRule } from './stats.ts';
 import { registerConsoleStatic } from './static.ts';
@@ -93,7 +94,17 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
     else stats = coreFile && coreFile !== ':memory:' && existsSync(coreFile) ? new SqliteFleetStats({ file: coreFile, rule }) : new StoreFleetStats(options.store, rule);
     ownStats = true;
   }
+  let feed: ClusterFeed | null = null;
   try {
+    // several instances: the other instances' session events for the live streams
+    if (link) {
+      feed = await ClusterFeed.start({
+        link,
+        events: options.acs.events,
+        activeSessions: () => options.acs.activeSessions(),
+        activityIntervalMs: options.activityIntervalMs ?? DEFAULT_ACTIVITY_INTERVAL_MS,
+      });
+    }
     const firstAdmin = await ensureFirstAdmin(users, { dataDir: options.dataDir, env: options.env, scryptParams: options.scryptParams });
     const sessions = await registerUsers(app, {
       store: options.store,
@@ -107,21 +118,24 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
     const statsSource = stats;
     await app.register(async (scope) => {
       prepareConsoleContext(scope, options.store, options.now ?? (() => new Date()));
-      registerEventStream(scope, { acs: options.acs, store: options.store, heartbeatMs: options.heartbeatMs, activityIntervalMs: options.activityIntervalMs });
+      registerEventStream(scope, { acs: options.acs, store: options.store, heartbeatMs: options.heartbeatMs, activityIntervalMs: options.activityIntervalMs, feed });
       registerConsoleRoutes(scope, { store: options.store, acs: options.acs, stats: statsSource, rule });
     });
     const built = await registerConsoleStatic(app, { distDir: options.distDir });
+    const runningFeed = feed;
     return {
       users,
       sessions,
       built,
       firstAdmin,
       async close() {
+        await runningFeed?.close();
         if (ownStats) statsSource.close();
         if (ownUsers) await users.close();
       },
     };
   } catch (err) {
+    await feed?.close();
     if (ownStats) stats.close();
     if (ownUsers) await users.close();
     throw err;
