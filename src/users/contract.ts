@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { StoreError } from '../store/types.ts';
 import { ensureFirstAdmin } from './bootstrap.ts';
 import type { NewConsoleSession, UserStore } from './types.ts';
+import type { LoginThrottleBackend, ThrottleOptions } from './throttle.ts';
 
 /** Cheap scrypt for tests (the hash format is what matters here, not its cost). */
 const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -151,5 +152,59 @@ export function userStoreContract(name: string, factory: UserStoreFactory, optio
         for (const s of new Set(instances)) await s.close();
       }
     });
+  });
+}
+
+/** The throttle settings of the throttle contract (small, so that it runs quickly). */
+export const CONTRACT_THROTTLE: ThrottleOptions = { maxFailures: 3, windowMs: 1000, blockMs: 500, maxKeys: 100 };
+
+/**
+ * Registers the failed-login throttle contract under `name`: `open` gives a fresh backend with
+ * `CONTRACT_THROTTLE`; `openSibling` another instance's view of the same counts, when there is one.
+ */
+export function loginThrottleContract(
+  name: string,
+  factory: { open(): Promise<LoginThrottleBackend>; openSibling?(): Promise<LoginThrottleBackend> },
+  options: { skip?: string | false } = {},
+): void {
+  describe(`login throttle contract: ${name}`, { skip: options.skip ?? false }, () => {
+    it('blocks a key after maxFailures within the window, for blockMs; other keys are free', async () => {
+      const t = await factory.open();
+      const t0 = 1_000_000;
+      await t.fail('u:a', t0);
+      await t.fail('u:a', t0 + 10);
+      assert.equal(await t.retryAfterMs('u:a', t0 + 20), 0);
+      await t.fail('u:a', t0 + 20);
+      assert.equal(await t.retryAfterMs('u:a', t0 + 20), CONTRACT_THROTTLE.blockMs);
+      assert.equal(await t.retryAfterMs('u:a', t0 + 120), CONTRACT_THROTTLE.blockMs - 100);
+      assert.equal(await t.retryAfterMs('u:b', t0 + 120), 0);
+      assert.equal(await t.retryAfterMs('u:a', t0 + 20 + CONTRACT_THROTTLE.blockMs), 0, 'free again after the block');
+    });
+
+    it('failures outside the window start again; a success forgets the key', async () => {
+      const t = await factory.open();
+      const t0 = 2_000_000;
+      await t.fail('ip:1', t0);
+      await t.fail('ip:1', t0 + 1);
+      await t.fail('ip:1', t0 + CONTRACT_THROTTLE.windowMs + 10);
+      assert.equal(await t.retryAfterMs('ip:1', t0 + CONTRACT_THROTTLE.windowMs + 10), 0, 'the old failures no longer count');
+      await t.fail('ip:1', t0 + CONTRACT_THROTTLE.windowMs + 20);
+      await t.succeed('ip:1');
+      await t.fail('ip:1', t0 + CONTRACT_THROTTLE.windowMs + 30);
+      assert.equal(await t.retryAfterMs('ip:1', t0 + CONTRACT_THROTTLE.windowMs + 30), 0);
+    });
+
+    if (factory.openSibling) {
+      const openSibling = factory.openSibling.bind(factory);
+      it('failures counted through two instances add up', async () => {
+        const a = await factory.open();
+        const b = await openSibling();
+        const t0 = 3_000_000;
+        await a.fail('u:shared', t0);
+        await b.fail('u:shared', t0 + 1);
+        await a.fail('u:shared', t0 + 2);
+        assert.equal(await b.retryAfterMs('u:shared', t0 + 2), CONTRACT_THROTTLE.blockMs);
+      });
+    }
   });
 }

@@ -23,7 +23,7 @@ import { typeboxValidatorCompiler } from '../api/validation.ts';
 import { StoreError, type ApiRole, type JsonObject, type Store } from '../store/types.ts';
 import { ConsoleError, CONSOLE_ERRORS, type ConsoleErrorCode } from './errors.ts';
 import { decoyPasswordHash, hashPassword, passwordProblem, PASSWORD_MAX_LENGTH, SCRYPT_PARAMS, verifyPassword } from './password.ts';
-import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions } from './throttle.ts';
+import { DEFAULT_THROTTLE, LoginThrottle, type LoginThrottleBackend, type ThrottleOptions } from './throttle.ts';
 import { USERNAME_MAX_LENGTH, USERNAME_PATTERN, type ConsoleSession, type SessionEndReason, type User, type UserStore } from './types.ts';
 
 /** Default idle lifetime of a console session: it expires after this long without a request. */
@@ -50,6 +50,8 @@ export interface UsersPluginOptions {
   /** scrypt cost for new hashes (tests lower it). */
   scryptParams?: { N: number; r: number; p: number };
   throttle?: ThrottleOptions;
+  /** Where failed logins are counted (default: in memory with `throttle`); several ACS instances share one. */
+  throttleBackend?: LoginThrottleBackend;
 }
 
 /** What `registerUsers` returns: the sweep, for tests and shutdown. */
@@ -196,7 +198,7 @@ export async function registerUsers(app: FastifyInstance, options: UsersPluginOp
   const idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
   const maxMs = options.sessionMaxMs ?? DEFAULT_SESSION_MAX_MS;
   const scryptParams = options.scryptParams ?? SCRYPT_PARAMS;
-  const throttle = new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE);
+  const throttle: LoginThrottleBackend = options.throttleBackend ?? new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE);
 
   /** Ends a session and revokes its token (idempotent). */
   async function endSession(session: ConsoleSession, reason: SessionEndReason): Promise<void> {
@@ -266,7 +268,7 @@ export async function registerUsers(app: FastifyInstance, options: UsersPluginOp
         const t = now();
         const userKey = `u:${username.toLowerCase()}`;
         const ipKey = `ip:${request.ip}`;
-        const wait = Math.max(throttle.retryAfterMs(userKey, t.getTime()), throttle.retryAfterMs(ipKey, t.getTime()));
+        const wait = Math.max(await throttle.retryAfterMs(userKey, t.getTime()), await throttle.retryAfterMs(ipKey, t.getTime()));
         if (wait > 0) {
           const seconds = Math.ceil(wait / 1000);
           throw new ConsoleError('TOO_MANY_ATTEMPTS', { seconds }, { 'retry-after': String(seconds) });
@@ -275,8 +277,8 @@ export async function registerUsers(app: FastifyInstance, options: UsersPluginOp
         // Hash even for an unknown user, so that the answer time does not reveal which names exist.
         const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
         if (!user || !ok || user.disabled) {
-          throttle.fail(userKey, t.getTime());
-          throttle.fail(ipKey, t.getTime());
+          await throttle.fail(userKey, t.getTime());
+          await throttle.fail(ipKey, t.getTime());
           await store.appendAudit({
             actor: `user:${username.toLowerCase().slice(0, USERNAME_MAX_LENGTH)}`,
             action: 'session.login-failed',
@@ -285,8 +287,8 @@ export async function registerUsers(app: FastifyInstance, options: UsersPluginOp
           });
           throw new ConsoleError('INVALID_CREDENTIALS');
         }
-        throttle.succeed(userKey);
-        throttle.succeed(ipKey);
+        await throttle.succeed(userKey);
+        await throttle.succeed(ipKey);
         const secret = generateToken();
         const suffix = randomBytes(TOKEN_NAME_SUFFIX_BYTES).toString('hex');
         const token = await store.createApiToken({ name: `console.${user.username}.${suffix}`, role: user.role, hash: hashToken(secret), createdAt: t.toISOString() });

@@ -8,8 +8,8 @@ import { after } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { findTestDatabase } from '../store/postgres/test-server.ts';
-import { userStoreContract } from './contract.ts';
-import { openPostgresUserStore } from './postgres.ts';
+import { CONTRACT_THROTTLE, loginThrottleContract, userStoreContract } from './contract.ts';
+import { openPostgresUserStore, type PostgresUserStore } from './postgres.ts';
 
 const db = await findTestDatabase();
 const prefix = `users_${randomBytes(3).toString('hex')}`;
@@ -42,5 +42,30 @@ userStoreContract(
     },
   },
   // under CI a missing database is a failure: the suite runs and its first call throws the reason
+  { skip: db.kind === 'unavailable' && !process.env.CI ? db.reason : false },
+);
+
+const throttleStores: PostgresUserStore[] = [];
+after(async () => {
+  for (const s of throttleStores) await s.close();
+});
+let throttleSchema = '';
+
+loginThrottleContract(
+  'postgres',
+  {
+    async open() {
+      throttleSchema = `${prefix}_t${schemas.length + 1}`;
+      schemas.push(throttleSchema);
+      const s = await openPostgresUserStore({ url: url(), schema: throttleSchema, createSchema: true });
+      throttleStores.push(s);
+      return s.loginThrottle(CONTRACT_THROTTLE);
+    },
+    async openSibling() {
+      const s = await openPostgresUserStore({ url: url(), schema: throttleSchema });
+      throttleStores.push(s);
+      return s.loginThrottle(CONTRACT_THROTTLE);
+    },
+  },
   { skip: db.kind === 'unavailable' && !process.env.CI ? db.reason : false },
 );

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { StoreError, type IsoTimestamp } from '../store/types.ts';
 import { migratePart, type PartMigration } from '../acs/cluster/pg-migrate.ts';
 import type { ConsoleSession, NewConsoleSession, NewUser, SessionEndReason, User, UserPatch, UserRole, UserStore, UserWithSecret } from './types.ts';
+import type { LoginThrottleBackend, ThrottleOptions } from './throttle.ts';
 
 /** Random bytes in generated ids (as sqlite.ts). */
 const ID_BYTES = 8;
@@ -57,7 +58,23 @@ const MIGRATIONS: readonly PartMigration[] = [
       CREATE INDEX console_sessions_open ON {schema}.console_sessions (expires_at) WHERE ended_at IS NULL;
     `,
   },
+  {
+    version: 2,
+    description: 'failed-login throttle shared by the ACS instances',
+    sql: `
+      -- times in ms since the epoch, as the caller's clock gives them (LoginThrottle semantics)
+      CREATE TABLE {schema}.console_login_throttle (
+        key text PRIMARY KEY,
+        failures integer NOT NULL,
+        first_at bigint NOT NULL,
+        blocked_until bigint NOT NULL
+      );
+    `,
+  },
 ];
+
+/** Stale throttle rows deleted per failure at most (keeps the table bounded under a key-cycling attack). */
+const THROTTLE_PRUNE_BATCH = 100;
 
 export interface PostgresUserStoreOptions {
   /** A pool to use (not closed by `close()`): the cluster link's. Else `url` opens one. */
@@ -255,6 +272,41 @@ export class PostgresUserStore implements UserStore {
 
   async pruneSessions(before: IsoTimestamp): Promise<number> {
     return (await this.q(`DELETE FROM ${this.sessions} WHERE ended_at IS NOT NULL AND ended_at < $1`, [before])).rowCount ?? 0;
+  }
+
+  /**
+   * The failed-login throttle in this database, shared by every instance using it.
+   * @returns a `LoginThrottleBackend` for `registerUsers`.
+   */
+  loginThrottle(options: ThrottleOptions): LoginThrottleBackend {
+    const table = this.users.replace(/console_users$/, 'console_login_throttle');
+    return {
+      retryAfterMs: async (key, now) => {
+        const { rows } = await this.q<{ blocked_until: string }>(`SELECT blocked_until FROM ${table} WHERE key = $1`, [key]);
+        return rows.length > 0 ? Math.max(0, Number(rows[0].blocked_until) - now) : 0;
+      },
+      fail: async (key, now) => {
+        // A failure outside the window starts a new one (as LoginThrottle does).
+        const { rows } = await this.q<{ failures: number }>(
+          `INSERT INTO ${table} AS t (key, failures, first_at, blocked_until) VALUES ($1, 1, $2, 0)
+           ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN $2 - t.first_at > $3 THEN 1 ELSE t.failures + 1 END,
+             first_at = CASE WHEN $2 - t.first_at > $3 THEN $2 ELSE t.first_at END
+           RETURNING failures`,
+          [key, now, options.windowMs],
+        );
+        if (rows[0].failures >= options.maxFailures) {
+          await this.q(`UPDATE ${table} SET blocked_until = $2::bigint + $3::bigint, failures = 0, first_at = $2 WHERE key = $1`, [key, now, options.blockMs]);
+        }
+        await this.q(`DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE blocked_until < $1 AND first_at < $1::bigint - $2::bigint LIMIT ${THROTTLE_PRUNE_BATCH})`, [
+          now,
+          options.windowMs,
+        ]);
+      },
+      succeed: async (key) => {
+        await this.q(`DELETE FROM ${table} WHERE key = $1`, [key]);
+      },
+    };
   }
 
   async close(): Promise<void> {

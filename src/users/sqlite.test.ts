@@ -6,7 +6,8 @@ import { after } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { userStoreContract } from './contract.ts';
+import { CONTRACT_THROTTLE, loginThrottleContract, userStoreContract } from './contract.ts';
+import { LoginThrottle } from './throttle.ts';
 import { openSqliteUserStore } from './sqlite.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-users-contract-'));
@@ -21,5 +22,11 @@ userStoreContract('sqlite', {
   },
   async openSibling() {
     return openSqliteUserStore({ file: last });
+  },
+});
+
+loginThrottleContract('memory', {
+  async open() {
+    return new LoginThrottle(CONTRACT_THROTTLE);
   },
 });

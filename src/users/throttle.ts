@@ -13,13 +13,27 @@ export interface ThrottleOptions {
 
 export const DEFAULT_THROTTLE: ThrottleOptions = { maxFailures: 5, windowMs: 10 * 60_000, blockMs: 60_000, maxKeys: 10_000 };
 
+/**
+ * Where failed logins are counted: in memory (`LoginThrottle`, one ACS) or in the shared database
+ * (`PgLoginThrottle` in postgres.ts, several ACS instances: an attacker spreading attempts over the
+ * instances meets one limit). Same semantics.
+ */
+export interface LoginThrottleBackend {
+  /** @returns ms until the key may try again, or 0 when it may try now. */
+  retryAfterMs(key: string, now: number): Promise<number> | number;
+  /** Records a failure; blocks the key once it reaches the limit within the window. */
+  fail(key: string, now: number): Promise<void> | void;
+  /** Forgets a key (after a successful login). */
+  succeed(key: string): Promise<void> | void;
+}
+
 interface Entry {
   failures: number;
   firstAt: number;
   blockedUntil: number;
 }
 
-export class LoginThrottle {
+export class LoginThrottle implements LoginThrottleBackend {
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly options: ThrottleOptions = DEFAULT_THROTTLE) {}

@@ -183,6 +183,17 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
     assert.equal((await api(0, 'GET', '/api/session', other.body.token as string)).status, 401);
   });
 
+  it('failed logins spread over the instances meet one limit (the throttle is in the database)', async () => {
+    // 5 failures (the default limit) through instances 0 and 1; the next try through instance 2 is refused
+    for (let i = 0; i < 5; i++) {
+      const r = await api(i % 2, 'POST', '/api/session', null, { username: 'ghost', password: `wrong-password-${i}` });
+      assert.equal(r.status, 401, JSON.stringify(r.body));
+    }
+    const refused = await api(2, 'POST', '/api/session', null, { username: 'ghost', password: 'wrong-password-x' });
+    assert.equal(refused.status, 429, JSON.stringify(refused.body));
+    assert.equal(refused.body.code, 'TOO_MANY_ATTEMPTS');
+  });
+
   it('the overview of any instance counts the whole fleet, by model (statistics aggregated by PostgreSQL)', async () => {
     assert.equal((await informSession(children[0].info.cwmpUrl, 'CLUSTERSTAT01', 'http://127.0.0.1:9/cr')).status, 200);
     assert.equal((await informSession(children[2].info.cwmpUrl, 'CLUSTERSTAT02', 'http://127.0.0.1:9/cr')).status, 200);

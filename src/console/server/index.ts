@@ -17,7 +17,8 @@ import type { Store } from '../../store/types.ts';
 import { ensureFirstAdmin, type FirstAdminResult } from '../../users/bootstrap.ts';
 import { prepareConsoleContext, registerUsers, type UsersPlugin } from '../../users/plugin.ts';
 import { openSqliteUserStore } from '../../users/sqlite.ts';
-import { openPostgresUserStore } from '../../users/postgres.ts';
+import { openPostgresUserStore, PostgresUserStore } from '../../users/postgres.ts';
+import { DEFAULT_THROTTLE } from '../../users/throttle.ts';
 import { clusterOf } from '../../acs/cluster/context.ts';
 import type { UserStore } from '../../users/types.ts';
 import { DEFAULT_ACTIVITY_INTERVAL_MS, registerEventStream } from './events.ts';
@@ -114,6 +115,8 @@ export async function attachConsole(app: FastifyInstance, options: ConsoleOption
       scryptParams: options.scryptParams,
       now: options.now,
       sweepIntervalMs: options.sweepIntervalMs,
+      // on a shared database, failed logins are counted for all instances together
+      throttleBackend: users instanceof PostgresUserStore ? users.loginThrottle(DEFAULT_THROTTLE) : undefined,
     });
     const statsSource = stats;
     await app.register(async (scope) => {
