@@ -92,6 +92,24 @@ describe('ConnectionRequestGate in one process (SQLite store)', () => {
     await gate.close();
   });
 
+  it('the claim ends once the woken device\'s session is recorded (its last contact), not after the settle time', async () => {
+    const gate = new ConnectionRequestGate({ store, settleMs: 20_000 });
+    const device = await store.createDevice({ manufacturer: 'Grandstream', oui: '000B82', productClass: 'HT502', serialNumber: 'WATCH0001' });
+    const c = counter('ok');
+    await gate.run(device.id, c.send);
+    assert.equal((await gate.run(device.id, c.send)).deduplicated, true, 'no session yet: deduplicated');
+    const at = new Date().toISOString();
+    await store.commitSession({ at, device: { id: device.id, manufacturer: 'Grandstream', oui: '000B82', productClass: 'HT502', serialNumber: 'WATCH0001', lastContact: at } });
+    const end = Date.now() + 3000;
+    while (gate.stats.endedBySession === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(gate.stats.endedBySession, 1);
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await gate.run(device.id, c.send);
+    assert.equal(again.deduplicated, undefined, 'the session is over: sent again');
+    assert.equal(c.calls, 2);
+    await gate.close();
+  });
+
   it('the claim does not take the device session lock itself', async () => {
     const gate = new ConnectionRequestGate({ store, settleMs: 5_000 });
     await gate.run('dev-6', counter('ok').send);

@@ -33,7 +33,7 @@ import type { Store } from '../../store/types.ts';
 import type { ConnectionRequestResult } from '../connection-request.ts';
 import type { SessionWatch, SessionWatcher } from '../nat/requester.ts';
 import { clusterOf, type ClusterChannels, type ClusterLink } from './context.ts';
-import { clusterSessionWatcher } from './session-watch.ts';
+import { clusterSessionWatcher, storeSessionWatcher } from './session-watch.ts';
 
 export interface ConnectionRequestGateOptions {
   /** The core store (claims live in its session lock table). */
@@ -44,7 +44,8 @@ export interface ConnectionRequestGateOptions {
   settleMs?: number;
   /**
    * Sees the device's session start, so that the claim ends then rather than after `settleMs`.
-   * Default: the database reads of `clusterSessionWatcher` on a shared store, else none.
+   * Default: the database reads of `clusterSessionWatcher` on a shared store, else the device's
+   * last contact through the store (`storeSessionWatcher`).
    */
   watchSession?: SessionWatcher;
   /** Claim lifetime while a request is in flight (ms, default 30 000). */
@@ -145,9 +146,9 @@ export class ConnectionRequestGate {
     }
     this.stats.sent++;
     // Watch from before the send: a quick device may connect before the answer comes back.
-    const watcher = this.opts.watchSession ?? (link ? clusterSessionWatcher(null, link) : null);
+    const watcher = this.opts.watchSession ?? (link ? clusterSessionWatcher(null, link) : storeSessionWatcher(this.opts.store));
     const settleMs = this.opts.settleMs ?? DEFAULT_SETTLE_MS;
-    const watch = watcher ? watcher(deviceId, (this.opts.inFlightTtlMs ?? DEFAULT_IN_FLIGHT_TTL_MS) + settleMs) : null;
+    const watch = watcher(deviceId, (this.opts.inFlightTtlMs ?? DEFAULT_IN_FLIGHT_TTL_MS) + settleMs);
     const result = await this.send(send);
     const outcome = asOutcome(deviceId, owner, result);
     // Claim first, then tell: a caller told of the outcome may ask again at once.
