@@ -62,6 +62,17 @@ describe('provisioning service: a never-seen device', () => {
     assert.deepEqual((await engine.session(d)).rpcs, [], 'second session: nothing to do');
   });
 
+  it('a device pre-registered through the API but never in a session is written without a first read too', async () => {
+    await f.service.provisioning.createPreset(plainPreset(600));
+    const d = new SimDevice('GXP2140', '000B82100050');
+    await f.store.createDevice({ manufacturer: 'Grandstream', oui: d.model.profile.oui, productClass: d.productClass, serialNumber: d.serial });
+    assert.deepEqual((await engine.session(d)).rpcs, ['SetParameterValues', 'GetParameterValues']);
+    // a device seen before and reset to factory state is read first (what it holds is not known)
+    d.model.setLocal(INTERVAL, '300');
+    d.pending.push({ eventCode: '0 BOOTSTRAP', commandKey: '' });
+    assert.deepEqual((await engine.session(d)).rpcs, ['GetParameterValues', 'SetParameterValues', 'GetParameterValues']);
+  });
+
   it('reads presets, rollouts and bootstrap records once for many sessions', async () => {
     await f.service.provisioning.createPreset(plainPreset(600));
     for (let i = 0; i < 4; i++) await engine.session(new SimDevice('GXP2140', `000B8210001${i}`));

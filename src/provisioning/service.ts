@@ -350,8 +350,8 @@ export class ProvisioningService implements SessionHooks {
     let device = await this.store.getDevice(view.deviceId);
     const keys = deviceKeys(view.deviceId, view.identity.serialNumber);
     const record = await this.provisioning.findBootstrap(keys);
-    // Registered at this Inform: the ACS holds nothing about it yet (see PlanSession.neverSeen).
-    let neverSeen = false;
+    // Registered at this Inform: the ACS holds nothing about it yet (no read of stored values).
+    let registered = false;
     if (!device) {
       const policy = (await this.provisioning.getSetting<UnknownDevicePolicy>(UNKNOWN_DEVICE_POLICY_SETTING)) ?? 'accept';
       if (!record && policy === 'refuse') {
@@ -362,7 +362,7 @@ export class ProvisioningService implements SessionHooks {
       if (!record && policy === 'quarantine') tags.push(QUARANTINE_TAG);
       try {
         device = await this.store.createDevice({ ...view.identity, tags });
-        neverSeen = true;
+        registered = true;
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'conflict')) throw err;
         device = await this.store.getDevice(view.deviceId);
@@ -387,7 +387,10 @@ export class ProvisioningService implements SessionHooks {
       const missing = record.tags.filter((t) => !device!.tags.includes(t));
       if (missing.length > 0) device = (await this.store.updateDevice(view.deviceId, { tags: [...device.tags, ...missing] })) ?? device;
     }
-    await this.recordHistory(view, events, now, neverSeen);
+    await this.recordHistory(view, events, now, registered);
+    // Never in a session before (registered now, or pre-registered and silent until now): the
+    // planner knows none of its values (see PlanSession.neverSeen).
+    const neverSeen = registered || (device !== null && device.firstContact === null);
     const reported = this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion');
     await this.rollouts.onInform(view.deviceId, reported, events.has('1 BOOT'));
     const bootstrapPending = record !== null && !rawMemory.some((e) => e.kind === 'bootstrap' && e.name === record.key && e.hash === String(record.revision));
@@ -424,13 +427,13 @@ export class ProvisioningService implements SessionHooks {
   }
 
   /** Records Inform values that changed (every value of an Inform carrying 4 VALUE CHANGE). */
-  private async recordHistory(view: SessionView, events: Set<string>, now: number, neverSeen: boolean): Promise<void> {
+  private async recordHistory(view: SessionView, events: Set<string>, now: number, registered: boolean): Promise<void> {
     const valueChange = events.has('4 VALUE CHANGE');
     const names = view.informParameters.map((p) => p.name);
     if (names.length === 0) return;
     // A device registered at this Inform has nothing stored: no read (every value is a first sight).
-    if (neverSeen && !valueChange) return;
-    const stored = new Map(neverSeen ? [] : (await this.store.getParameters(view.deviceId, { names })).map((p) => [p.name, p.value]));
+    if (registered && !valueChange) return;
+    const stored = new Map(registered ? [] : (await this.store.getParameters(view.deviceId, { names })).map((p) => [p.name, p.value]));
     const changed = view.informParameters.filter((p) => {
       const prev = stored.get(p.name) ?? null;
       // A value seen for the first time is a change only when the device says so (4 VALUE CHANGE).
