@@ -362,6 +362,24 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(done?.result, { ok: true });
       }));
 
+      it('tasksToRun() follows every change: first task, all finished, one set back to pending, device deleted', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        await store.commitSession(inform('A1', T0));
+        assert.deepEqual(await store.tasksToRun(id), []);
+        const a = await store.createTask({ deviceId: id, payload: { type: 'reboot' } });
+        assert.deepEqual((await store.tasksToRun(id)).map((t) => t.id), [a.id]);
+        await store.commitSession(inform('A1', T1, { taskUpdates: [{ id: a.id, status: 'failed', finishedAt: T1 }] }));
+        assert.deepEqual(await store.tasksToRun(id), []);
+        // a task of a device that had none left comes back (e.g. a retry decided late)
+        await store.updateTasks([{ id: a.id, status: 'pending', finishedAt: null }]);
+        assert.deepEqual((await store.tasksToRun(id)).map((t) => t.id), [a.id]);
+        assert.equal(await store.deleteDevice(id), true);
+        assert.deepEqual(await store.tasksToRun(id), []);
+        await store.commitSession(inform('A1', T2));
+        const b = await store.createTask({ deviceId: id, payload: { type: 'reboot' } });
+        assert.deepEqual((await store.tasksToRun(id)).map((t) => t.id), [b.id]);
+      }));
+
       it('commitSession() applies task updates with the rest', withStore(async (store) => {
         await store.commitSession(inform('A1', T0));
         const t = await store.createTask({ deviceId: '000B82-HT502-A1', payload: { type: 'reboot' } });

@@ -418,6 +418,14 @@ export class SqliteStore implements Store {
   private readonly recentParameters = new RecentMap<string, Map<string, ParameterRow | null>>(RECENT_DEVICES);
   /** Device rows recently read by `getDevice` (same rules as `recentParameters`). */
   private readonly recentDevices = new RecentMap<string, DeviceRow>(RECENT_DEVICES);
+  /**
+   * Devices that may have pending or running tasks: a superset (an entry goes only when a read
+   * finds none), loaded on first use. Lets `tasksToRun` answer a periodic session of a device
+   * without tasks (the common case) without a query. Same single-writer assumption as the locks.
+   * A holder object, never reassigned: an object wrapping the store (`Object.create(store)`, as
+   * tests do) then shares the set instead of shadowing it.
+   */
+  private readonly runnable: { devices: Set<string> | null } = { devices: null };
   /** Session locks (see the module comment): device id -> holder and expiry (ms). */
   private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
 
@@ -501,6 +509,10 @@ export class SqliteStore implements Store {
          VALUES (@deviceId, @type, @payload, 'pending', 0, @maxAttempts, @expiresAt, @createdAt, @connectionRequest)`,
       ),
       getTask: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
+      taskDevice: db.prepare<[number], { device_id: string }>('SELECT device_id FROM tasks WHERE id = ?'),
+      devicesWithRunnableTasks: db.prepare<[], { device_id: string }>(
+        "SELECT DISTINCT device_id FROM tasks WHERE status IN ('pending', 'running')",
+      ),
       tasksToRun: db.prepare<[string], TaskRow>(
         "SELECT * FROM tasks WHERE device_id = ? AND status IN ('pending', 'running') ORDER BY id",
       ),
@@ -951,6 +963,11 @@ export class SqliteStore implements Store {
     const params: Record<string, string | number | null> = { id };
     for (const f of present) params[f] = f === 'result' ? json(u.result) : (u[f] as string | number | null);
     st.run(params);
+    const runnable = this.runnable.devices;
+    if (runnable !== null && (u.status === 'pending' || u.status === 'running')) {
+      const row = this.s.taskDevice.get(id);
+      if (row) runnable.add(row.device_id);
+    }
   }
 
   private insertFault(f: NewFaultRecord): string {
@@ -1047,6 +1064,7 @@ export class SqliteStore implements Store {
     // group-committed like the session writes: provisioning plans a few tasks per session
     const id = await this.write(() => {
       if (!this.s.deviceExists.get(input.deviceId)) throw new StoreError('not_found', `device ${input.deviceId} not found`);
+      this.runnable.devices?.add(input.deviceId);
       return this.s.insertTask.run({
         deviceId: input.deviceId,
         type: input.payload.type,
@@ -1100,7 +1118,11 @@ export class SqliteStore implements Store {
 
   async tasksToRun(deviceId: string): Promise<Task[]> {
     this.open();
-    return this.s.tasksToRun.all(deviceId).map(rowToTask);
+    const runnable = (this.runnable.devices ??= new Set(this.s.devicesWithRunnableTasks.all().map((r) => r.device_id)));
+    if (!runnable.has(deviceId)) return [];
+    const rows = this.s.tasksToRun.all(deviceId);
+    if (rows.length === 0) runnable.delete(deviceId);
+    return rows.map(rowToTask);
   }
 
   async updateTasks(updates: TaskUpdate[]): Promise<void> {
