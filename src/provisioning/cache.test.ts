@@ -70,9 +70,31 @@ describe('cached provisioning store (SQLite)', () => {
     assert.equal(await view.store.findBootstrap(['000B82000002']), null);
   });
 
+  it('keeps the variables table in memory (read once), and drops it on every change', async () => {
+    await view.store.putVariables([{ key: 'a', variables: { x: '1' } }, { key: 'b', variables: { x: '2' } }], 'merge');
+    assert.deepEqual((await view.store.getVariables(['b', 'nope', 'a'])).map((s) => s.key), ['b', 'a'], 'in the order asked, missing keys left out');
+    const loads = view.stats.loads;
+    assert.deepEqual((await view.store.getVariables(['a']))[0].variables, { x: '1' });
+    assert.equal(view.stats.loads, loads, 'from memory');
+    await view.store.putVariables([{ key: 'a', variables: { x: '9' } }], 'merge');
+    assert.deepEqual((await view.store.getVariables(['a']))[0].variables, { x: '9' });
+    // another instance (the store tells the view)
+    await inner.putVariables([{ key: 'c', variables: { y: '3' } }], 'merge');
+    assert.deepEqual((await view.store.getVariables(['c']))[0].variables, { y: '3' });
+    await inner.deleteVariables({ keys: ['a'] });
+    assert.deepEqual(await view.store.getVariables(['a']), []);
+  });
+
+  it('reads a variables table larger than a page completely', async () => {
+    const sets = Array.from({ length: 2500 }, (_, i) => ({ key: `k${String(i).padStart(5, '0')}`, variables: { n: String(i) } }));
+    await inner.putVariables(sets, 'merge');
+    const got = await view.store.getVariables(['k00000', 'k01234', 'k02499']);
+    assert.deepEqual(got.map((s) => s.variables.n), ['0', '1234', '2499']);
+  });
+
   it('passes every other method through to the store', async () => {
     await view.store.putVariables([{ key: 'k', variables: { x: '1' } }], 'merge');
-    assert.deepEqual((await view.store.getVariables(['k']))[0].variables, { x: '1' });
+    assert.equal((await view.store.listVariables({})).items.length, 1);
     assert.equal(view.store.name, inner.name);
   });
 

@@ -1,9 +1,10 @@
 /**
  * A caching view of a `ProvisioningStore` for what EVERY CWMP session reads but operators rarely
- * change: the preset list, the webhook list, and whether any rollout or bootstrap record exists at
- * all (when none does, `rolloutsOfDevice` and `findBootstrap` answer without a query). In a boot
- * storm these reads were a fifth of the provisioning service's store time, each session reading
- * the same rows again (bench/storm.bench.ts).
+ * change: the preset list, the webhook list, whether any rollout or bootstrap record exists at all
+ * (when none does, `rolloutsOfDevice` and `findBootstrap` answer without a query), and the
+ * variables table up to MAX_CACHED_VARIABLE_SETS keys (read in pages once; a larger table is read
+ * per device as before). In a boot storm these reads were most of the provisioning service's
+ * store time, each session reading the same rows again (bench/storm.bench.ts).
  *
  * Staleness: a cached value is dropped
  * - when the store reports a change of its kind (`ProvisioningStore.subscribe`: changes made
@@ -14,7 +15,7 @@
  * reads a value older than a change it could know about. A store without `subscribe` is returned
  * as it is: nothing is cached.
  */
-import type { BootstrapRecord, Preset, ProvisioningChange, ProvisioningChangeKind, ProvisioningStore, Rollout, RolloutDevice, Webhook } from '../store/provisioning/types.ts';
+import type { BootstrapRecord, Preset, ProvisioningChange, ProvisioningChangeKind, ProvisioningStore, Rollout, RolloutDevice, VariableSet, Webhook } from '../store/provisioning/types.ts';
 
 /** One cached value with its invalidation generation. */
 class CachedValue<T> {
@@ -64,7 +65,14 @@ const WRITES: Partial<Record<keyof ProvisioningStore, ProvisioningChangeKind>> =
   updateRollout: 'rollout',
   putBootstrap: 'bootstrap',
   deleteBootstrap: 'bootstrap',
+  putVariables: 'variables',
+  deleteVariables: 'variables',
 };
+
+/** Variable sets kept in memory at most (past it, `getVariables` goes to the store). */
+export const MAX_CACHED_VARIABLE_SETS = 100_000;
+/** Variable sets read per page when filling the cache. */
+const VARIABLES_PAGE = 1000;
 
 /** How often the view went to the store (tests and diagnostics). */
 export interface ProvisioningCacheStats {
@@ -95,11 +103,25 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
   const webhooks = new CachedValue<Webhook[]>();
   const anyRollout = new CachedValue<boolean>();
   const anyBootstrap = new CachedValue<boolean>();
+  /** Every variable set by key; null when there are more than MAX_CACHED_VARIABLE_SETS. */
+  const variables = new CachedValue<Map<string, VariableSet> | null>();
   const byKind: Partial<Record<ProvisioningChangeKind, CachedValue<unknown>[]>> = {
     preset: [presets],
     webhook: [webhooks],
     rollout: [anyRollout],
     bootstrap: [anyBootstrap],
+    variables: [variables],
+  };
+  const loadVariables = async (): Promise<Map<string, VariableSet> | null> => {
+    const all = new Map<string, VariableSet>();
+    let cursor: string | undefined;
+    do {
+      const page = await inner.listVariables({ limit: VARIABLES_PAGE, cursor });
+      for (const set of page.items) all.set(set.key, set);
+      if (all.size > MAX_CACHED_VARIABLE_SETS) return null;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return all;
   };
   const invalidate = (kind: ProvisioningChangeKind) => {
     for (const c of byKind[kind] ?? []) c.invalidate();
@@ -139,6 +161,12 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
         return null;
       }
       return inner.findBootstrap(keys);
+    },
+    async getVariables(keys: string[]): Promise<VariableSet[]> {
+      // a storm reads one set per device: the whole table in a few pages once, not a query each
+      const all = await counted(variables, loadVariables);
+      if (!all) return inner.getVariables(keys);
+      return keys.map((k) => all.get(k)).filter((set): set is VariableSet => set !== undefined);
     },
     async close(): Promise<void> {
       detach();
