@@ -217,7 +217,7 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
     let activityStream!: Promise<SseEvent[]>;
     const whenOpened = new Promise<void>((resolve) => {
       const check = () => (++opened === 2 ? resolve() : undefined);
-      deviceStream = readEvents(`${children[1].info.apiUrl}/api/events/stream?device=${id}`, 'scale-test-token', (ev) => ev.some((e) => e.event === 'device'), 20_000, check);
+      deviceStream = readEvents(`${children[1].info.apiUrl}/api/events/stream?device=${id}`, 'scale-test-token', (ev) => ev.some((e) => e.event === 'device') && ev.some((e) => e.event === 'session' && (e.data as { phase: string }).phase === 'ended'), 20_000, check);
       activityStream = readEvents(
         `${children[2].info.apiUrl}/api/events/stream`,
         'scale-test-token',

@@ -57,6 +57,7 @@ export class ClusterFeed {
   private readonly activityHandlers = new Set<(a: RemoteActivity) => void>();
   private readonly counts = { sessionsStarted: 0, sessionsEnded: 0 };
   private readonly cleanups: (() => Promise<void> | void)[] = [];
+  private sending: Promise<void> = Promise.resolve();
 
   private constructor(opts: ClusterFeedOptions) {
     this.opts = opts;
@@ -173,8 +174,14 @@ export class ClusterFeed {
     for (const h of this.deviceHandlers.get(deviceId) ?? []) h(e);
   }
 
+  /**
+   * Publishes in order: the notifier's pool may send two messages on two connections, and a
+   * device's `ended` must not overtake its `started` (nor its `device` change).
+   */
   private publish<K extends keyof ClusterChannels & string>(channel: K, payload: ClusterChannels[K]): void {
-    this.opts.link.notifier.publish(channel, payload).catch((err: unknown) => this.opts.onError?.(err instanceof Error ? err : new Error(String(err))));
+    this.sending = this.sending
+      .then(() => this.opts.link.notifier.publish(channel, payload))
+      .catch((err: unknown) => this.opts.onError?.(err instanceof Error ? err : new Error(String(err))));
   }
 }
 
