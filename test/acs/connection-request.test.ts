@@ -123,14 +123,31 @@ describe('ConnectionRequester', () => {
       at: '2025-06-01T00:00:00.000Z',
       device: { id: '000B82-HT502-A', manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: 'A', connectionRequestUrl: cpe.url },
     });
-    const withDefaults = new ConnectionRequester(store, undefined, { defaultUsername: 'cr', defaultPassword: SECRET });
+    // Requests follow each other at once here: without `gate: false` the later ones would be answered
+    // with the first one's outcome (deduplicated, see src/acs/cluster/cr-gate.ts), not sent.
+    const withDefaults = new ConnectionRequester(store, undefined, { defaultUsername: 'cr', defaultPassword: SECRET, gate: false });
     assert.equal((await withDefaults.request('000B82-HT502-A')).status, 'ok');
-    const noDefaults = new ConnectionRequester(store);
+    const noDefaults = new ConnectionRequester(store, undefined, { gate: false });
     assert.equal((await noDefaults.request('000B82-HT502-A')).status, 'auth-failed');
     await store.updateDevice('000B82-HT502-A', { credentials: { connectionRequestUsername: 'cr', connectionRequestPassword: SECRET } });
     assert.equal((await noDefaults.request('000B82-HT502-A')).status, 'ok');
     const unknown = await noDefaults.request('nope');
     assert.equal(unknown.status, 'no-address');
+    await store.close();
+  });
+
+  it('sends concurrent requests for one device once (the default gate); the others get its outcome', async () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    const cpe = await fakeCpe('none');
+    await store.commitSession({
+      at: '2025-06-01T00:00:00.000Z',
+      device: { id: '000B82-HT502-D', manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: 'D', connectionRequestUrl: cpe.url },
+    });
+    const requester = new ConnectionRequester(store);
+    const results = await Promise.all([requester.request('000B82-HT502-D'), requester.request('000B82-HT502-D'), requester.request('000B82-HT502-D')]);
+    assert.equal(cpe.hits.length, 1);
+    assert.deepEqual(results.map((r) => r.status), ['ok', 'ok', 'ok']);
+    assert.equal(results.filter((r) => r.deduplicated === true).length, 2);
     await store.close();
   });
 
