@@ -171,6 +171,9 @@ export const ConnectionRequestResultSchema = Type.Object(
     path: Type.Optional(Nullable(Type.Union(['http', 'udp', 'xmpp'].map((p) => Type.Literal(p)), { description: 'the path that reached the device' }))),
     confirmed: Type.Optional(Nullable(Type.Boolean({ description: 'a session start was seen after an unacknowledged (UDP) request' }))),
     elapsedMs: Type.Optional(Type.Integer()),
+    deduplicated: Type.Optional(
+      Type.Boolean({ description: 'another caller (this instance or another) had just asked for the same device: its outcome is reported, no second request was sent' }),
+    ),
     attempts: Type.Optional(
       Type.Array(
         Type.Object({

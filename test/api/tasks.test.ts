@@ -165,6 +165,18 @@ describe('POST /api/devices/{id}/tasks', () => {
     }
   });
 
+  it('says when the connection request was deduplicated (another caller had just asked)', async () => {
+    h.acs.connectionRequestResult = { status: 'ok', transport: 'http', httpStatus: 200, detail: 'deduplicated: the CPE accepted the request', deduplicated: true };
+    try {
+      const res = await h.call('POST', `${url}?connectionRequest=true`, { body: { type: 'reboot' } });
+      assert.equal(res.statusCode, 202);
+      assert.equal(res.json().connectionRequest.deduplicated, true);
+      assert.match(res.json().connectionRequest.detail, /^deduplicated:/);
+    } finally {
+      h.acs.connectionRequestResult = { status: 'ok', transport: 'http', httpStatus: 200, detail: 'ok' };
+    }
+  });
+
   it('refuses a wait above the configured maximum (400 naming wait)', async () => {
     const res = await h.call('POST', `${url}?wait=999999`, { body: { type: 'reboot' } });
     assert.equal(res.statusCode, 400);
