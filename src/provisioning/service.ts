@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { TaskPayload } from '../acs/tasks/schema.ts';
+import { isRelayedTask } from '../acs/cluster/relayed.ts';
 import type { AcsRequest, ParameterValueStruct } from '../cwmp/types.ts';
 import {
   StoreError,
@@ -304,6 +305,8 @@ export class ProvisioningService implements SessionHooks {
   attach(events: TaskEvents): void {
     const onTask = (task: Task) => {
       if (task.status !== 'done' && task.status !== 'failed') return;
+      // a change relayed from another instance: that instance sends the webhooks (once per cluster)
+      if (isRelayedTask(task)) return;
       const key = `${task.id}:${task.status}`;
       if (this.seenTaskNotices.has(key)) return;
       this.seenTaskNotices.add(key);

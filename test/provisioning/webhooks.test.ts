@@ -19,6 +19,7 @@ import {
 } from '../../src/provisioning/webhooks.ts';
 import type { Task } from '../../src/store/types.ts';
 import { makeFixture } from './fixtures.ts';
+import { markRelayed } from '../../src/acs/cluster/relayed.ts';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -170,7 +171,7 @@ describe('webhooks', () => {
 });
 
 describe('webhooks fed by the ACS and provisioning events', () => {
-  it('turns finished tasks into task.done / task.failed (+ fault) deliveries, once per status', async () => {
+  it('turns finished tasks into task.done / task.failed (+ fault) deliveries, once per status, not for relayed ones', async () => {
     const rx = new Receiver();
     await rx.start();
     const f = makeFixture({ webhooks: { baseDelayMs: 20, pollMs: 10 } });
@@ -187,6 +188,9 @@ describe('webhooks fed by the ACS and provisioning events', () => {
       acsEvents.emit('task', { ...base, status: 'done' });
       acsEvents.emit('task', { ...base, status: 'done' });
       acsEvents.emit('task', { ...base, id: '8', status: 'failed', faultCode: 9001, faultString: 'Request denied' });
+      // relayed from another instance (it sends the webhooks for its own changes): nothing here
+      acsEvents.emit('task', markRelayed({ ...base, id: '9', status: 'done' }));
+      acsEvents.emit('task', markRelayed({ ...base, id: '10', status: 'failed', faultCode: 9002, faultString: 'Internal error' }));
       await waitFor(() => rx.received.length >= 3);
       await new Promise((r) => setTimeout(r, 100));
       const events = rx.received.map((r) => JSON.parse(r.body) as { event: string; data: { taskId: string } });

@@ -19,6 +19,7 @@ import type { EventEmitter } from 'node:events';
 import type { Store, Task } from '../../store/types.ts';
 import type { AcsEventMap } from '../app.ts';
 import { openClusterLink, type ClusterLink } from './context.ts';
+import { isRelayedTask, markRelayed } from './relayed.ts';
 
 export type { ClusterChannels, ClusterLink } from './context.ts';
 
@@ -53,11 +54,10 @@ export interface TaskRelay {
 export async function startTaskRelay(options: TaskRelayOptions): Promise<TaskRelay> {
   const link = await openClusterLink({ url: options.url, store: options.store, namespace: options.namespace, onError: options.onError });
   const notifier = link.notifier;
-  // tasks this relay emitted itself: they came from elsewhere and must not be published back
-  const relayed = new WeakSet<Task>();
   const report = (err: unknown) => options.onError?.(err instanceof Error ? err : new Error(String(err)));
   const onLocal = (task: Task) => {
-    if (relayed.has(task)) return;
+    // tasks this relay emitted itself came from elsewhere and must not be published back
+    if (isRelayedTask(task)) return;
     notifier.publish('task.changed', { id: task.id, status: task.status }).catch(report);
   };
   let closed = false;
@@ -65,8 +65,7 @@ export async function startTaskRelay(options: TaskRelayOptions): Promise<TaskRel
     if (meta.fromSelf || closed) return;
     options.store.getTask(payload.id).then((task) => {
       if (!task || closed) return;
-      relayed.add(task);
-      options.events.emit('task', task);
+      options.events.emit('task', markRelayed(task));
     }, report);
   });
   options.events.on('task', onLocal);
