@@ -225,6 +225,8 @@ export const LOG_REDACT_PATHS = [
 /** The file holding the generated bootstrap token. */
 export const API_TOKEN_FILE = 'api-token';
 const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
+/** ensureApiToken's tries when instances starting at once keep taking the name first. */
+const MAX_TOKEN_ATTEMPTS = 3;
 /** waitForTask's database re-read period on a shared store. */
 const DEFAULT_TASK_POLL_MS = 1000;
 
@@ -257,17 +259,24 @@ export async function ensureApiToken(store: Store, dataDir: string, explicit?: s
     }
   }
   const hash = sha256Hex(token);
-  if (!(await store.findApiTokenByHash(hash))) {
+  for (let attempt = 1; !(await store.findApiTokenByHash(hash)); attempt++) {
     // A different bootstrap token than last time replaces it: the old one is revoked, and the new
     // one gets a name of its own (token names are unique: they are the audit actor).
     const existing = await store.listApiTokens();
     const taken = new Set(existing.map((t) => t.name));
     for (const t of existing) {
-      if (t.revokedAt === null && isBootstrapName(t.name)) await store.revokeApiToken(t.id);
+      // never this token: another instance starting at the same moment may have just stored it
+      if (t.revokedAt === null && t.hash !== hash && isBootstrapName(t.name)) await store.revokeApiToken(t.id);
     }
     let name = BOOTSTRAP_TOKEN_NAME;
     for (let n = 2; taken.has(name); n++) name = `${BOOTSTRAP_TOKEN_NAME}-${n}`;
-    await store.createApiToken({ name, role: 'admin', hash });
+    try {
+      await store.createApiToken({ name, role: 'admin', hash });
+    } catch (err) {
+      // Instances sharing a database that start together race here: the other one stored this
+      // token (or took the name) first. Look again.
+      if (!(err instanceof StoreError && err.code === 'conflict') || attempt >= MAX_TOKEN_ATTEMPTS) throw err;
+    }
   }
   return { token, generated };
 }
