@@ -18,6 +18,8 @@
  * Run: npm run bench -- sessions [--devices=N] [--concurrency=N] [--client=cpe|lean] [--duration=S]
  *      [--warmup=S] [--cpu-prof] (profiles the ACS and the load process during the last measurement:
  *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
+ *      [--acs-node-options="--max-semi-space-size=64 ..."] (Node/V8 options of the ACS child, e.g. a
+ *      deployment tuning to compare; space-separated)
  */
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
@@ -66,6 +68,8 @@ export async function run(argv: string[]): Promise<void> {
   const durationS = args.number('duration', DEFAULTS.durationS, true);
   const warmupS = args.number('warmup', DEFAULTS.warmupS, true);
   const profile = args.flag('cpu-prof');
+  const acsNodeOptions = (args.value('acs-node-options') ?? '').split(/\s+/).filter((o) => o !== '');
+  if (acsNodeOptions.some((o) => !o.startsWith('--'))) throw new Error(`--acs-node-options takes Node options (each starting with --), got "${acsNodeOptions.join(' ')}"`);
   console.log(`sessions: ${devices} registered devices, ${concurrency} sessions in flight, ${warmupS} s warm-up + ${durationS} s per measurement, clients: ${clients.join(', ')}`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
@@ -74,7 +78,8 @@ export async function run(argv: string[]): Promise<void> {
   const dataDir = tempDataDir('sessions');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
-  const acs = await startAcsChild({ dataDir });
+  if (acsNodeOptions.length > 0) console.log(`ACS node options: ${acsNodeOptions.join(' ')}`);
+  const acs = await startAcsChild({ dataDir }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   const figures: ClientFigures[] = [];
   let primeRate: number;
@@ -168,6 +173,7 @@ export async function run(argv: string[]): Promise<void> {
     devices,
     concurrency,
     durationS,
+    acsNodeOptions,
     cpuProfiles: profiles,
     machine,
     at: new Date().toISOString(),
