@@ -44,11 +44,20 @@ export async function run(argv: string[]): Promise<void> {
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
   const dataDir = tempDataDir('soak');
-  const acs = await startAcsChild({ dataDir });
+  const acs = await startAcsChild({ dataDir }, ['--expose-gc']);
+  const heap: { atS: number; acsHeapMiB: number }[] = [];
+  const t0 = Date.now();
   const load = await startLoadChild(deviceSet, true);
-  const sampler = new RssSampler({ acs, load }, SAMPLE_MS, (s) =>
-    console.log(`  ${String(Math.round(s.atMs / 1000)).padStart(5)} s  ACS ${mib(s.rss.acs)} MiB  fleet ${mib(s.rss.load)} MiB`),
-  );
+  const sampleHeap = async (): Promise<number | null> => {
+    const bytes = await acs.heapUsed().catch(() => null);
+    if (bytes !== null) heap.push({ atS: Math.round((Date.now() - t0) / 1000), acsHeapMiB: mib(bytes) });
+    return bytes;
+  };
+  const sampler = new RssSampler({ acs, load }, SAMPLE_MS, (s) => {
+    void sampleHeap().then((bytes) =>
+      console.log(`  ${String(Math.round(s.atMs / 1000)).padStart(5)} s  ACS ${mib(s.rss.acs)} MiB (live heap ${bytes === null ? '?' : mib(bytes)} MiB)  fleet ${mib(s.rss.load)} MiB`),
+    );
+  });
   let result;
   let cpu: Record<string, number>;
   try {
@@ -58,6 +67,7 @@ export async function run(argv: string[]): Promise<void> {
       runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan: { kind: 'rate', perSecond: rate, durationMs: minutes * MS_PER_MIN }, client }),
     ));
     await sampler.sample();
+    await sampleHeap();
   } finally {
     sampler.stop();
     await load.stop();
@@ -75,10 +85,16 @@ export async function run(argv: string[]): Promise<void> {
   const secondHalf = samples.filter((s) => s.atS >= last.atS / 2);
   const perMin = (key: 'acsMiB' | 'fleetMiB') => round(slope(secondHalf.map((s) => ({ x: s.atS / 60, y: s[key] }))), 2);
   const acsSlope = perMin('acsMiB');
+  const heapLast = heap[heap.length - 1]?.atS ?? 0;
+  const heapSlope = round(slope(heap.filter((h) => h.atS >= heapLast / 2).map((h) => ({ x: h.atS / 60, y: h.acsHeapMiB }))), 2);
+  const heapStats = heap.length
+    ? { start: heap[0].acsHeapMiB, end: heap[heap.length - 1].acsHeapMiB, max: Math.max(...heap.map((h) => h.acsHeapMiB)), slopeSecondHalfMiBPerMin: heapSlope }
+    : null;
   const fleetSlope = perMin('fleetMiB');
   printTable('resident memory (MiB)', ['process', 'start', 'end', 'max', 'slope, 2nd half (MiB/min)'], [
     ['ACS', first.acsMiB, last.acsMiB, Math.max(...samples.map((s) => s.acsMiB)), acsSlope],
     ['fleet (load process)', first.fleetMiB, last.fleetMiB, Math.max(...samples.map((s) => s.fleetMiB)), fleetSlope],
+    ...(heapStats ? [['ACS live JS heap (after GC)', heapStats.start, heapStats.end, heapStats.max, heapStats.slopeSecondHalfMiBPerMin]] : []),
   ]);
   console.log(`\n${result.ok} sessions ok, ${result.failed} failed, ${result.sessionsPerSec}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms; ${counts.sessions} session records stored`);
   emitResult('soak', {
@@ -93,6 +109,7 @@ export async function run(argv: string[]): Promise<void> {
     p50Ms: result.latencyMs.p50,
     p99Ms: result.latencyMs.p99,
     acsRssMiB: { start: first.acsMiB, end: last.acsMiB, max: Math.max(...samples.map((s) => s.acsMiB)), slopeSecondHalfMiBPerMin: acsSlope },
+    acsLiveHeapMiB: heapStats,
     fleetRssMiB: { start: first.fleetMiB, end: last.fleetMiB, max: Math.max(...samples.map((s) => s.fleetMiB)), slopeSecondHalfMiBPerMin: fleetSlope },
     acsCpuMsPerSession: cpuMsPer(cpu.acs, result.totalSessions),
     storedSessions: counts.sessions,

@@ -40,6 +40,7 @@ type ChildMessage = AnswerMessage | ReadyMessage | FailedMessage;
 
 /** Built-in commands every child answers. */
 const BUILTIN_RSS = '__rss';
+const BUILTIN_HEAP = '__heap';
 const BUILTIN_CPU = '__cpu';
 const BUILTIN_PROFILE_START = '__profileStart';
 const BUILTIN_PROFILE_STOP = '__profileStop';
@@ -92,10 +93,17 @@ export function readCpuSeconds(pid: number): number | null {
   }
 }
 
+/** Heap in use after a full collection when `gc` is exposed (`--expose-gc`), else as is. */
+function liveHeapBytes(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+  return process.memoryUsage().heapUsed;
+}
+
 /**
  * Runs in the CHILD: answers the parent's calls with `handlers`, after `ready()` resolved (its value
  * is sent to the parent as the ready info). `__exit` runs `onExit` then exits with code 0.
- * Built-ins: `__rss`, `__cpu`, `__profileStart`, `__profileStop` (file) and `__exit`.
+ * Built-ins: `__rss`, `__heap`, `__cpu`, `__profileStart`, `__profileStop` (file) and `__exit`.
  */
 export function serveChild(handlers: Record<string, ChildHandler>, ready: () => Promise<unknown> | unknown, onExit?: () => Promise<void> | void): void {
   if (!process.send) throw new Error('serveChild must run in a forked child (no IPC channel)');
@@ -106,6 +114,7 @@ export function serveChild(handlers: Record<string, ChildHandler>, ready: () => 
       try {
         let value: unknown;
         if (raw.cmd === BUILTIN_RSS) value = process.memoryUsage().rss;
+        else if (raw.cmd === BUILTIN_HEAP) value = liveHeapBytes();
         else if (raw.cmd === BUILTIN_PROFILE_START) value = await startProfiler();
         else if (raw.cmd === BUILTIN_PROFILE_STOP) value = await stopProfiler(raw.arg as string);
         else if (raw.cmd === BUILTIN_CPU) {
@@ -240,6 +249,14 @@ export class BenchChild<Info = unknown> {
   /** Resident memory in bytes (from /proc, else asked from the child). */
   async rss(): Promise<number> {
     return readRssBytes(this.pid) ?? (await this.call<number>(BUILTIN_RSS));
+  }
+
+  /**
+   * The child's JavaScript heap in use, in bytes: after a full garbage collection when the child
+   * runs with `--expose-gc` (then it is the live heap, the figure that shows a leak), else as is.
+   */
+  heapUsed(): Promise<number> {
+    return this.call<number>(BUILTIN_HEAP);
   }
 
   /**

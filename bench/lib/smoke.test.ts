@@ -100,8 +100,10 @@ test('every benchmark runs at a tiny size and ends with its JSON line', { timeou
 
   await t.test('soak', () => {
     const r = lastJson(soak);
-    hasKeys(r, ['acsRssMiB', 'fleetRssMiB', 'samples', 'sessionsOk', 'machine']);
+    hasKeys(r, ['acsRssMiB', 'acsLiveHeapMiB', 'fleetRssMiB', 'samples', 'sessionsOk', 'machine']);
     assert.ok((r.samples as unknown[]).length >= 2);
+    const heap = r.acsLiveHeapMiB as { start: number; end: number };
+    assert.ok(heap.start > 0 && heap.end > 0, JSON.stringify(heap));
     assert.ok((r.sessionsOk as number) > 0);
     assert.equal(r.failed, 0);
   });
