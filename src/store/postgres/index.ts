@@ -72,7 +72,10 @@ import {
   Params,
   TYPE_PARSERS,
   checkSchemaName,
+  finalTransactionError,
+  inTransaction,
   isRetryableTransactionError,
+  MAX_TRANSACTION_ATTEMPTS,
   isoParam,
   jsonParam,
   numericId,
@@ -109,7 +112,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Idle pooled connections are closed after this long. */
 const IDLE_TIMEOUT_MS = 30_000;
 /** A transaction that hits a deadlock or serialization failure is run again up to this many times. */
-const MAX_TRANSACTION_ATTEMPTS = 3;
 /** acquireSessionLock re-reads when the holder vanished between its two statements, at most this often. */
 const MAX_LOCK_ATTEMPTS = 5;
 
@@ -580,32 +582,8 @@ export class PostgresStore implements Store {
    * Runs `fn` in a transaction on one pooled connection: commits when it resolves, rolls back when
    * it throws (and runs it again after a deadlock/serialization failure).
    */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw toStoreError(err);
-      }
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackErr) {
-          // The connection is unusable: make the pool drop it instead of reusing it.
-          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-        }
-        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalError(err);
-      } finally {
-        client.release(broken);
-      }
-    }
+  private transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, fn);
   }
 
   /** Runs a single-statement write, again after a deadlock/serialization failure. */
@@ -614,7 +592,7 @@ export class PostgresStore implements Store {
       try {
         return await fn();
       } catch (err) {
-        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalError(err);
+        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalTransactionError(err);
       }
     }
   }
@@ -1081,10 +1059,6 @@ export class PostgresStore implements Store {
 }
 
 /** The error to give the caller once retries are over: a lasting deadlock is a `conflict`. */
-function finalError(err: unknown): unknown {
-  if (isRetryableTransactionError(err)) return new StoreError('conflict', `concurrent writes kept conflicting: ${(err as Error).message}`);
-  return toStoreError(err);
-}
 
 /**
  * The numeric id in an id-cursor.

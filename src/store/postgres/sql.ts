@@ -180,3 +180,47 @@ export function redactUrl(url: string): string {
     return 'postgres://(unparsable url)';
   }
 }
+
+/** How often a transaction is tried when it keeps hitting deadlocks or serialization failures. */
+export const MAX_TRANSACTION_ATTEMPTS = 3;
+
+/** The error a caller sees once retrying is over: `conflict` for contention, else `toStoreError`. */
+export function finalTransactionError(err: unknown): unknown {
+  if (isRetryableTransactionError(err)) return new StoreError('conflict', `concurrent writes kept conflicting: ${(err as Error).message}`);
+  return toStoreError(err);
+}
+
+/**
+ * Runs `fn` in a transaction on one connection of `pool`: commits when it resolves, rolls back when
+ * it throws, and runs it again (at most MAX_TRANSACTION_ATTEMPTS times) after a deadlock or
+ * serialization failure. A connection whose ROLLBACK fails is dropped from the pool.
+ * @returns what `fn` resolved.
+ * @throws StoreError (`unavailable`, `conflict`, ...) for expected failures, else `fn`'s error.
+ */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        // The connection is unusable: make the pool drop it instead of reusing it.
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+      }
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalTransactionError(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+}

@@ -23,7 +23,7 @@
 import pg from 'pg';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import { PgNotifier, type ChannelMap } from '../postgres/notify.ts';
-import { MAX_CHAR, Params, checkSchemaName, isRetryableTransactionError, numericId, redactUrl, statementName, toStoreError } from '../postgres/sql.ts';
+import { MAX_CHAR, Params, checkSchemaName, inTransaction, numericId, redactUrl, statementName, toStoreError } from '../postgres/sql.ts';
 import { StoreError, type IsoTimestamp } from '../types.ts';
 import { ChangeListeners } from './changes.ts';
 import { PgFileContentStore } from './pg-content.ts';
@@ -125,7 +125,6 @@ interface ProvisioningChannels extends ChannelMap {
 const DEFAULT_POOL_SIZE = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
-const MAX_TRANSACTION_ATTEMPTS = 3;
 /** unique_violation (on the schema catalog) and duplicate_schema: the schema was just created by another. */
 const SCHEMA_EXISTS_CODES = new Set(['23505', '42P06']);
 
@@ -251,32 +250,9 @@ export class PostgresProvisioningStore implements ProvisioningStore {
   }
 
   /** Runs `fn` in a transaction (again after a deadlock/serialization failure). */
-  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     this.open();
-    for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw toStoreError(err);
-      }
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
-          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-        });
-        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) {
-          throw isRetryableTransactionError(err) ? new StoreError('conflict', `concurrent writes kept conflicting: ${(err as Error).message}`) : toStoreError(err);
-        }
-      } finally {
-        client.release(broken);
-      }
-    }
+    return inTransaction(this.pool, fn);
   }
 
   /**
