@@ -46,6 +46,10 @@ import { openSqliteStore } from '../store/sqlite/index.ts';
 import { isPostgresUrl, openStore } from '../store/index.ts';
 import { startTaskRelay } from './cluster/task-relay.ts';
 import { ConnectionRequester, HttpConnectionRequestTransport, type ConnectionRequestResult } from './connection-request.ts';
+import { ConnectionRequestGate } from './cluster/cr-gate.ts';
+import { clusterOf } from './cluster/context.ts';
+import { clusterSessionWatcher } from './cluster/session-watch.ts';
+import { sessionWatcherFromEvents } from './nat/requester.ts';
 import { SessionEngine, type EngineOptions } from './session/engine.ts';
 import type { EngineNotice } from './session/state.ts';
 import { CwmpService, type CwmpServiceOptions } from './http/cwmp-server.ts';
@@ -385,10 +389,22 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
       }
     };
     const service = new CwmpService({ ...options.sessions, engine, auth, logger: engineLogger, onNotices: publish });
+    // Connection requests sent once: a claim per device ends when the device's session starts,
+    // seen at once through this instance's session events (and the database on a shared store) -
+    // a claim outliving a short session would swallow the next request.
+    const link = clusterOf(store);
+    const localSessions = sessionWatcherFromEvents(events);
+    const gate = new ConnectionRequestGate({
+      store,
+      link,
+      watchSession: link ? clusterSessionWatcher(localSessions, link) : localSessions,
+      onError: (err) => logger.warn({ err: err.message }, 'connection request claim'),
+    });
+    closers.push(() => gate.close());
     const requester = new ConnectionRequester(
       store,
       [new HttpConnectionRequestTransport({ timeoutMs: options.connectionRequest?.timeoutMs })],
-      { defaultUsername: options.connectionRequest?.username ?? null, defaultPassword: options.connectionRequest?.password ?? null },
+      { defaultUsername: options.connectionRequest?.username ?? null, defaultPassword: options.connectionRequest?.password ?? null, gate },
     );
     // NAT traversal: with it, connection requests try HTTP, then a signed UDP datagram from the
     // STUN server's socket (src/acs/nat/requester.ts); without it, HTTP only.

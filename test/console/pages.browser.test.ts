@@ -182,6 +182,8 @@ describe('console pages in chromium (seeded devices)', { skip: unavailable ?? fa
     await page.getByRole('link', { name: 'Devices' }).first().focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Devices' }).waitFor();
+    // focus moves in an effect after the page rendered: wait for it (a few seconds at most)
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H1', null, { timeout: 5000 }).catch(() => undefined);
     assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus moves to the new page');
     // Select a device and open the delete dialog with the keyboard; Escape cancels it.
     await page.getByLabel(`Select ${seededId(5)}`).focus();
