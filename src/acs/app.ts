@@ -514,6 +514,10 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
                 }, taskPollMs);
           events.on('task', onTask);
           signal?.addEventListener('abort', onAbort);
+          if (signal?.aborted) {
+            void finish();
+            return;
+          }
           // it may already be final (subscribe first, then read: no gap)
           store.getTask(taskId).then(
             (t) => {

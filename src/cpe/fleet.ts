@@ -13,7 +13,7 @@ import { ConnectionRequestServer } from './connection-request-server.ts';
 import type { CwmpVersion } from '../cwmp/types.ts';
 import { RealScheduler, type Scheduler } from './scheduler.ts';
 import type { SessionResult } from './session.ts';
-import { PooledAgentSource } from './transport.ts';
+import { FreshAgentSource, PooledAgentSource } from './transport.ts';
 import { UdpConnectionRequestEndpoint } from './udp-endpoint.ts';
 
 export interface FleetOptions {
@@ -45,6 +45,12 @@ export interface FleetOptions {
   cwmpVersion?: CwmpVersion;
   ca?: string | Buffer;
   responseTimeoutMs?: number;
+  /**
+   * Default true: a finished session hands its open TCP connection to the next device's session
+   * (fewer connections for load tests). false: every session opens its own connection, as real
+   * devices do - what a connection-balancing load balancer in front of several ACS needs to see.
+   */
+  shareConnections?: boolean;
   scheduler?: Scheduler;
   log?(serial: string, level: LogLevel, message: string): void;
 }
@@ -86,7 +92,8 @@ export class Fleet {
   readonly agents: CpeAgent[] = [];
   readonly crServer: ConnectionRequestServer;
   readonly udp: UdpConnectionRequestEndpoint | null;
-  private readonly pool: PooledAgentSource;
+  private readonly pool: PooledAgentSource | null;
+  private readonly agentSource: PooledAgentSource | FreshAgentSource;
   private readonly gate: SessionGate;
   private readonly scheduler: Scheduler;
   private readonly latencies = new Float64Array(LATENCY_WINDOW);
@@ -104,7 +111,8 @@ export class Fleet {
     this.scheduler = o.scheduler ?? new RealScheduler();
     this.crServer = new ConnectionRequestServer({ listenHost: o.host ?? '0.0.0.0', advertisedHost: o.advertisedHost, port: o.connPort });
     this.udp = o.udpPort === undefined ? null : new UdpConnectionRequestEndpoint({ port: o.udpPort, listenHost: o.host ?? '0.0.0.0', advertisedHost: o.advertisedHost });
-    this.pool = new PooledAgentSource(o.ca);
+    this.pool = o.shareConnections === false ? null : new PooledAgentSource(o.ca);
+    this.agentSource = this.pool ?? new FreshAgentSource(o.ca);
     this.gate = new SessionGate(o.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
@@ -117,7 +125,7 @@ export class Fleet {
       random: Math.random,
       connectionRequests: this.crServer,
       udp: this.udp ?? undefined,
-      agents: this.pool,
+      agents: this.agentSource,
       gate: this.gate,
       ca: this.o.ca,
       log: this.o.log,
@@ -162,7 +170,7 @@ export class Fleet {
     await Promise.all(this.agents.map((a) => a.stop()));
     await this.crServer.close();
     await this.udp?.close();
-    this.pool.destroy();
+    this.pool?.destroy();
   }
 
   private record(r: SessionResult): void {

@@ -35,6 +35,8 @@ export class FakeAcs implements AcsControl {
   readonly connectionRequests: string[] = [];
   /** Waits that ended because the caller aborted them (client gone). */
   abortedWaits = 0;
+  /** Waits begun. */
+  waitsStarted = 0;
   resultFor: (task: Task) => JsonValue = (task) => ({ echo: task.type });
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -61,6 +63,7 @@ export class FakeAcs implements AcsControl {
   }
 
   async waitForTask(taskId: string, options: { timeoutMs: number; signal?: AbortSignal }): Promise<Task | null> {
+    this.waitsStarted++;
     const current = await this.store.getTask(taskId);
     if (!current || FINAL_TASK_STATUSES.includes(current.status)) return current;
     return new Promise((resolve) => {
@@ -80,6 +83,7 @@ export class FakeAcs implements AcsControl {
       const timer = setTimeout(finish, options.timeoutMs);
       this.events.on('task', onTask);
       options.signal?.addEventListener('abort', onAbort);
+      if (options.signal?.aborted) onAbort();
     });
   }
 

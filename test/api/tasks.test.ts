@@ -189,6 +189,7 @@ describe('POST /api/devices/{id}/tasks', () => {
     try {
       const { port } = h.app.server.address() as AddressInfo;
       const before = h.acs.abortedWaits;
+      const waitsBefore = h.acs.waitsStarted;
       await new Promise<void>((resolve) => {
         const req = httpRequest({
           host: '127.0.0.1',
@@ -199,10 +200,15 @@ describe('POST /api/devices/{id}/tasks', () => {
         });
         req.on('error', () => resolve());
         req.end(JSON.stringify({ type: 'reboot' }));
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 100);
+        // disconnect once the server is waiting (a loaded machine may take a while to get there)
+        const started = Date.now();
+        const poll = setInterval(() => {
+          if (h.acs.waitsStarted > waitsBefore || Date.now() - started > 3000) {
+            clearInterval(poll);
+            req.destroy();
+            resolve();
+          }
+        }, 5);
       });
       const deadline = Date.now() + 2000;
       while (h.acs.abortedWaits === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -105,7 +105,7 @@ test('three ACS processes on one PostgreSQL database behave as one ACS', { timeo
 
     proxy = new RoundRobinProxy(backends);
     const acsUrl = await proxy.listen();
-    fleet = new Fleet({ acsUrl, count: DEVICES, models: MODELS, connPort: 0, host: '127.0.0.1', serialBase: SERIAL_BASE, spreadMs: 3000, periodicInterval: 15, concurrency: 16 });
+    fleet = new Fleet({ acsUrl, count: DEVICES, models: MODELS, connPort: 0, host: '127.0.0.1', serialBase: SERIAL_BASE, spreadMs: 3000, periodicInterval: 15, concurrency: 16, shareConnections: false });
     await fleet.start();
     const ids = Array.from({ length: DEVICES }, (_, i) => deviceIdOf(i));
     await until('every device to have had a session', DEVICE_WAIT_MS, async () => {

@@ -98,6 +98,9 @@ async function waitForTask(ctx: ApiContext, task: Task, waitMs: number, reply: F
   const abort = new AbortController();
   const onClose = () => abort.abort();
   reply.raw.once('close', onClose);
+  // the client may have gone before the listener was attached (its 'close' already happened)
+  const socket = reply.raw.socket;
+  if (!socket || socket.destroyed) abort.abort();
   try {
     return (await ctx.acs.waitForTask(task.id, { timeoutMs: waitMs, signal: abort.signal })) ?? task;
   } finally {
