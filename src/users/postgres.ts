@@ -9,15 +9,14 @@
  * usernames are unique case-insensitively (a unique index on lower(username)), a taken name is a
  * `conflict`, timestamps go in and out as ISO strings.
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { newId } from './ids.ts';
 import { StoreError, type IsoTimestamp } from '../store/types.ts';
 import { migratePart, type PartMigration } from '../acs/cluster/pg-migrate.ts';
 import type { ConsoleSession, NewConsoleSession, NewUser, SessionEndReason, User, UserPatch, UserRole, UserStore, UserWithSecret } from './types.ts';
 import type { LoginThrottleBackend, ThrottleOptions } from './throttle.ts';
 
 /** Random bytes in generated ids (as sqlite.ts). */
-const ID_BYTES = 8;
 const POOL_SIZE = 3;
 /** PostgreSQL's unique_violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -138,10 +137,6 @@ function toSession(row: SessionRow): ConsoleSession {
     endedAt: isoOrNull(row.ended_at),
     endReason: row.end_reason as SessionEndReason | null,
   };
-}
-
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(ID_BYTES).toString('hex')}`;
 }
 
 /** `UserStore` on PostgreSQL. Create it with `openPostgresUserStore`. */

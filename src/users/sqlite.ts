@@ -7,7 +7,7 @@
  * them. Tests pass `file: ':memory:'`.
  */
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
+import { newId } from './ids.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StoreError, type IsoTimestamp } from '../store/types.ts';
@@ -27,7 +27,6 @@ import type {
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
 const BUSY_TIMEOUT_MS = 5000;
 /** Random bytes in generated ids. */
-const ID_BYTES = 8;
 
 export interface SqliteUserStoreOptions {
   /** Data directory (the file is `switchboard.sqlite`, shared with the core store). */
@@ -150,10 +149,6 @@ function toSession(row: SessionRow): ConsoleSession {
     endedAt: row.ended_at,
     endReason: row.end_reason as SessionEndReason | null,
   };
-}
-
-function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(ID_BYTES).toString('hex')}`;
 }
 
 /** `UserStore` on one SQLite file. Create it with `openSqliteUserStore`. */

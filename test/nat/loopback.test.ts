@@ -17,20 +17,11 @@ import { ConnectionRequestServer } from '../../src/cpe/connection-request-server
 import { RealScheduler } from '../../src/cpe/scheduler.ts';
 import { UdpConnectionRequestEndpoint } from '../../src/cpe/udp-endpoint.ts';
 import { loadProfile } from '../../src/datamodel/model.ts';
+import { until } from '../helpers/until.ts';
 
 const TOKEN = 'sb_loopback_nat_token';
 const CR = { username: 'lb-cr', password: 'lb-cr-secret' };
 const PROVISION_MS = 30_000;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('NAT wiring end to end on loopback (real ACS, real CPE agent)', () => {
   let dir: string;

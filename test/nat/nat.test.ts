@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { buildUdpConnectionRequest, randomCnonce } from '../../src/cwmp/udp-connection-request.ts';
 import { createNatTopology, listNamespaces, netnsSupport, type NatTopology, type NsProcess } from '../helpers/netns.ts';
+import { until } from '../helpers/until.ts';
 
 const support = netnsSupport();
 const skip = support.ok ? false : `skipped: ${support.reason}`;
@@ -56,16 +57,6 @@ interface Binding {
   port: number;
   integrity: boolean;
   connectionRequestBinding: boolean;
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('TR-111 through a real NAT (network namespaces)', { skip }, () => {

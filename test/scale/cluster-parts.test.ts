@@ -33,6 +33,7 @@ import { findTestDatabase } from '../../src/store/postgres/test-server.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import type { ScaleAcsConfig, ScaleAcsInfo } from './acs-child.ts';
 import { informSession } from './cwmp-client.ts';
+import { until } from '../helpers/until.ts';
 
 const CHILD = new URL('./acs-child.ts', import.meta.url);
 const INSTANCES = 3;
@@ -44,16 +45,6 @@ const PROVISION_MS = 30_000;
 
 const db = await findTestDatabase();
 const skip = db.kind === 'unavailable' && !process.env.CI ? db.reason : false;
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface SseEvent {
   event: string;

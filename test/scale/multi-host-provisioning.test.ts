@@ -29,6 +29,7 @@ import { RealScheduler } from '../../src/cpe/scheduler.ts';
 import { loadProfile } from '../../src/datamodel/model.ts';
 import { openStore } from '../../src/store/index.ts';
 import { findTestDatabase } from '../../src/store/postgres/test-server.ts';
+import { until } from '../helpers/until.ts';
 
 const TOKEN = 'sb_multi-host-provisioning-0123456789abcdef';
 const CR_USER = 'cr';
@@ -40,16 +41,6 @@ const NEW_VERSION = '1.0.10.0';
 const PAYLOAD_BYTES = 600_000;
 const ROLLOUT_WAIT_MS = 20_000;
 const SAMPLE_MS = 20;
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | false | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('two ACS hosts on one PostgreSQL database share presets, files and rollout limits', { timeout: 60_000 }, async (t) => {
   const db = await findTestDatabase();

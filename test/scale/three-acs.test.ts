@@ -27,6 +27,7 @@ import { openStore, type SessionRecord, type Store } from '../../src/store/index
 import type { ScaleAcsConfig, ScaleAcsInfo } from './acs-child.ts';
 import { RoundRobinProxy } from './proxy.ts';
 import { informSession } from './cwmp-client.ts';
+import { until } from '../helpers/until.ts';
 
 const CHILD = new URL('./acs-child.ts', import.meta.url);
 const INSTANCES = 3;
@@ -52,14 +53,6 @@ async function allSessions(store: Store, deviceId: string): Promise<SessionRecor
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return out;
-}
-
-async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 test('three ACS processes on one PostgreSQL database behave as one ACS', { timeout: 300_000 }, async (t) => {
