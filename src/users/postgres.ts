@@ -4,7 +4,7 @@
  * session (its expiry, its end) is seen by all of them.
  *
  * The tables (`console_users`, `console_sessions`, versions in `console_schema_migrations`) sit in
- * the core store's schema, migrated under an advisory lock (src/acs/cluster/pg-migrate.ts) so that
+ * the core store's schema, migrated under an advisory lock (src/store/postgres/part-migrations.ts) so that
  * instances starting together on an empty database do not race. Same semantics as sqlite.ts:
  * usernames are unique case-insensitively (a unique index on lower(username)), a taken name is a
  * `conflict`, timestamps go in and out as ISO strings.
@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { newId } from './ids.ts';
 import { StoreError, type IsoTimestamp } from '../store/types.ts';
-import { migratePart, type PartMigration } from '../acs/cluster/pg-migrate.ts';
+import { migratePart, type PartMigration } from '../store/postgres/part-migrations.ts';
 import type { ConsoleSession, NewConsoleSession, NewUser, SessionEndReason, User, UserPatch, UserRole, UserStore, UserWithSecret } from './types.ts';
 import type { LoginThrottleBackend, ThrottleOptions } from './throttle.ts';
 

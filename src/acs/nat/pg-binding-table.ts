@@ -10,10 +10,10 @@
  * Writes never go backwards: an upsert only replaces a row whose `refreshed_at` is not newer, so a
  * late batch of refreshes from an instance the device has left cannot take the binding back.
  * The table sits beside the core tables (the core store's schema), versioned in
- * `nat_schema_migrations` and migrated once across instances (src/acs/cluster/pg-migrate.ts).
+ * `nat_schema_migrations` and migrated once across instances (src/store/postgres/part-migrations.ts).
  */
 import type pg from 'pg';
-import { migratePart, type PartMigration } from '../cluster/pg-migrate.ts';
+import { migratePart, type PartMigration } from '../../store/postgres/part-migrations.ts';
 import type { NatBindingRecord, NatBindingTable } from './binding-table.ts';
 
 /** Never edit a shipped migration: add one. */

@@ -3,7 +3,7 @@
  * the same schema), versioned in their own table `prov_schema_migrations`.
  *
  * Several ACS instances may start at once against one database: the migrations run through the
- * cluster's `migratePart` (src/acs/cluster/pg-migrate.ts): under an advisory lock keyed by schema
+ * the shared `migratePart` (src/store/postgres/part-migrations.ts): under an advisory lock keyed by schema
  * and part, the first instance migrates and the others find nothing left to do; each migration runs
  * in one transaction with its record, so an instance killed while migrating leaves nothing half-done.
  *
@@ -16,7 +16,7 @@
  * Never edit a shipped migration: add a new one.
  */
 import type pg from 'pg';
-import { migratePart, type PartMigration } from '../../acs/cluster/pg-migrate.ts';
+import { migratePart, type PartMigration } from '../postgres/part-migrations.ts';
 
 /** The migration part: versions in `prov_schema_migrations`, as in the SQLite backend. */
 const PROVISIONING_PART = 'prov';
