@@ -3,14 +3,21 @@
  * memory of the ACS and of the load process (the simulated fleet) is sampled every 10 s. Memory is
  * flat when the end RSS is close to the start RSS and the slope over the second half is ~0.
  *
- * Run: npm run bench -- soak [--minutes=N] [--devices=N] [--rate=SESSIONS_PER_S] [--concurrency=N]
- * (defaults: 10 minutes, 10,000 devices, 200 sessions/s, at most 100 in flight)
+ * What may grow: SQLite's page cache, up to its bound (64 MiB unless `--sqlite-cache-mib`), while
+ * the database grows; the table shows the bound and the database size at the end. A run with a
+ * small bound tells that growth apart from anything else.
+ *
+ * Run: npm run bench -- soak [--minutes=N] [--devices=N] [--rate=SESSIONS_PER_S] [--concurrency=N] [--sqlite-cache-mib=N]
+ * (defaults: 10 minutes, 10,000 devices, 200 sessions/s, at most 100 in flight, the ACS's 64 MiB cache)
  */
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
 import { RssSampler } from './lib/child.ts';
 import { clientArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_CACHE_MIB, SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
 
 const DEFAULTS = { minutes: 10, devices: 10_000, rate: 200, concurrency: 100 } as const;
 const SAMPLE_MS = 10_000;
@@ -40,11 +47,12 @@ export async function run(argv: string[]): Promise<void> {
   const devices = args.number('devices', DEFAULTS.devices);
   const rate = args.number('rate', DEFAULTS.rate, true);
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
+  const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
   console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
   const dataDir = tempDataDir('soak');
-  const acs = await startAcsChild({ dataDir }, ['--expose-gc']);
+  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB }, ['--expose-gc']);
   const heap: { atS: number; acsHeapMiB: number }[] = [];
   const t0 = Date.now();
   const load = await startLoadChild(deviceSet, true);
@@ -74,8 +82,10 @@ export async function run(argv: string[]): Promise<void> {
     await acs.stop();
   }
   let counts;
+  let dbMiB = 0;
   try {
     counts = sqliteCounts(dataDir);
+    dbMiB = mib(statSync(join(dataDir, SQLITE_FILE_NAME)).size);
   } finally {
     removeDir(dataDir);
   }
@@ -96,7 +106,8 @@ export async function run(argv: string[]): Promise<void> {
     ['fleet (load process)', first.fleetMiB, last.fleetMiB, Math.max(...samples.map((s) => s.fleetMiB)), fleetSlope],
     ...(heapStats ? [['ACS live JS heap (after GC)', heapStats.start, heapStats.end, heapStats.max, heapStats.slopeSecondHalfMiBPerMin]] : []),
   ]);
-  console.log(`\n${result.ok} sessions ok, ${result.failed} failed, ${result.sessionsPerSec}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms; ${counts.sessions} session records stored`);
+  console.log(`\nSQLite page cache bound ${cacheMiB} MiB; database file at the end ${dbMiB} MiB`);
+  console.log(`${result.ok} sessions ok, ${result.failed} failed, ${result.sessionsPerSec}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms; ${counts.sessions} session records stored`);
   emitResult('soak', {
     bench: 'soak',
     minutes,
@@ -113,6 +124,8 @@ export async function run(argv: string[]): Promise<void> {
     fleetRssMiB: { start: first.fleetMiB, end: last.fleetMiB, max: Math.max(...samples.map((s) => s.fleetMiB)), slopeSecondHalfMiBPerMin: fleetSlope },
     acsCpuMsPerSession: cpuMsPer(cpu.acs, result.totalSessions),
     storedSessions: counts.sessions,
+    sqliteCacheMiB: cacheMiB,
+    databaseMiB: dbMiB,
     samples,
     client,
     machine,

@@ -23,6 +23,8 @@ export interface AcsChildConfig {
   api?: boolean;
   apiToken?: string;
   logLevel?: string;
+  /** SQLite page cache bound (MiB); default the ACS's. */
+  sqliteCacheMiB?: number;
 }
 
 export interface AcsChildInfo {
@@ -107,6 +109,7 @@ serveChild(
       httpPort: config.api ? 0 : null,
       host: '127.0.0.1',
       apiToken: config.apiToken,
+      sqliteCacheMiB: config.sqliteCacheMiB,
       logger: pino({ level: config.logLevel ?? 'warn' }),
     });
     return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, startMs: Math.round(performance.now() - t0) };

@@ -140,6 +140,8 @@ export interface AcsOptions {
    * relay still uses it. Throws at start for another kind of URL.
    */
   database?: string;
+  /** SQLite page cache bound (MiB, default 64); SQLite only. */
+  sqliteCacheMiB?: number;
   /** Multi-instance knobs (only used with a PostgreSQL database). */
   cluster?: {
     /** LISTEN/NOTIFY channel namespace (default `switchboard`); instances must agree. */
@@ -333,7 +335,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
   if (options.database !== undefined && !isPostgresUrl(options.database)) {
     throw new Error(`database must be a postgres:// URL, got ${JSON.stringify(options.database.replace(/\/\/[^@/]*@/, '//***@'))}`);
   }
-  const store = options.store ?? (options.database ? await openStore({ kind: 'postgres', url: options.database }) : openSqliteStore({ dataDir }));
+  const store = options.store ?? (options.database ? await openStore({ kind: 'postgres', url: options.database }) : openSqliteStore({ dataDir, cacheMiB: options.sqliteCacheMiB }));
   const shared = options.database !== undefined || store.name.startsWith('postgres');
   const closers: (() => Promise<void>)[] = [async () => store.close()];
   let generatedTokenFile: string | null = null;

@@ -42,6 +42,7 @@ export interface AcsCliOptions extends NatCliOptions {
   workers?: string;
   /** Base URL of file downloads as devices reach this ACS (provisioning `fileBaseUrl`). */
   publicUrl?: string;
+  sqliteCacheMib: string;
 }
 
 /** A bad command line: printed as `switchboard: <message>`, exit status 1. */
@@ -89,6 +90,7 @@ export function registerAcs(program: Command): void {
     .addOption(env('--database <url>', 'PostgreSQL URL (default: SQLite in the data directory)', 'SWITCHBOARD_DATABASE_URL'))
     .addOption(env('--workers <n>', 'ACS processes sharing the ports: a number or auto (= CPU cores); >1 needs --database', 'SWITCHBOARD_WORKERS', '1'))
     .addOption(env('--public-url <url>', 'base URL devices download files from (the HTTP port as devices reach it; default: the listen address)', 'SWITCHBOARD_PUBLIC_URL'))
+    .addOption(env('--sqlite-cache-mib <n>', 'most memory the SQLite page cache may take, in MiB (SQLite only)', 'SWITCHBOARD_SQLITE_CACHE_MIB', '64'))
     .addOption(env('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent', 'SWITCHBOARD_LOG_LEVEL', 'info'))
     .action(async (opts: AcsCliOptions) => {
       await runAcs(opts);
@@ -229,6 +231,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new AcsUsageError('--tls-cert and --tls-key go together');
   const { isPostgresUrl } = await import('../store/index.ts');
   if (opts.database !== undefined && !isPostgresUrl(opts.database)) throw new AcsUsageError('--database must be a postgres:// or postgresql:// URL');
+  const sqliteCacheMiB = positive('sqlite-cache-mib', opts.sqliteCacheMib);
   const fileBaseUrl = opts.publicUrl === undefined ? undefined : publicUrl(opts.publicUrl);
   const workers = await parseWorkers(opts.workers ?? '1', opts.database);
   const cluster = (await import('node:cluster')).default;
@@ -266,6 +269,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   const acs = await startAcs({
     database: opts.database,
     dataDir: opts.dataDir,
+    sqliteCacheMiB,
     cwmpPort,
     httpPort,
     host: opts.host,

@@ -60,4 +60,26 @@ describe('SQLite backend specifics', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('bounds the page cache at 64 MiB or the given size, and refuses a size that is not a whole number of MiB', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-sqlite-'));
+    try {
+      const byDefault = openSqliteStore({ file: join(dir, 'a.sqlite') });
+      assert.equal(byDefault.connection.pragma('cache_size', { simple: true }), -64 * 1024);
+      await byDefault.close();
+      const small = openSqliteStore({ file: join(dir, 'b.sqlite'), cacheMiB: 4 });
+      assert.equal(small.connection.pragma('cache_size', { simple: true }), -4 * 1024);
+      await small.commitSession({ at: '2025-01-01T00:00:00.000Z', device: { id: '000B82-HT502-A', manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: 'A' } });
+      await small.close();
+      for (const cacheMiB of [0, 1.5, -2]) {
+        assert.throws(() => openSqliteStore({ file: join(dir, 'b.sqlite'), cacheMiB }), /cache size must be a whole number of MiB/);
+      }
+      // the refused opens changed nothing
+      const again = openSqliteStore({ file: join(dir, 'b.sqlite') });
+      assert.equal((await again.getDevice('000B82-HT502-A'))?.serialNumber, 'A');
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -135,7 +135,7 @@ describe('startAcs', () => {
 describe('switchboard acs options', () => {
   const base: AcsCliOptions = {
     dataDir: './never-created', cwmpPort: '7547', httpPort: '7557', host: '127.0.0.1', tlsPort: '7548',
-    cpeAuth: 'none', sessionTimeout: '30', maxSessions: '100', logLevel: 'info',
+    cpeAuth: 'none', sessionTimeout: '30', maxSessions: '100', logLevel: 'info', sqliteCacheMib: '64',
   };
   for (const [change, message] of [
     [{ cwmpPort: '70000' }, /--cwmp-port must be a port number/],
@@ -145,6 +145,8 @@ describe('switchboard acs options', () => {
     [{ tlsCert: 'cert.pem' }, /--tls-cert and --tls-key go together/],
     [{ sessionTimeout: '0' }, /--session-timeout must be a positive integer/],
     [{ logLevel: 'loud' }, /unknown --log-level/],
+    [{ sqliteCacheMib: '0' }, /--sqlite-cache-mib must be a positive integer/],
+    [{ sqliteCacheMib: 'lots' }, /--sqlite-cache-mib must be a positive integer/],
   ] as const) {
     it(`refuses ${JSON.stringify(change)} before starting anything`, async () => {
       await assert.rejects(runAcs({ ...base, ...change }), (err: unknown) => err instanceof AcsUsageError && message.test(err.message));

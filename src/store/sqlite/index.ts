@@ -94,6 +94,8 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** Group commit of hot-path writes (default true); false = one transaction per write. */
   groupCommit?: boolean;
+  /** Most memory SQLite's page cache may take (MiB, default 64): the part of the ACS's memory that grows with the database. */
+  cacheMiB?: number;
   /**
    * WAL checkpoints on a worker thread (checkpointer.ts) instead of inside the COMMITs of the
    * store's connection. Default for a file: started after the 100th group commit (a store that
@@ -392,6 +394,8 @@ const DRIVER_PROBE_LIMIT = 10_000;
 
 /** Devices whose recent reads are remembered (well above the sessions in flight of one ACS). */
 const RECENT_DEVICES = 2048;
+/** SQLite page cache bound per connection (MiB), see `SqliteStoreOptions.cacheMiB`. */
+export const DEFAULT_CACHE_MIB = 64;
 /** Group commits before the background checkpointer starts (see `SqliteStoreOptions.checkpointWorker`). */
 const DEFAULT_CHECKPOINT_AFTER_COMMITS = 100;
 /** Larger by-name reads are not remembered (an Inform carries a handful of names). */
@@ -1353,7 +1357,9 @@ export function openSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     // Bigger page cache (negative = KiB): the parameter table is the hot set during a storm.
-    db.pragma('cache_size = -65536');
+    const cacheMiB = options.cacheMiB ?? DEFAULT_CACHE_MIB;
+    if (!Number.isInteger(cacheMiB) || cacheMiB < 1) throw new StoreError('invalid', `the SQLite cache size must be a whole number of MiB, at least 1 (got ${cacheMiB})`);
+    db.pragma(`cache_size = -${cacheMiB * 1024}`);
     // Each queued write of a group commit runs in a SAVEPOINT, whose statement journal is a temporary
     // file by default: every page a write touched was copied there with two write(2) calls (storm
     // profile: 5 of every 6 write syscalls of the ACS, 0.4 ms of CPU per device). In memory it is a copy.
