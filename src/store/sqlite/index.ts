@@ -1108,20 +1108,38 @@ export class SqliteStore implements Store {
     const maxAttempts = input.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new StoreError('invalid', 'maxAttempts must be a positive integer');
     // group-committed like the session writes: provisioning plans a few tasks per session
+    const row: Omit<TaskRow, 'id'> = {
+      device_id: input.deviceId,
+      type: input.payload.type,
+      payload: JSON.stringify(input.payload),
+      status: 'pending',
+      result: null,
+      fault_code: null,
+      fault_string: null,
+      attempts: 0,
+      max_attempts: maxAttempts,
+      next_attempt_at: null,
+      expires_at: input.expiresAt ?? null,
+      created_at: input.createdAt ?? this.nowIso(),
+      started_at: null,
+      finished_at: null,
+      connection_request: input.connectionRequest ? 1 : 0,
+    };
     const id = await this.write(() => {
       if (!this.s.deviceExists.get(input.deviceId)) throw new StoreError('not_found', `device ${input.deviceId} not found`);
       this.runnable.devices?.add(input.deviceId);
       return this.s.insertTask.run({
-        deviceId: input.deviceId,
-        type: input.payload.type,
-        payload: JSON.stringify(input.payload),
+        deviceId: row.device_id,
+        type: row.type,
+        payload: row.payload,
         maxAttempts,
-        expiresAt: input.expiresAt ?? null,
-        createdAt: input.createdAt ?? this.nowIso(),
-        connectionRequest: input.connectionRequest ? 1 : 0,
+        expiresAt: row.expires_at,
+        createdAt: row.created_at,
+        connectionRequest: row.connection_request,
       }).lastInsertRowid;
     });
-    return rowToTask(this.s.getTask.get(Number(id))!);
+    // the row as inserted (no read back: a storm creates two tasks per device)
+    return rowToTask({ ...row, id: Number(id) });
   }
 
   async getTask(id: string): Promise<Task | null> {
