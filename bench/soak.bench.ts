@@ -3,12 +3,16 @@
  * memory of the ACS and of the load process (the simulated fleet) is sampled every 10 s. Memory is
  * flat when the end RSS is close to the start RSS and the slope over the second half is ~0.
  *
- * What may grow: SQLite's page cache, up to its bound (64 MiB unless `--sqlite-cache-mib`), while
- * the database grows; the table shows the bound and the database size at the end. A run with a
- * small bound tells that growth apart from anything else.
+ * Warm start (default): what grows in a young ACS is SQLite's page cache, up to its bound (64 MiB
+ * unless `--sqlite-cache-mib`), while the database is smaller than that. The soak measures the
+ * steady state of an ACS that has run for a while: before it starts, the database gets `--history`
+ * session records (a few days of this fleet's periodic sessions; 600,000 = 90 MiB, more than the
+ * cache holds) and the ACS reads them once, which fills its page cache. `--history=0` is a cold
+ * start. A cold run with a small bound (`--history=0 --sqlite-cache-mib=4`) shows what is not cache.
  *
- * Run: npm run bench -- soak [--minutes=N] [--devices=N] [--rate=SESSIONS_PER_S] [--concurrency=N] [--sqlite-cache-mib=N]
- * (defaults: 10 minutes, 10,000 devices, 200 sessions/s, at most 100 in flight, the ACS's 64 MiB cache)
+ * Run: npm run bench -- soak [--minutes=N] [--devices=N] [--rate=SESSIONS_PER_S] [--concurrency=N] [--sqlite-cache-mib=N] [--history=N]
+ * (defaults: 10 minutes, 10,000 devices, 200 sessions/s, at most 100 in flight, the ACS's 64 MiB cache,
+ * 600,000 history records)
  */
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
 import { RssSampler } from './lib/child.ts';
@@ -17,9 +21,11 @@ import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_CACHE_MIB, SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
+import { DEFAULT_CACHE_MIB, openSqliteStore, SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
+import { loadProfile } from '../src/datamodel/model.ts';
+import { fleetSerial } from '../src/cpe/fleet.ts';
 
-const DEFAULTS = { minutes: 10, devices: 10_000, rate: 200, concurrency: 100 } as const;
+const DEFAULTS = { minutes: 10, devices: 10_000, rate: 200, concurrency: 100, history: 600_000 } as const;
 const SAMPLE_MS = 10_000;
 const MS_PER_MIN = 60_000;
 
@@ -38,6 +44,33 @@ export function slope(points: { x: number; y: number }[]): number {
   return den === 0 ? 0 : num / den;
 }
 
+/**
+ * Writes `count` completed periodic session records spread over the soak's devices, one a second
+ * going back from now, through the store's own schema (the ACS is not running yet).
+ */
+async function writeHistory(dataDir: string, count: number, devices: number): Promise<void> {
+  const store = openSqliteStore({ dataDir, checkpointWorker: false });
+  try {
+    const db = store.connection;
+    const profiles = SESSION_MODELS.map((m) => loadProfile(m));
+    const insert = db.prepare(
+      `INSERT INTO sessions (device_id, started_at, ended_at, events, remote_address, cwmp_version, outcome, rpc_count, detail)
+       VALUES (?, ?, ?, '[{"eventCode":"2 PERIODIC","commandKey":""}]', '127.0.0.1', '1.2', 'completed', 1, NULL)`,
+    );
+    const start = Date.now() - count * 1000;
+    db.transaction(() => {
+      for (let i = 0; i < count; i++) {
+        const d = i % devices;
+        const p = profiles[d % profiles.length];
+        const at = new Date(start + i * 1000).toISOString();
+        insert.run(`${p.oui}-${p.productClass}-${fleetSerial(1, d)}`, at, at);
+      }
+    })();
+  } finally {
+    await store.close();
+  }
+}
+
 /** Benchmark entry point (see file comment). */
 export async function run(argv: string[]): Promise<void> {
   const args = new BenchArgs(argv);
@@ -48,10 +81,16 @@ export async function run(argv: string[]): Promise<void> {
   const rate = args.number('rate', DEFAULTS.rate, true);
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
   const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
+  const history = args.number('history', DEFAULTS.history);
   console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
   const dataDir = tempDataDir('soak');
+  if (history > 0) {
+    const t = performance.now();
+    await writeHistory(dataDir, history, devices);
+    console.log(`warm start: ${history} session records written in ${Math.round(performance.now() - t)} ms (${mib(statSync(join(dataDir, SQLITE_FILE_NAME)).size)} MiB)`);
+  }
   const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB }, ['--expose-gc']);
   const heap: { atS: number; acsHeapMiB: number }[] = [];
   const t0 = Date.now();
@@ -70,6 +109,11 @@ export async function run(argv: string[]): Promise<void> {
   let cpu: Record<string, number>;
   try {
     await acs.call('registerDevices', deviceSet);
+    if (history > 0) {
+      const t = performance.now();
+      const pages = await acs.call<number>('warmCache');
+      console.log(`page cache filled: ${pages} pages read in ${Math.round(performance.now() - t)} ms`);
+    }
     await sampler.start();
     ({ value: result, cpuSeconds: cpu } = await withCpu({ acs, load }, () =>
       runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan: { kind: 'rate', perSecond: rate, durationMs: minutes * MS_PER_MIN }, client }),
@@ -125,6 +169,7 @@ export async function run(argv: string[]): Promise<void> {
     acsCpuMsPerSession: cpuMsPer(cpu.acs, result.totalSessions),
     storedSessions: counts.sessions,
     sqliteCacheMiB: cacheMiB,
+    historyRecords: history,
     databaseMiB: dbMiB,
     samples,
     client,

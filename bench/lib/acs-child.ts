@@ -7,13 +7,16 @@
  * - `registerDevices` ({ count, serialBase?, models }) pre-registers devices through the store;
  * - `queueSipAccountTasks` ({ count, serialBase?, model }) pre-registers devices and queues for
  *   each a 10-parameter setParameterValues task (the storm's stand-in for presets);
- * - `taskCounts` -> tasks per status; `deviceCount` -> number of devices.
+ * - `taskCounts` -> tasks per status; `deviceCount` -> number of devices;
+ * - `warmCache` reads every session record and parameter through the store's connection, which fills
+ *   SQLite's page cache as a long-running ACS has it -> pages the database has.
  */
 import pino from 'pino';
 import { startAcs, type Acs } from '../../src/acs/app.ts';
 import { loadProfile } from '../../src/datamodel/model.ts';
 import { fleetSerial } from '../../src/cpe/fleet.ts';
 import { StoreError, type TaskStatus } from '../../src/store/types.ts';
+import type { SqliteStore } from '../../src/store/sqlite/index.ts';
 import { serveChild } from './child.ts';
 import { sipAccountValues } from './sip-accounts.ts';
 
@@ -100,6 +103,12 @@ serveChild(
       return counts;
     },
     deviceCount: () => running().store.countDevices({}),
+    warmCache: () => {
+      const db = (running().store as SqliteStore).connection;
+      db.prepare("SELECT sum(length(events)) + sum(length(coalesce(remote_address, ''))) AS n FROM sessions").get();
+      db.prepare("SELECT sum(length(coalesce(value, ''))) AS n FROM parameters").get();
+      return db.pragma('page_count', { simple: true });
+    },
   },
   async (): Promise<AcsChildInfo> => {
     const t0 = performance.now();
