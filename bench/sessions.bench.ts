@@ -3,7 +3,10 @@
  * stored, next to the ceiling measured in the same run with the same generator and settings.
  *
  * For each load client (bench/lib/loadgen.ts), one after the other in the same run, the ceiling then
- * the ACS (back to back, so that the machine's other load drifts little between the two):
+ * the ACS, back to back, `--rounds` times (default 3): the other virtual machines on the host move
+ * this machine's speed by up to 2x within minutes, so one ceiling window and one ACS window gave
+ * ratios from 0.42 to 0.75 for the same tree. Alternating windows and dividing the mean rates
+ * compares the two under the same conditions; each round's ratio is printed too:
  * - `cpe`: the CPE agent's own session client (the fleet's), the ceiling as the issue defines it;
  * - `lean`: the same messages from a lean client costing the load process far less CPU, so its
  *   ceiling is the machine's raw one for this session shape (a stricter ratio);
@@ -16,7 +19,7 @@
  * ACS's database is opened afterwards to check that every session was stored.
  *
  * Run: npm run bench -- sessions [--devices=N] [--concurrency=N] [--client=cpe|lean] [--duration=S]
- *      [--warmup=S] [--cpu-prof] (profiles the ACS and the load process during the last measurement:
+ *      [--warmup=S] [--rounds=N] [--cpu-prof] (profiles the ACS and the load process during the last measurement:
  *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
  *      [--acs-node-options="--max-semi-space-size=64 ..."] (Node/V8 options of the ACS child, e.g. a
  *      deployment tuning to compare; space-separated)
@@ -42,7 +45,7 @@ import type { LoadResult } from './lib/loadgen.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 
-const DEFAULTS = { devices: 10_000, concurrency: 100, durationS: 15, warmupS: 3 } as const;
+const DEFAULTS = { devices: 10_000, concurrency: 100, durationS: 8, warmupS: 2, rounds: 3 } as const;
 const TARGET_RATIO = 0.5;
 const MS = 1000;
 const CLIENTS: readonly LoadClient[] = ['cpe', 'lean'];
@@ -54,6 +57,56 @@ interface ClientFigures {
   acsCpuMsPerSession: number;
   loadCpuMsPerSession: number;
   ratio: number;
+  /** Each round's ACS rate over its ceiling rate. */
+  roundRatios: number[];
+}
+
+/**
+ * Several measurement windows of one server as one: sessions and time added up (so the rate is the
+ * mean rate), the median of the windows' p50 and the worst of their p99 and max.
+ */
+export function combineLoads(results: LoadResult[]): LoadResult {
+  if (results.length === 0) throw new Error('no results to combine');
+  const sum = (f: (r: LoadResult) => number) => results.reduce((n, r) => n + f(r), 0);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const failures: Record<string, number> = {};
+  for (const r of results) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+  const elapsedMs = sum((r) => r.elapsedMs);
+  const ok = sum((r) => r.ok);
+  const count = sum((r) => r.latencyMs.count);
+  return {
+    sessions: sum((r) => r.sessions),
+    ok,
+    failed: sum((r) => r.failed),
+    failures,
+    elapsedMs,
+    sessionsPerSec: elapsedMs > 0 ? round(ok / (elapsedMs / MS), 1) : 0,
+    latencyMs: {
+      count,
+      min: Math.min(...results.map((r) => r.latencyMs.min)),
+      mean: count > 0 ? round(sum((r) => r.latencyMs.mean * r.latencyMs.count) / count, 2) : 0,
+      p50: median(results.map((r) => r.latencyMs.p50)),
+      p90: median(results.map((r) => r.latencyMs.p90)),
+      p99: Math.max(...results.map((r) => r.latencyMs.p99)),
+      max: Math.max(...results.map((r) => r.latencyMs.max)),
+    },
+    acsRequests: sum((r) => r.acsRequests),
+    devicesSeen: Math.max(...results.map((r) => r.devicesSeen)),
+    totalSessions: sum((r) => r.totalSessions),
+  };
+}
+
+/** Several ceiling measurements as one (see combineLoads); CPU figures weighted by sessions. */
+function combineCeilings(results: CeilingResult[]): CeilingResult {
+  const total = results.reduce((n, r) => n + r.load.totalSessions, 0);
+  const weighted = (f: (r: CeilingResult) => number) => (total > 0 ? round(results.reduce((n, r) => n + f(r) * r.load.totalSessions, 0) / total, 3) : 0);
+  return {
+    load: combineLoads(results.map((r) => r.load)),
+    serverRssMiB: Math.max(...results.map((r) => r.serverRssMiB)),
+    loadRssMiB: Math.max(...results.map((r) => r.loadRssMiB)),
+    serverCpuMsPerSession: weighted((r) => r.serverCpuMsPerSession),
+    loadCpuMsPerSession: weighted((r) => r.loadCpuMsPerSession),
+  };
 }
 
 /** Benchmark entry point (see file comment). */
@@ -67,10 +120,11 @@ export async function run(argv: string[]): Promise<void> {
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
   const durationS = args.number('duration', DEFAULTS.durationS, true);
   const warmupS = args.number('warmup', DEFAULTS.warmupS, true);
+  const rounds = args.number('rounds', DEFAULTS.rounds);
   const profile = args.flag('cpu-prof');
   const acsNodeOptions = (args.value('acs-node-options') ?? '').split(/\s+/).filter((o) => o !== '');
   if (acsNodeOptions.some((o) => !o.startsWith('--'))) throw new Error(`--acs-node-options takes Node options (each starting with --), got "${acsNodeOptions.join(' ')}"`);
-  console.log(`sessions: ${devices} registered devices, ${concurrency} sessions in flight, ${warmupS} s warm-up + ${durationS} s per measurement, clients: ${clients.join(', ')}`);
+  console.log(`sessions: ${devices} registered devices, ${concurrency} sessions in flight, ${warmupS} s warm-up + ${durationS} s per measurement, ${rounds} rounds of ceiling then ACS, clients: ${clients.join(', ')}`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
   const plan = { kind: 'closed' as const, warmupMs: warmupS * MS, durationMs: durationS * MS };
@@ -93,22 +147,33 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`first round: ${prime.ok} sessions (${prime.failed} failed) at ${prime.sessionsPerSec}/s`);
     // ceiling and ACS back to back per client: the machine's other load drifts over minutes
     for (const [i, client] of clients.entries()) {
-      const ceiling = await measureCeiling({ devices: deviceSet, concurrency, plan, client });
-      const last = i === clients.length - 1;
-      const { value, cpuSeconds } = await withCpu({ acs, load }, async () => {
-        const r = await profiled(last ? profileDir : null, 'sessions', { acs, load }, () =>
-          runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan, client }),
-        );
-        if (last) profiles = r.profiles;
-        return r.value;
-      });
+      const ceilings: CeilingResult[] = [];
+      const runs: LoadResult[] = [];
+      const cpu = { acs: 0, load: 0 };
+      for (let round_ = 0; round_ < rounds; round_++) {
+        ceilings.push(await measureCeiling({ devices: deviceSet, concurrency, plan, client }));
+        const last = i === clients.length - 1 && round_ === rounds - 1;
+        const { value, cpuSeconds } = await withCpu({ acs, load }, async () => {
+          const r = await profiled(last ? profileDir : null, 'sessions', { acs, load }, () =>
+            runLoad(load, { url: acs.info.cwmpUrl, devices: deviceSet, event: 'periodic', concurrency, plan, client }),
+          );
+          if (last) profiles = r.profiles;
+          return r.value;
+        });
+        runs.push(value);
+        cpu.acs += cpuSeconds.acs;
+        cpu.load += cpuSeconds.load;
+      }
+      const ceiling = combineCeilings(ceilings);
+      const value = combineLoads(runs);
       figures.push({
         client,
         ceiling,
         acs: value,
-        acsCpuMsPerSession: cpuMsPer(cpuSeconds.acs, value.totalSessions),
-        loadCpuMsPerSession: cpuMsPer(cpuSeconds.load, value.totalSessions),
+        acsCpuMsPerSession: cpuMsPer(cpu.acs, value.totalSessions),
+        loadCpuMsPerSession: cpuMsPer(cpu.load, value.totalSessions),
         ratio: round(value.sessionsPerSec / ceiling.load.sessionsPerSec, 3),
+        roundRatios: runs.map((r, k) => round(r.sessionsPerSec / ceilings[k].load.sessionsPerSec, 3)),
       });
     }
     acsRssMiB = mib(await acs.rss());
@@ -127,7 +192,8 @@ export async function run(argv: string[]): Promise<void> {
     [`${f.client} client: ACS on SQLite`, f.acs.sessionsPerSec, f.acs.latencyMs.p50, f.acs.latencyMs.p99, f.acs.sessions, f.acs.failed, f.acsCpuMsPerSession, f.loadCpuMsPerSession, f.ratio],
   ]);
   printTable('periodic sessions (Inform + empty POST + 204), same generator and concurrency per client', ['server', 'sessions/s', 'p50 ms', 'p99 ms', 'sessions', 'failed', 'server CPU ms/session', 'load CPU ms/session', 'ratio'], rows);
-  console.log(`\ntarget: ACS >= ${TARGET_RATIO} x ceiling; ACS RSS ${acsRssMiB} MiB`);
+  for (const f of figures) console.log(`${f.client} client, ratio per round: ${f.roundRatios.join(', ')}`);
+  console.log(`\ntarget: ACS >= ${TARGET_RATIO} x ceiling (mean rates over the rounds); ACS RSS ${acsRssMiB} MiB`);
   console.log(`stored: ${counts.sessions} session records (${counts.sessionsCompleted} completed), ${counts.devicesContacted}/${counts.devices} devices contacted, ${counts.parameters} parameters`);
   for (const f of figures) if (f.acs.failed) console.log(`${f.client} failures:`, f.acs.failures);
 
@@ -143,6 +209,7 @@ export async function run(argv: string[]): Promise<void> {
         ceilingP50Ms: f.ceiling.load.latencyMs.p50,
         ceilingP99Ms: f.ceiling.load.latencyMs.p99,
         ratioToCeiling: f.ratio,
+        roundRatios: f.roundRatios,
         acsCpuMsPerSession: f.acsCpuMsPerSession,
         ceilingServerCpuMsPerSession: f.ceiling.serverCpuMsPerSession,
         loadCpuMsPerSession: f.loadCpuMsPerSession,
@@ -161,6 +228,7 @@ export async function run(argv: string[]): Promise<void> {
     p99Ms: head.acs.latencyMs.p99,
     ceilingSessionsPerSec: head.ceiling.load.sessionsPerSec,
     ratioToCeiling: head.ratio,
+    roundRatios: head.roundRatios,
     acsCpuMsPerSession: head.acsCpuMsPerSession,
     targetRatio: TARGET_RATIO,
     meetsTarget: head.ratio >= TARGET_RATIO,
@@ -173,6 +241,7 @@ export async function run(argv: string[]): Promise<void> {
     devices,
     concurrency,
     durationS,
+    rounds,
     acsNodeOptions,
     cpuProfiles: profiles,
     machine,

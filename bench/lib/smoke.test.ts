@@ -60,7 +60,7 @@ test('every benchmark runs at a tiny size and ends with its JSON line', { timeou
     bench(['sessions', '--devices=30', ...quick], dir),
     bench(['storm', '--devices=40', '--concurrency=8'], dir),
     bench(['inventory', '--devices=120', '--queries=3'], dir),
-    bench(['soak', '--minutes=0.04', '--devices=20', '--rate=10'], dir),
+    bench(['soak', '--minutes=0.04', '--devices=20', '--rate=10', '--history=500'], dir),
   ]);
 
   await t.test('ceiling', () => {
@@ -81,6 +81,7 @@ test('every benchmark runs at a tiny size and ends with its JSON line', { timeou
     assert.equal(stored.devicesContacted, 30);
     // the first round (30) plus the measured sessions were all stored
     assert.ok(stored.sessionsCompleted >= 30 + (r.sessions as number));
+    assert.equal((r.roundRatios as number[]).length, 3, 'three rounds of ceiling then ACS by default');
   });
 
   await t.test('storm', () => {
@@ -106,5 +107,8 @@ test('every benchmark runs at a tiny size and ends with its JSON line', { timeou
     assert.ok(heap.start > 0 && heap.end > 0, JSON.stringify(heap));
     assert.ok((r.sessionsOk as number) > 0);
     assert.equal(r.failed, 0);
+    // the warm start's history is in the database with the soak's own sessions
+    assert.equal(r.historyRecords, 500);
+    assert.ok((r.storedSessions as number) >= 500 + (r.sessionsOk as number));
   });
 });
