@@ -27,7 +27,7 @@
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--stand-in] [--cpu-prof]
  *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only, and a table of
- *      each child's CPU per device by part of the code: bench/lib/storm-profile.ts)
+ *      each child's CPU per device by part of the code: bench/lib/cpuprofile.ts timeByPart)
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -41,7 +41,7 @@ import { SIP_DOMAIN, sipAccountRow, sipAccountValues } from './lib/sip-accounts.
 import { ApiClient } from './lib/api-client.ts';
 import { randomBytes } from 'node:crypto';
 import { round } from './lib/stats.ts';
-import { ACS_PARTS, LOAD_PARTS, timeByPartFile } from './lib/storm-profile.ts';
+import { ACS_PARTS, LOAD_PARTS, timeByPartFile } from './lib/cpuprofile.ts';
 
 const DEFAULTS = { devices: 20_000, concurrency: 300 } as const;
 const TARGET_DEVICES_PER_SEC = 1000;
@@ -127,7 +127,7 @@ async function setUpPresets(apiUrl: string, token: string, devices: number): Pro
 
 /**
  * With `--cpu-prof`: prints where each child's CPU went, per device and part of the code
- * (storm-profile.ts). Returns the figures (ms per device by part), {} without profiles.
+ * (cpuprofile.ts timeByPart). Returns the figures (ms per device by part), {} without profiles.
  */
 function profileBreakdown(profiles: Record<string, string>, devices: number): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};

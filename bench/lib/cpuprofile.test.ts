@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ACS_PARTS, GC_PART, RUNTIME_PART, timeByPart } from './storm-profile.ts';
+import { ACS_PARTS, GC_PART, RUNTIME_PART, timeByPart } from './cpuprofile.ts';
 
 const ROOT = 'file:///repo';
 /** A frame: id, function, url, children. */
