@@ -394,12 +394,14 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     // Connection requests sent once: a claim per device ends when the device's session starts,
     // seen at once through this instance's session events (and the database on a shared store) -
     // a claim outliving a short session would swallow the next request.
+    // One gate and one watcher per instance, for the HTTP-only requester and the NAT one alike.
     const link = clusterOf(store);
     const localSessions = sessionWatcherFromEvents(events);
+    const watchSession = link ? clusterSessionWatcher(localSessions, link) : localSessions;
     const gate = new ConnectionRequestGate({
       store,
       link,
-      watchSession: link ? clusterSessionWatcher(localSessions, link) : localSessions,
+      watchSession,
       onError: (err) => logger.warn({ err: err.message }, 'connection request claim'),
     });
     closers.push(() => gate.close());
@@ -420,6 +422,8 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
           http: new HttpConnectionRequestTransport({ timeoutMs: options.connectionRequest?.timeoutMs }),
           defaultCredentials: { username: options.connectionRequest?.username ?? null, password: options.connectionRequest?.password ?? null },
           logger: logger.child({ part: 'nat' }),
+          gate,
+          watchSession,
         },
         options.nat,
       );

@@ -4,7 +4,7 @@
  * `startAcs` needs only a few lines:
  *
  * ```ts
- * const nat = await startNat({ store, events, enqueueTask: (...a) => acs.enqueueTask(...a), http, logger, ... }, options.nat);
+ * const nat = await startNat({ store, events, enqueueTask: (...a) => acs.enqueueTask(...a), http, logger, gate, watchSession, ... }, options.nat);
  * closers.push(() => nat.close());
  * // connection requests: nat.request(deviceId) instead of the HTTP-only requester
  * ```
@@ -20,12 +20,11 @@ import type { ConnectionRequestTarget, ConnectionRequestTransport } from '../con
 import type { Store } from '../../store/types.ts';
 import { MemoryNatBindingTable, openSqliteNatBindingTable, type NatBindingTable } from './binding-table.ts';
 import { DEFAULT_STUN_PROVISIONING, NatProvisioner, type StunProvisionMode, type StunProvisioningSettings } from './provisioning.ts';
-import { ConnectionRequestGate } from '../cluster/cr-gate.ts';
+import type { ConnectionRequestGate } from '../cluster/cr-gate.ts';
 import { clusterOf, type ClusterLink } from '../cluster/context.ts';
 import { startNatRelay, type NatRelay } from './cluster-relay.ts';
-import { clusterSessionWatcher } from '../cluster/session-watch.ts';
 import { openPgNatBindingTable, type PgNatBindingTable } from './pg-binding-table.ts';
-import { PathChoosingConnectionRequester, sessionWatcherFromEvents, type ConnectionRequestPath, type PathConnectionRequestResult, type RequesterLogger } from './requester.ts';
+import { PathChoosingConnectionRequester, type SessionWatcher, type ConnectionRequestPath, type PathConnectionRequestResult, type RequesterLogger } from './requester.ts';
 import { AcsStunService } from './stun-service.ts';
 import { UdpConnectionRequestTransport } from './udp-transport.ts';
 
@@ -86,6 +85,10 @@ export interface NatDeps {
   /** Connection request credentials for devices without their own. */
   defaultCredentials?: { username: string | null; password: string | null };
   logger?: NatLogger;
+  /** The ACS's connection request gate (one per instance, shared with the HTTP-only requester; closed by the ACS). */
+  gate: ConnectionRequestGate;
+  /** The ACS's session watcher (this instance's sessions, and the others' on a shared database). */
+  watchSession: SessionWatcher;
 }
 
 /** The running NAT part. */
@@ -182,8 +185,7 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
     maxBindingAgeMs: options.udp?.maxBindingAgeMs,
   });
   const confirmMs = options.confirmMs ?? 3000;
-  // Session starts seen here, and on the other instances when there are some.
-  const watchSession = link ? clusterSessionWatcher(sessionWatcherFromEvents(deps.events), link) : sessionWatcherFromEvents(deps.events);
+  const { gate, watchSession } = deps;
   const requester = new PathChoosingConnectionRequester({
     transports: [deps.http, udp],
     behindNatHttpTimeoutMs: options.behindNatHttpTimeoutMs,
@@ -210,7 +212,6 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
   }
 
   const defaults = deps.defaultCredentials ?? { username: null, password: null };
-  const gate = new ConnectionRequestGate({ store: deps.store, watchSession, onError: (err) => log?.warn({ err: err.message }, 'connection request claim') });
   const send = async (deviceId: string, signal?: AbortSignal): Promise<PathConnectionRequestResult> => {
     let device;
     try {
@@ -246,7 +247,6 @@ export async function startNat(deps: NatDeps, options: NatOptions = {}): Promise
       return { ...r, path: r.status === 'ok' ? pathOf(r.transport) : null, attempts: [], confirmed: null, elapsedMs: Date.now() - t0 };
     },
     async close() {
-      await gate.close();
       provisioner?.stop();
       udp.close();
       await relay?.close();
