@@ -13,10 +13,10 @@ import pg from 'pg';
 import { newId } from './ids.ts';
 import { StoreError, type IsoTimestamp } from '../store/types.ts';
 import { migratePart, type PartMigration } from '../store/postgres/part-migrations.ts';
+import { createSchemaIfMissing } from '../store/postgres/sql.ts';
 import type { ConsoleSession, NewConsoleSession, NewUser, SessionEndReason, User, UserPatch, UserRole, UserStore, UserWithSecret } from './types.ts';
 import type { LoginThrottleBackend, ThrottleOptions } from './throttle.ts';
 
-/** Random bytes in generated ids (as sqlite.ts). */
 const POOL_SIZE = 3;
 /** PostgreSQL's unique_violation. */
 const UNIQUE_VIOLATION = '23505';
@@ -325,7 +325,7 @@ export async function openPostgresUserStore(options: PostgresUserStoreOptions): 
   const own = options.pool === undefined;
   if (own) pool.on('error', () => undefined);
   try {
-    if (options.createSchema) await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    if (options.createSchema) await createSchemaIfMissing(pool, schema);
     await migratePart(pool, schema, 'console', MIGRATIONS);
   } catch (err) {
     if (own) await pool.end().catch(() => undefined);

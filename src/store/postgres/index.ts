@@ -111,7 +111,6 @@ const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Idle pooled connections are closed after this long. */
 const IDLE_TIMEOUT_MS = 30_000;
-/** A transaction that hits a deadlock or serialization failure is run again up to this many times. */
 /** acquireSessionLock re-reads when the holder vanished between its two statements, at most this often. */
 const MAX_LOCK_ATTEMPTS = 5;
 
@@ -1057,8 +1056,6 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 }
-
-/** The error to give the caller once retries are over: a lasting deadlock is a `conflict`. */
 
 /**
  * The numeric id in an id-cursor.

@@ -25,6 +25,7 @@
  */
 import type pg from 'pg';
 import { StoreError } from '../types.ts';
+import { createSchemaIfMissing } from './sql.ts';
 
 export interface PgMigration {
   version: number;
@@ -199,7 +200,7 @@ export async function migratePostgres(client: pg.ClientBase, schema: string, cre
   await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`switchboard:migrate:${schema}`]);
   try {
     if (createSchema) {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await createSchemaIfMissing(client, schema);
     } else {
       const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
       if (!rowCount) throw new StoreError('invalid', `schema ${schema} does not exist: create it or open the store with createSchema`);

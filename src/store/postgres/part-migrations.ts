@@ -10,6 +10,7 @@
  * done, and its lock goes with its connection.
  */
 import type pg from 'pg';
+import { StoreError } from '../types.ts';
 
 export interface PartMigration {
   version: number;
@@ -23,7 +24,7 @@ const PART_PATTERN = /^[a-z][a-z0-9_]*$/;
 /**
  * Brings a part's tables to the newest version.
  * @returns the versions applied now (empty when current).
- * @throws Error when the database holds a newer version than `migrations` (a downgrade would lose
+ * @throws StoreError `invalid` when the database holds a newer version than `migrations` (a downgrade would lose
  *   data), or the pg error of a failed migration (nothing of it is kept).
  */
 export async function migratePart(pool: pg.Pool, schema: string, part: string, migrations: readonly PartMigration[]): Promise<number[]> {
@@ -38,7 +39,7 @@ export async function migratePart(pool: pg.Pool, schema: string, part: string, m
       const { rows } = await client.query<{ v: number }>(`SELECT COALESCE(MAX(version), 0)::int AS v FROM ${versions}`);
       const current = rows[0].v;
       const newest = migrations.at(-1)?.version ?? 0;
-      if (current > newest) throw new Error(`${part} schema version ${current} is newer than this Switchboard (${newest}); refusing to open it`);
+      if (current > newest) throw new StoreError('invalid', `${part} schema version ${current} is newer than this Switchboard (${newest}); refusing to open it`);
       const applied: number[] = [];
       for (const m of migrations) {
         if (m.version <= current) continue;

@@ -171,6 +171,20 @@ export function checkSchemaName(schema: string): string {
 }
 
 /** The URL with its password replaced, for names and logs. */
+/** unique_violation (on the schema catalog) and duplicate_schema: the schema was just created by another. */
+const SCHEMA_EXISTS_CODES = new Set(['23505', '42P06']);
+
+/**
+ * `CREATE SCHEMA IF NOT EXISTS` for a checked schema name. Instances (or the core, provisioning and
+ * console parts of one instance, which migrate under locks of their own) creating it at once race
+ * in the catalog: losing that race is fine.
+ */
+export async function createSchemaIfMissing(queryable: Pick<pg.Pool, 'query'> | Pick<pg.ClientBase, 'query'>, schema: string): Promise<void> {
+  await queryable.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).catch((err: unknown) => {
+    if (!SCHEMA_EXISTS_CODES.has((err as { code?: string }).code ?? '')) throw err;
+  });
+}
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

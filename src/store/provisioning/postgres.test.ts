@@ -77,6 +77,28 @@ if (db.kind === 'unavailable') {
       }
     });
 
+    it('refuses a schema a newer Switchboard migrated, and keeps what it holds', async () => {
+      const schema = newSchema();
+      const first = await open(schema, { notify: false });
+      const made = await first.createPreset({ name: 'kept', enabled: true, weight: 0, precondition: {}, triggers: ['always'], desired: {} });
+      await first.close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`INSERT INTO ${schema}.prov_schema_migrations (version, description) VALUES (999, 'future')`);
+        await assert.rejects(open(schema, { notify: false }), (err: unknown) => (err as { code?: string }).code === 'invalid' && /prov schema version 999 is newer/.test((err as Error).message));
+        await client.query(`DELETE FROM ${schema}.prov_schema_migrations WHERE version = 999`);
+      } finally {
+        await client.end();
+      }
+      const again = await open(schema, { notify: false });
+      try {
+        assert.equal((await again.getPreset(made.id))?.name, 'kept');
+      } finally {
+        await again.close();
+      }
+    });
+
     it('keeps content in chunks and reads a range from the chunks it covers', async () => {
       const schema = newSchema();
       const store = await open(schema, { notify: false });

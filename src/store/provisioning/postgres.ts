@@ -23,7 +23,7 @@
 import pg from 'pg';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import { PgNotifier, type ChannelMap } from '../postgres/notify.ts';
-import { MAX_CHAR, Params, checkSchemaName, inTransaction, numericId, redactUrl, statementName, toStoreError } from '../postgres/sql.ts';
+import { MAX_CHAR, Params, checkSchemaName, createSchemaIfMissing, inTransaction, numericId, redactUrl, statementName, toStoreError } from '../postgres/sql.ts';
 import { StoreError, type IsoTimestamp } from '../types.ts';
 import { ChangeListeners } from './changes.ts';
 import { PgFileContentStore } from './pg-content.ts';
@@ -125,8 +125,6 @@ interface ProvisioningChannels extends ChannelMap {
 const DEFAULT_POOL_SIZE = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 30_000;
-/** unique_violation (on the schema catalog) and duplicate_schema: the schema was just created by another. */
-const SCHEMA_EXISTS_CODES = new Set(['23505', '42P06']);
 
 /** What runs SQL: the pool (autocommit) or a client inside a transaction. */
 type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
@@ -1007,12 +1005,7 @@ export async function openPostgresProvisioningStore(url: string, options: Postgr
     try {
       if (options.schema !== undefined) {
         schema = options.schema;
-        if (options.createSchema) {
-          // Instances creating it at once race in the catalog: losing that race is fine.
-          await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((err: unknown) => {
-            if (!SCHEMA_EXISTS_CODES.has((err as { code?: string }).code ?? '')) throw err;
-          });
-        }
+        if (options.createSchema) await createSchemaIfMissing(client, schema);
       } else {
         const { rows } = await client.query<{ s: string | null }>('SELECT current_schema() AS s');
         if (!rows[0].s) throw new StoreError('invalid', 'the search_path names no existing schema; pass the schema option');
