@@ -13,7 +13,7 @@ import { ConnectionRequestServer } from './connection-request-server.ts';
 import type { CwmpVersion } from '../cwmp/types.ts';
 import { RealScheduler, type Scheduler } from './scheduler.ts';
 import type { SessionResult } from './session.ts';
-import { FreshAgentSource, PooledAgentSource } from './transport.ts';
+import { PooledAgentSource } from './transport.ts';
 import { UdpConnectionRequestEndpoint } from './udp-endpoint.ts';
 
 export interface FleetOptions {
@@ -93,7 +93,6 @@ export class Fleet {
   readonly crServer: ConnectionRequestServer;
   readonly udp: UdpConnectionRequestEndpoint | null;
   private readonly pool: PooledAgentSource | null;
-  private readonly agentSource: PooledAgentSource | FreshAgentSource;
   private readonly gate: SessionGate;
   private readonly scheduler: Scheduler;
   private readonly latencies = new Float64Array(LATENCY_WINDOW);
@@ -112,7 +111,6 @@ export class Fleet {
     this.crServer = new ConnectionRequestServer({ listenHost: o.host ?? '0.0.0.0', advertisedHost: o.advertisedHost, port: o.connPort });
     this.udp = o.udpPort === undefined ? null : new UdpConnectionRequestEndpoint({ port: o.udpPort, listenHost: o.host ?? '0.0.0.0', advertisedHost: o.advertisedHost });
     this.pool = o.shareConnections === false ? null : new PooledAgentSource(o.ca);
-    this.agentSource = this.pool ?? new FreshAgentSource(o.ca);
     this.gate = new SessionGate(o.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
@@ -125,7 +123,8 @@ export class Fleet {
       random: Math.random,
       connectionRequests: this.crServer,
       udp: this.udp ?? undefined,
-      agents: this.agentSource,
+      // without a pool every session opens its own connection (the transport's default source)
+      agents: this.pool ?? undefined,
       gate: this.gate,
       ca: this.o.ca,
       log: this.o.log,

@@ -12,19 +12,14 @@ import { findTestDatabase } from '../store/postgres/test-server.ts';
 import { openPostgresProvisioningStore } from '../store/provisioning/postgres.ts';
 import type { PresetSpec } from '../store/provisioning/types.ts';
 import { cachedProvisioningStore } from './cache.ts';
+import { until } from '../../test/helpers/until.ts';
 
 const db = await findTestDatabase();
 const WAIT_MS = 5000;
 const POLL_MS = 20;
 
 /** Polls `check` until it holds (a NOTIFY takes a round trip); fails after WAIT_MS. */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const until = Date.now() + WAIT_MS;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`${what}: not seen within ${WAIT_MS} ms`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-}
+const eventually = (what: string, check: () => Promise<boolean>) => until(what, WAIT_MS, check, POLL_MS);
 
 if (db.kind === 'unavailable') {
   test('cached provisioning store on PostgreSQL', { skip: db.reason }, () => undefined);

@@ -26,7 +26,6 @@ import type {
 /** The core store's file name (src/store/sqlite/index.ts), so both connections open the same file. */
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
 const BUSY_TIMEOUT_MS = 5000;
-/** Random bytes in generated ids. */
 
 export interface SqliteUserStoreOptions {
   /** Data directory (the file is `switchboard.sqlite`, shared with the core store). */

@@ -15,7 +15,7 @@ export const DEFAULT_THROTTLE: ThrottleOptions = { maxFailures: 5, windowMs: 10 
 
 /**
  * Where failed logins are counted: in memory (`LoginThrottle`, one ACS) or in the shared database
- * (`PgLoginThrottle` in postgres.ts, several ACS instances: an attacker spreading attempts over the
+ * (`PostgresUserStore.loginThrottle()` in postgres.ts, several ACS instances: an attacker spreading attempts over the
  * instances meets one limit). Same semantics.
  */
 export interface LoginThrottleBackend {

@@ -26,6 +26,7 @@ import type { AddressInfo } from 'node:net';
 import { buildFirmwareImage } from '../../src/cpe/firmware.ts';
 import { verifyWebhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/provisioning/webhooks.ts';
 import { ACCOUNTS_CSV, MS, VOICE_PRESET, VP } from './fixtures.ts';
+import { until } from '../helpers/until.ts';
 
 const TOKEN = 'sb_provisioning-e2e-token-0123456789abcdefgh';
 const CR_USER = 'cr';
@@ -144,16 +145,6 @@ describe('end to end: a new GXP2140 and HT502 boot against an ACS with presets a
   }
 });
 
-async function until<T>(probe: () => Promise<T | null | false | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('end to end: a firmware rollout kicks real agents, which download, verify, reboot and report', () => {
   let dir: string;
   let store: Store;
@@ -259,10 +250,10 @@ describe('end to end: a firmware rollout kicks real agents, which download, veri
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = (created.body.rollout as { id: string }).id;
-    const done = await until(async () => {
+    const done = await until('rollout completion', 30_000, async () => {
       const p = await call('GET', `/api/rollouts/${id}`);
       return (p.body.rollout as { state: string }).state === 'completed' ? p.body : null;
-    }, 30_000, 'rollout completion');
+    }, 50);
     assert.deepEqual(done.counts, { pending: 0, downloading: 0, succeeded: 4, failed: 1, skipped: 0 });
     const devices = (await call('GET', `/api/rollouts/${id}/devices`)).body.devices as { deviceId: string; state: string; faultCode: number | null }[];
     const failed = devices.filter((d) => d.state === 'failed');
@@ -270,10 +261,10 @@ describe('end to end: a firmware rollout kicks real agents, which download, veri
     for (const [i, a] of agents.entries()) {
       assert.equal(a.model.getValue('Device.DeviceInfo.SoftwareVersion'), i === agents.length - 1 ? '1.0.3.10' : '1.0.10.0');
     }
-    const events = await until(async () => {
+    const events = await until('webhook deliveries', 10_000, async () => {
       const list = received.map((r) => JSON.parse(r.body) as { event: string; data: Record<string, unknown> });
       return list.some((e) => e.event === 'rollout.finished') && list.filter((e) => e.event === 'transfer.complete').length >= 5 ? list : null;
-    }, 10_000, 'webhook deliveries');
+    }, 50);
     for (const r of received) assert.equal(verifyWebhookSignature(SECRET, r.ts, r.body, r.sig), true);
     assert.equal(events.filter((e) => e.event === 'device.registered').length, 5);
     const fin = events.find((e) => e.event === 'rollout.finished')!;
