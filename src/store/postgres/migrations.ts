@@ -26,6 +26,7 @@
 import type pg from 'pg';
 import { StoreError } from '../types.ts';
 import { createSchemaIfMissing } from './sql.ts';
+import { runMigrations } from './part-migrations.ts';
 
 export interface PgMigration {
   version: number;
@@ -196,41 +197,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
  *         pg errors when a migration fails (nothing of that migration is kept).
  */
 export async function migratePostgres(client: pg.ClientBase, schema: string, createSchema: boolean): Promise<number[]> {
-  // The key is derived from the schema so that separate schemas (tests) do not wait for each other.
-  await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`switchboard:migrate:${schema}`]);
-  try {
-    if (createSchema) {
-      await createSchemaIfMissing(client, schema);
-    } else {
+  return runMigrations(client, {
+    schema,
+    versionsTable: 'schema_migrations',
+    // derived from the schema so that separate schemas (tests) do not wait for each other
+    lockKey: `switchboard:migrate:${schema}`,
+    label: 'database',
+    migrations: PG_MIGRATIONS,
+    before: async () => {
+      if (createSchema) {
+        await createSchemaIfMissing(client, schema);
+        return;
+      }
       const { rowCount } = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
       if (!rowCount) throw new StoreError('invalid', `schema ${schema} does not exist: create it or open the store with createSchema`);
-    }
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
-      version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const { rows } = await client.query<{ v: number }>(`SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.schema_migrations`);
-    const current = rows[0].v;
-    const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;
-    if (current > latest) {
-      throw new StoreError('invalid', `database schema version ${current} is newer than this Switchboard (${latest}); refusing to open it`);
-    }
-    const applied: number[] = [];
-    for (const m of PG_MIGRATIONS) {
-      if (m.version <= current) continue;
-      await client.query('BEGIN');
-      try {
-        // Unqualified names in the migration land in the target schema.
-        await client.query(`SET LOCAL search_path TO ${schema}`);
-        await client.query(m.sql);
-        await client.query(`INSERT INTO ${schema}.schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
-      applied.push(m.version);
-    }
-    return applied;
-  } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`switchboard:migrate:${schema}`]).catch(() => undefined);
-  }
+    },
+  });
 }
