@@ -72,14 +72,12 @@ import {
   Params,
   TYPE_PARSERS,
   checkSchemaName,
-  finalTransactionError,
   inTransaction,
-  isRetryableTransactionError,
-  MAX_TRANSACTION_ATTEMPTS,
   isoParam,
   jsonParam,
   numericId,
   redactUrl,
+  withRetries,
   statementName,
   toStoreError,
 } from './sql.ts';
@@ -586,14 +584,8 @@ export class PostgresStore implements Store {
   }
 
   /** Runs a single-statement write, again after a deadlock/serialization failure. */
-  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalTransactionError(err);
-      }
-    }
+  private retrying<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetries(fn);
   }
 
   // Devices -------------------------------------------------------------------------------------

@@ -205,14 +205,29 @@ export function finalTransactionError(err: unknown): unknown {
 }
 
 /**
+ * Runs `fn` again after a deadlock or serialization failure, at most MAX_TRANSACTION_ATTEMPTS times
+ * in all (a single-statement write, or a whole transaction).
+ * @throws `finalTransactionError` of the last failure.
+ */
+export async function withRetries<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalTransactionError(err);
+    }
+  }
+}
+
+/**
  * Runs `fn` in a transaction on one connection of `pool`: commits when it resolves, rolls back when
- * it throws, and runs it again (at most MAX_TRANSACTION_ATTEMPTS times) after a deadlock or
- * serialization failure. A connection whose ROLLBACK fails is dropped from the pool.
+ * it throws, and runs it again (`withRetries`) after a deadlock or serialization failure. A
+ * connection whose ROLLBACK fails is dropped from the pool.
  * @returns what `fn` resolved.
  * @throws StoreError (`unavailable`, `conflict`, ...) for expected failures, else `fn`'s error.
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+export function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withRetries(async () => {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -232,9 +247,9 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
         // The connection is unusable: make the pool drop it instead of reusing it.
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
       }
-      if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryableTransactionError(err)) throw finalTransactionError(err);
+      throw err;
     } finally {
       client.release(broken);
     }
-  }
+  });
 }
