@@ -116,13 +116,19 @@ describe('HTTP connection request transport', () => {
 });
 
 describe('ConnectionRequester', () => {
-  it('uses the device credentials, else the defaults; unknown device -> no-address', async () => {
+  /** A store holding device 000B82-HT502-<serial> whose connection request URL is a fake CPE's. */
+  const deviceWithCpe = async (auth: Parameters<typeof fakeCpe>[0], serial: string) => {
     const store = openSqliteStore({ file: ':memory:' });
-    const cpe = await fakeCpe('digest');
+    const cpe = await fakeCpe(auth);
     await store.commitSession({
       at: '2025-06-01T00:00:00.000Z',
-      device: { id: '000B82-HT502-A', manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: 'A', connectionRequestUrl: cpe.url },
+      device: { id: `000B82-HT502-${serial}`, manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: serial, connectionRequestUrl: cpe.url },
     });
+    return { store, cpe };
+  };
+
+  it('uses the device credentials, else the defaults; unknown device -> no-address', async () => {
+    const { store } = await deviceWithCpe('digest', 'A');
     // Requests follow each other at once here: without `gate: false` the later ones would be answered
     // with the first one's outcome (deduplicated, see src/acs/cluster/cr-gate.ts), not sent.
     const withDefaults = new ConnectionRequester(store, undefined, { defaultUsername: 'cr', defaultPassword: SECRET, gate: false });
@@ -137,12 +143,7 @@ describe('ConnectionRequester', () => {
   });
 
   it('sends concurrent requests for one device once (the default gate); the others get its outcome', async () => {
-    const store = openSqliteStore({ file: ':memory:' });
-    const cpe = await fakeCpe('none');
-    await store.commitSession({
-      at: '2025-06-01T00:00:00.000Z',
-      device: { id: '000B82-HT502-D', manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: 'D', connectionRequestUrl: cpe.url },
-    });
+    const { store, cpe } = await deviceWithCpe('none', 'D');
     const requester = new ConnectionRequester(store);
     const results = await Promise.all([requester.request('000B82-HT502-D'), requester.request('000B82-HT502-D'), requester.request('000B82-HT502-D')]);
     assert.equal(cpe.hits.length, 1);
