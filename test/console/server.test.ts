@@ -12,6 +12,7 @@ import { SqliteFleetStats } from '../../src/console/server/stats.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { Task } from '../../src/store/types.ts';
 import { seedDevices, seededId, setup, type Harness } from './harness.ts';
+import { takeSseEvents, type SseEvent } from '../helpers/sse.ts';
 
 describe('static console with SPA fallback', () => {
   let h: Harness;
@@ -67,11 +68,6 @@ describe('static console with SPA fallback', () => {
   });
 });
 
-interface SseEvent {
-  event: string;
-  data: unknown;
-}
-
 /** Opens the stream and collects events until `until` says stop (or the timeout passes). */
 function readStream(url: string, token: string, until: (events: SseEvent[]) => boolean, onOpen: () => void, timeoutMs = 5000): Promise<{ status: number; events: SseEvent[]; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
@@ -91,15 +87,7 @@ function readStream(url: string, token: string, until: (events: SseEvent[]) => b
       onOpen();
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
+        buffer = takeSseEvents(buffer + chunk, events);
         if (until(events)) {
           clearTimeout(timer);
           req.destroy();

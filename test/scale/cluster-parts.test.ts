@@ -34,6 +34,7 @@ import { openStore, type Store } from '../../src/store/index.ts';
 import type { ScaleAcsConfig, ScaleAcsInfo } from './acs-child.ts';
 import { informSession } from './cwmp-client.ts';
 import { until } from '../helpers/until.ts';
+import { takeSseEvents, type SseEvent } from '../helpers/sse.ts';
 
 const CHILD = new URL('./acs-child.ts', import.meta.url);
 const INSTANCES = 3;
@@ -46,11 +47,6 @@ const PROVISION_MS = 30_000;
 const db = await findTestDatabase();
 const skip = db.kind === 'unavailable' && !process.env.CI ? db.reason : false;
 
-interface SseEvent {
-  event: string;
-  data: unknown;
-}
-
 /** Reads a server-sent event stream until `done(events)` or `ms`; resolves what came. */
 async function readEvents(url: string, token: string, done: (events: SseEvent[]) => boolean, ms: number, opened?: () => void): Promise<SseEvent[]> {
   const controller = new AbortController();
@@ -58,22 +54,15 @@ async function readEvents(url: string, token: string, done: (events: SseEvent[])
   const events: SseEvent[] = [];
   try {
     const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
     const reader = res.body!.getReader();
     let buffer = '';
     for (;;) {
       const { value, done: ended } = await reader.read();
       if (ended) break;
-      buffer += Buffer.from(value).toString('utf8');
-      let cut: number;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event === undefined || data === undefined) continue;
-        events.push({ event, data: JSON.parse(data) as unknown });
-        if (event === 'hello') opened?.();
-      }
+      const before = events.length;
+      buffer = takeSseEvents(buffer + Buffer.from(value).toString('utf8'), events);
+      if (events.slice(before).some((e) => e.event === 'hello')) opened?.();
       if (done(events)) break;
     }
   } catch (err) {
@@ -217,7 +206,8 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
         check,
       );
     });
-    await whenOpened;
+    // a stream that fails or ends before its hello fails the test instead of leaving it waiting
+    await Promise.race([whenOpened, Promise.all([deviceStream, activityStream])]);
     // the watch leases travel by NOTIFY: give them a moment to reach instance 0
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await informSession(children[0].info.cwmpUrl, serial, 'http://127.0.0.1:9/cr')).status, 200);
