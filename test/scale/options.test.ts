@@ -13,6 +13,7 @@ import { AcsUsageError, parseWorkers } from '../../src/cli/acs.ts';
 import { ensureApiToken, startAcs } from '../../src/acs/app.ts';
 import { isPostgresUrl } from '../../src/store/index.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { StoreError, type Store } from '../../src/store/types.ts';
 
 const PG_URL = 'postgres://u@127.0.0.1:5432/db';
 
@@ -66,6 +67,50 @@ describe('bootstrap token rotation', () => {
 
       await ensureApiToken(store, dir, 'second-token');
       assert.equal((await store.listApiTokens()).length, 2, 'a restart with the same token creates nothing');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('two instances starting together: the one that loses the race keeps the token the other stored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-scale-token-'));
+    const store = openSqliteStore({ dataDir: dir });
+    // this instance's insert comes second: the other instance stored the same token a moment before
+    let raced = 0;
+    const racing: Store = Object.create(store);
+    racing.createApiToken = async (input) => {
+      if (raced++ === 0) {
+        await store.createApiToken(input);
+        throw new StoreError('conflict', 'api token name bootstrap exists');
+      }
+      return store.createApiToken(input);
+    };
+    try {
+      assert.deepEqual(await ensureApiToken(racing, dir, 'shared-token'), { token: 'shared-token', generated: false });
+      assert.equal(raced, 1, 'no second insert once the token is found');
+      const tokens = await store.listApiTokens();
+      assert.deepEqual(tokens.map((t) => [t.name, t.revokedAt === null]), [['bootstrap', true]], 'stored once and not revoked');
+      assert.equal(tokens[0].hash, createHash('sha256').update('shared-token', 'utf8').digest('hex'));
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('another kind of failure to store the token is not retried', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-scale-token-'));
+    const store = openSqliteStore({ dataDir: dir });
+    let calls = 0;
+    const failing: Store = Object.create(store);
+    failing.createApiToken = async () => {
+      calls++;
+      throw new StoreError('unavailable', 'database unavailable');
+    };
+    try {
+      await assert.rejects(ensureApiToken(failing, dir, 'shared-token'), (err: unknown) => err instanceof StoreError && err.code === 'unavailable');
+      assert.equal(calls, 1);
+      assert.deepEqual(await store.listApiTokens(), []);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
