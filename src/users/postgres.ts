@@ -281,18 +281,19 @@ export class PostgresUserStore implements UserStore {
         return rows.length > 0 ? Math.max(0, Number(rows[0].blocked_until) - now) : 0;
       },
       fail: async (key, now) => {
-        // A failure outside the window starts a new one (as LoginThrottle does).
-        const { rows } = await this.q<{ failures: number }>(
-          `INSERT INTO ${table} AS t (key, failures, first_at, blocked_until) VALUES ($1, 1, $2, 0)
+        // One statement, so that concurrent failures of a key on several instances all count: a
+        // failure outside the window starts a new one, and the failure that reaches maxFailures
+        // blocks the key and starts counting again (as LoginThrottle does).
+        const counted = `(CASE WHEN $2::bigint - t.first_at > $3::bigint THEN 1 ELSE t.failures + 1 END)`;
+        await this.q(
+          `INSERT INTO ${table} AS t (key, failures, first_at, blocked_until)
+           VALUES ($1, CASE WHEN 1 >= $4::int THEN 0 ELSE 1 END, $2::bigint, CASE WHEN 1 >= $4::int THEN $2::bigint + $5::bigint ELSE 0 END)
            ON CONFLICT (key) DO UPDATE SET
-             failures = CASE WHEN $2 - t.first_at > $3 THEN 1 ELSE t.failures + 1 END,
-             first_at = CASE WHEN $2 - t.first_at > $3 THEN $2 ELSE t.first_at END
-           RETURNING failures`,
-          [key, now, options.windowMs],
+             failures = CASE WHEN ${counted} >= $4::int THEN 0 ELSE ${counted} END,
+             first_at = CASE WHEN ${counted} >= $4::int OR $2::bigint - t.first_at > $3::bigint THEN $2::bigint ELSE t.first_at END,
+             blocked_until = CASE WHEN ${counted} >= $4::int THEN $2::bigint + $5::bigint ELSE t.blocked_until END`,
+          [key, now, options.windowMs, options.maxFailures, options.blockMs],
         );
-        if (rows[0].failures >= options.maxFailures) {
-          await this.q(`UPDATE ${table} SET blocked_until = $2::bigint + $3::bigint, failures = 0, first_at = $2 WHERE key = $1`, [key, now, options.blockMs]);
-        }
         await this.q(`DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE blocked_until < $1 AND first_at < $1::bigint - $2::bigint LIMIT ${THROTTLE_PRUNE_BATCH})`, [
           now,
           options.windowMs,
