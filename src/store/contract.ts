@@ -344,6 +344,35 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(await store.getTask('no-such-id'), null);
       }));
 
+      it('createTask() with `running` inserts the task started: running, attempts 1, startedAt; a bad time is invalid', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        await store.commitSession(inform('A1', T0));
+        const pending = await store.createTask({ deviceId: id, payload: { type: 'reboot' }, createdAt: T0 });
+        const t = await store.createTask({ deviceId: id, payload: { type: 'getParameterValues', names: ['Device.'] }, createdAt: T0, maxAttempts: 2, running: { at: T1 } });
+        assert.equal(t.status, 'running');
+        assert.equal(t.attempts, 1);
+        assert.equal(t.maxAttempts, 2);
+        assert.equal(t.startedAt, T1);
+        assert.equal(t.nextAttemptAt, null);
+        assert.equal(t.finishedAt, null);
+        assert.equal(t.createdAt, T0);
+        // the returned task is the stored one, and a new session finds it (orphaned if its session died)
+        assert.deepEqual(await store.getTask(t.id), t);
+        assert.deepEqual((await store.tasksToRun(id)).map((x) => [x.id, x.status]), [[pending.id, 'pending'], [t.id, 'running']]);
+        await store.updateTasks([{ id: t.id, status: 'done', finishedAt: T2, result: { ok: true } }]);
+        assert.equal((await store.getTask(t.id))?.attempts, 1);
+        assert.deepEqual((await store.tasksToRun(id)).map((x) => x.id), [pending.id]);
+        // a running task of a device without tasks makes it runnable too
+        await store.commitSession(inform('B1', T0));
+        const b = await store.createTask({ deviceId: '000B82-HT502-B1', payload: { type: 'reboot' }, running: { at: T1 } });
+        assert.deepEqual((await store.tasksToRun('000B82-HT502-B1')).map((x) => x.id), [b.id]);
+        for (const at of ['yesterday', '2025-01-01T00:00:00', '', 42 as unknown as string]) {
+          await rejectsWith(store.createTask({ deviceId: id, payload: { type: 'reboot' }, running: { at } }), 'invalid');
+        }
+        await rejectsWith(store.createTask({ deviceId: 'none', payload: { type: 'reboot' }, running: { at: T1 } }), 'not_found');
+        assert.equal((await store.listTasks({ deviceId: id })).tasks.length, 2);
+      }));
+
       it('tasksToRun() returns pending and running tasks in queue order', withStore(async (store) => {
         await store.commitSession(inform('A1', T0));
         await store.commitSession(inform('B1', T0));

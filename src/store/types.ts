@@ -277,6 +277,13 @@ export interface NewTask {
   connectionRequest?: boolean;
   /** Defaults to the store's clock. */
   createdAt?: IsoTimestamp;
+  /**
+   * Insert the task already started (its first attempt begun at `at`): status `running`,
+   * attempts 1, `startedAt` = `at`, `nextAttemptAt` null. The session engine uses it for a task
+   * it creates and runs in the same session, sparing the separate `running` update.
+   * Rejects with `invalid` when `at` is not an ISO 8601 timestamp with a time zone.
+   */
+  running?: { at: IsoTimestamp };
 }
 
 /** A change of a task's state; `undefined` fields keep what is stored. */
@@ -562,7 +569,10 @@ export interface Store {
   clearSessionLocks(): Promise<number>;
 
   // Tasks -------------------------------------------------------------------------------------
-  /** Queues a task (status `pending`, attempts 0). Rejects with `not_found` when the device is unknown. */
+  /**
+   * Queues a task (status `pending`, attempts 0; or `running`, attempts 1 with `running`, see
+   * `NewTask.running`). Rejects with `not_found` when the device is unknown, `invalid` for a bad input.
+   */
   createTask(input: NewTask): Promise<Task>;
   getTask(id: string): Promise<Task | null>;
   listTasks(query: TaskQuery): Promise<TaskPage>;

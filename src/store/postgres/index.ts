@@ -846,12 +846,14 @@ export class PostgresStore implements Store {
     if (typeof input.payload?.type !== 'string' || input.payload.type === '') throw new StoreError('invalid', 'task payload needs a type');
     const maxAttempts = input.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new StoreError('invalid', 'maxAttempts must be a positive integer');
+    // started at insertion (NewTask.running): one statement instead of an insert and an update
+    const startedAt = input.running === undefined ? null : isoParam(input.running?.at ?? '', 'running.at');
     // FOR SHARE: a concurrent deleteDevice waits for this insert, so no task outlives its device.
     const [row] = await this.rows<TaskRow>(
       this.pool,
       `WITH d AS (SELECT id FROM devices WHERE id = $1 FOR SHARE)
-       INSERT INTO tasks (device_id, type, payload, status, attempts, max_attempts, expires_at, created_at, connection_request)
-       SELECT d.id, $2, $3::json, 'pending', 0, $4, $5::timestamptz, $6::timestamptz, $7 FROM d
+       INSERT INTO tasks (device_id, type, payload, status, attempts, max_attempts, expires_at, created_at, started_at, connection_request)
+       SELECT d.id, $2, $3::json, $8::text, $9::int, $4, $5::timestamptz, $6::timestamptz, $10::timestamptz, $7 FROM d
        RETURNING ${TASK_COLUMNS}`,
       [
         input.deviceId,
@@ -861,6 +863,9 @@ export class PostgresStore implements Store {
         isoParam(input.expiresAt ?? null, 'expiresAt'),
         isoParam(input.createdAt, 'createdAt') ?? this.nowIso(),
         input.connectionRequest === true,
+        startedAt === null ? 'pending' : 'running',
+        startedAt === null ? 0 : 1,
+        startedAt,
       ],
     );
     if (!row) throw new StoreError('not_found', `device ${input.deviceId} not found`);

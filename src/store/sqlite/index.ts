@@ -404,12 +404,19 @@ const RECENT_PARAMETERS_MAX_NAMES = 256;
 /** Highest code point: an upper bound for "every name starting with prefix" range scans. */
 const MAX_CHAR = String.fromCodePoint(0x10ffff);
 
-/** A FaultQuery time bound as a UTC ISO string. @throws StoreError `invalid` for anything else than an ISO timestamp with a zone. */
-function faultTimeBound(value: string, field: string): string {
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/** The value itself when it is an ISO 8601 timestamp with a zone. @throws StoreError `invalid` otherwise. */
+function isoTimestamp(value: unknown, field: string): IsoTimestamp {
+  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) {
     throw new StoreError('invalid', `${field} must be an ISO 8601 timestamp with a time zone, got ${JSON.stringify(value)}`);
   }
-  return new Date(value).toISOString();
+  return value;
+}
+
+/** A FaultQuery time bound as a UTC ISO string. @throws StoreError `invalid` for anything else than an ISO timestamp with a zone. */
+function faultTimeBound(value: string, field: string): string {
+  return new Date(isoTimestamp(value, field)).toISOString();
 }
 
 /**
@@ -550,8 +557,8 @@ export class SqliteStore implements Store {
       deleteParametersByPrefix: db.prepare('DELETE FROM parameters WHERE device_id = ? AND name >= ? AND name < ?'),
 
       insertTask: db.prepare(
-        `INSERT INTO tasks (device_id, type, payload, status, attempts, max_attempts, expires_at, created_at, connection_request)
-         VALUES (@deviceId, @type, @payload, 'pending', 0, @maxAttempts, @expiresAt, @createdAt, @connectionRequest)`,
+        `INSERT INTO tasks (device_id, type, payload, status, attempts, max_attempts, expires_at, created_at, started_at, connection_request)
+         VALUES (@deviceId, @type, @payload, @status, @attempts, @maxAttempts, @expiresAt, @createdAt, @startedAt, @connectionRequest)`,
       ),
       getTask: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
       taskDevice: db.prepare<[number], { device_id: string }>('SELECT device_id FROM tasks WHERE id = ?'),
@@ -1107,21 +1114,22 @@ export class SqliteStore implements Store {
     if (typeof input.payload?.type !== 'string' || input.payload.type === '') throw new StoreError('invalid', 'task payload needs a type');
     const maxAttempts = input.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new StoreError('invalid', 'maxAttempts must be a positive integer');
+    const startedAt = input.running === undefined ? null : isoTimestamp(input.running?.at, 'running.at');
     // group-committed like the session writes: provisioning plans a few tasks per session
     const row: Omit<TaskRow, 'id'> = {
       device_id: input.deviceId,
       type: input.payload.type,
       payload: JSON.stringify(input.payload),
-      status: 'pending',
+      status: startedAt === null ? 'pending' : 'running',
       result: null,
       fault_code: null,
       fault_string: null,
-      attempts: 0,
+      attempts: startedAt === null ? 0 : 1,
       max_attempts: maxAttempts,
       next_attempt_at: null,
       expires_at: input.expiresAt ?? null,
       created_at: input.createdAt ?? this.nowIso(),
-      started_at: null,
+      started_at: startedAt,
       finished_at: null,
       connection_request: input.connectionRequest ? 1 : 0,
     };
@@ -1132,9 +1140,12 @@ export class SqliteStore implements Store {
         deviceId: row.device_id,
         type: row.type,
         payload: row.payload,
+        status: row.status,
+        attempts: row.attempts,
         maxAttempts,
         expiresAt: row.expires_at,
         createdAt: row.created_at,
+        startedAt: row.started_at,
         connectionRequest: row.connection_request,
       }).lastInsertRowid;
     });
