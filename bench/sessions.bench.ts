@@ -21,12 +21,13 @@
  * Run: npm run bench -- sessions [--devices=N] [--concurrency=N] [--client=cpe|lean] [--duration=S]
  *      [--warmup=S] [--rounds=N] [--cpu-prof] (profiles the ACS and the load process during the last measurement:
  *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
- *      [--acs-node-options="--max-semi-space-size=64 ..."] (Node/V8 options of the ACS child, e.g. a
- *      deployment tuning to compare; space-separated)
+ *      [--acs-node-options="--opt ..."|none] (Node/V8 options of the ACS child; default: the options
+ *      `npm start` gives the ACS, ACS_NODE_OPTIONS; space-separated)
  */
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
 import {
+  acsNodeOptionsArg,
   cpuMsPer,
   measureCeiling,
   mib,
@@ -122,8 +123,7 @@ export async function run(argv: string[]): Promise<void> {
   const warmupS = args.number('warmup', DEFAULTS.warmupS, true);
   const rounds = args.number('rounds', DEFAULTS.rounds);
   const profile = args.flag('cpu-prof');
-  const acsNodeOptions = (args.value('acs-node-options') ?? '').split(/\s+/).filter((o) => o !== '');
-  if (acsNodeOptions.some((o) => !o.startsWith('--'))) throw new Error(`--acs-node-options takes Node options (each starting with --), got "${acsNodeOptions.join(' ')}"`);
+  const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
   console.log(`sessions: ${devices} registered devices, ${concurrency} sessions in flight, ${warmupS} s warm-up + ${durationS} s per measurement, ${rounds} rounds of ceiling then ACS, clients: ${clients.join(', ')}`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
@@ -132,7 +132,7 @@ export async function run(argv: string[]): Promise<void> {
   const dataDir = tempDataDir('sessions');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
-  if (acsNodeOptions.length > 0) console.log(`ACS node options: ${acsNodeOptions.join(' ')}`);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}`);
   const acs = await startAcsChild({ dataDir }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   const figures: ClientFigures[] = [];

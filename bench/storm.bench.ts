@@ -26,6 +26,7 @@
  * recorded every task done (none failed, none left pending).
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--stand-in] [--cpu-prof]
+ *      [--acs-node-options="--opt ..."|none] (default: the options `npm start` gives the ACS, ACS_NODE_OPTIONS)
  *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only, and a table of
  *      each child's CPU per device by part of the code: bench/lib/cpuprofile.ts timeByPart)
  */
@@ -35,7 +36,7 @@ import { SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
 import { fleetSerial } from '../src/cpe/fleet.ts';
 import { loadProfile } from '../src/datamodel/model.ts';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
-import { clientArg, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
+import { acsNodeOptionsArg, clientArg, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
 import { STORM_MODEL } from './lib/models.ts';
 import { SIP_DOMAIN, sipAccountRow, sipAccountValues } from './lib/sip-accounts.ts';
 import { ApiClient } from './lib/api-client.ts';
@@ -148,16 +149,18 @@ export async function run(argv: string[]): Promise<void> {
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
   const profile = args.flag('cpu-prof');
   const mode: Mode = args.flag('stand-in') ? 'stand-in' : 'presets';
+  const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
   console.log(`storm: ${devices} never-seen devices boot at once, ${concurrency} sessions in flight, 10 parameters each`);
   console.log(machineLine(machine));
   console.log(`mode: ${MODES[mode]}`);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}`);
 
   const dataDir = tempDataDir('storm');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
   const deviceSet = { count: devices, models: [STORM_MODEL] };
   const token = `sb_${randomBytes(24).toString('base64url')}`;
-  const acs = await startAcsChild({ dataDir, api: mode === 'presets', apiToken: token });
+  const acs = await startAcsChild({ dataDir, api: mode === 'presets', apiToken: token }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   let storm;
   let cpu: Record<string, number>;
@@ -222,6 +225,7 @@ export async function run(argv: string[]): Promise<void> {
     verified: { cpeHoldsValues: cpeSide.matching, tasks, acsStoredValues: stored },
     parametersPerDevice: sipAccountValues(fleetSerial(1, 0)).length,
     acsRssMiB,
+    acsNodeOptions,
     acsCpuMsPerDevice: cpuMsPer(cpu.acs, devices),
     loadCpuMsPerDevice: cpuMsPer(cpu.load, devices),
     cpuProfiles: profiles,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { BenchChild } from './child.ts';
+import { ACS_NODE_OPTIONS } from '../../src/cli/node-options.ts';
 import type { AcsChildConfig, AcsChildInfo } from './acs-child.ts';
 import type { DeviceSetSpec, LoadPlan, LoadResult, LoadSpec } from './loadgen.ts';
 
@@ -37,6 +38,19 @@ export async function profiled<T>(dir: string | null, bench: string, children: R
   const profiles: Record<string, string> = {};
   for (const [name, c] of Object.entries(children)) profiles[name] = await c.stopProfile(join(dir, `${bench}-${name}.cpuprofile`));
   return { value, profiles };
+}
+
+/**
+ * Reads `--acs-node-options="--opt=v ..."` (Node/V8 options of the ACS child). Without it, the ACS
+ * child runs with the options `npm start` gives the ACS (ACS_NODE_OPTIONS); `--acs-node-options=none`
+ * runs it with none. Throws when an option does not start with `--`.
+ */
+export function acsNodeOptionsArg(value: string | undefined): string[] {
+  if (value === undefined) return [...ACS_NODE_OPTIONS];
+  if (value.trim() === 'none') return [];
+  const options = value.split(/\s+/).filter((o) => o !== '');
+  if (options.some((o) => !o.startsWith('--'))) throw new Error(`--acs-node-options takes Node options (each starting with --) or none, got "${value}"`);
+  return options;
 }
 
 /** Starts the ACS in a child process. */
