@@ -1,7 +1,7 @@
 /**
  * The caching view (cache.ts) over the PostgreSQL provisioning store: a change made through
  * ANOTHER store instance (another ACS host) reaches the cache through LISTEN/NOTIFY, so a cached
- * preset, variable set or "no bootstrap record" answer does not outlive it. Needs PostgreSQL
+ * preset, variable set, setting or "no bootstrap record" answer does not outlive it. Needs PostgreSQL
  * (SWITCHBOARD_TEST_DATABASE_URL or scripts/pg-test-server.sh); skipped with the reason otherwise.
  */
 import { after, describe, it, test } from 'node:test';
@@ -38,7 +38,7 @@ if (db.kind === 'unavailable') {
   });
 
   describe('cached provisioning store on PostgreSQL (two hosts)', () => {
-    it('sees presets, variables and bootstrap records another instance changes', async () => {
+    it('sees presets, variables, bootstrap records and settings another instance changes', async () => {
       const a = await openPostgresProvisioningStore(url, { schema, createSchema: true, poolSize: 2, namespace });
       const b = await openPostgresProvisioningStore(url, { schema, createSchema: true, poolSize: 2, namespace });
       const view = cachedProvisioningStore(b);
@@ -56,6 +56,9 @@ if (db.kind === 'unavailable') {
         await eventually('bootstrap record', async () => (await view.store.findBootstrap(['000B82000001'])) !== null);
         await a.updatePreset(created.id, { ...spec, weight: 5 });
         await eventually('preset update', async () => (await view.store.listPresets())[0].weight === 5);
+        assert.equal(await view.store.getSetting('unknownDevicePolicy'), null);
+        await a.putSetting('unknownDevicePolicy', 'refuse');
+        await eventually('setting', async () => (await view.store.getSetting('unknownDevicePolicy')) === 'refuse');
       } finally {
         await view.store.close();
         await a.close();

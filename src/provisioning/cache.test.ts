@@ -92,6 +92,25 @@ describe('cached provisioning store (SQLite)', () => {
     assert.deepEqual(got.map((s) => s.variables.n), ['0', '1234', '2499']);
   });
 
+  it('keeps settings in memory per name, and drops them on every setting change (through the view or elsewhere)', async () => {
+    assert.equal(await view.store.getSetting('policy'), null);
+    const loads = view.stats.loads;
+    assert.equal(await view.store.getSetting('policy'), null, 'a missing setting is cached too');
+    assert.equal(view.stats.loads, loads, 'from memory');
+    await view.store.putSetting('policy', 'refuse');
+    assert.equal(await view.store.getSetting('policy'), 'refuse');
+    assert.equal(await view.store.getSetting('policy'), 'refuse');
+    assert.equal(view.stats.loads, loads + 1, 'read again once after the change');
+    // another instance (the store tells the view)
+    await inner.putSetting('policy', 'quarantine');
+    assert.equal(await view.store.getSetting('policy'), 'quarantine');
+    // an object setting: a caller changing its copy does not change what the next caller reads
+    await inner.putSetting('limits', { n: 1 });
+    const first = await view.store.getSetting<{ n: number }>('limits');
+    first!.n = 99;
+    assert.deepEqual(await view.store.getSetting('limits'), { n: 1 });
+  });
+
   it('passes every other method through to the store', async () => {
     await view.store.putVariables([{ key: 'k', variables: { x: '1' } }], 'merge');
     assert.equal((await view.store.listVariables({})).items.length, 1);
@@ -151,6 +170,21 @@ describe('cached provisioning store (races, no notifications)', () => {
     assert.equal(m.reads.length, 1);
     m.reads[0]([stored('p')]);
     assert.deepEqual([(await a).length, (await b).length], [1, 1]);
+  });
+
+  it('does not keep a failed setting read: the next caller reads again', async () => {
+    let calls = 0;
+    const store = {
+      name: 'flaky',
+      subscribe: () => () => undefined,
+      getSetting: () => (++calls === 1 ? Promise.reject(new Error('database busy')) : Promise.resolve('refuse')),
+      close: () => Promise.resolve(),
+    } as unknown as ProvisioningStore;
+    const view = cachedProvisioningStore(store);
+    await assert.rejects(view.store.getSetting('policy'), /database busy/);
+    assert.equal(await view.store.getSetting('policy'), 'refuse');
+    assert.equal(await view.store.getSetting('policy'), 'refuse');
+    assert.equal(calls, 2, 'the success is kept');
   });
 
   it('caches nothing for a store that cannot tell changes', async () => {

@@ -1,7 +1,8 @@
 /**
  * A caching view of a `ProvisioningStore` for what EVERY CWMP session reads but operators rarely
  * change: the preset list, the webhook list, whether any rollout or bootstrap record exists at all
- * (when none does, `rolloutsOfDevice` and `findBootstrap` answer without a query), and the
+ * (when none does, `rolloutsOfDevice` and `findBootstrap` answer without a query), settings (the
+ * unknown-device policy is read for every new device), and the
  * variables table up to MAX_CACHED_VARIABLE_SETS keys (read in pages once; a larger table is read
  * per device as before). In a boot storm these reads were most of the provisioning service's
  * store time, each session reading the same rows again (bench/storm.bench.ts).
@@ -67,6 +68,7 @@ const WRITES: Partial<Record<keyof ProvisioningStore, ProvisioningChangeKind>> =
   deleteBootstrap: 'bootstrap',
   putVariables: 'variables',
   deleteVariables: 'variables',
+  putSetting: 'setting',
 };
 
 /** Variable sets kept in memory at most (past it, `getVariables` goes to the store). */
@@ -105,6 +107,8 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
   const anyBootstrap = new CachedValue<boolean>();
   /** Every variable set by key; null when there are more than MAX_CACHED_VARIABLE_SETS. */
   const variables = new CachedValue<Map<string, VariableSet> | null>();
+  /** Settings by name (read per unknown device: the unknown-device policy). */
+  const settings = new Map<string, CachedValue<unknown>>();
   const byKind: Partial<Record<ProvisioningChangeKind, CachedValue<unknown>[]>> = {
     preset: [presets],
     webhook: [webhooks],
@@ -124,6 +128,8 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
     return all;
   };
   const invalidate = (kind: ProvisioningChangeKind) => {
+    // every setting at once: few, small, and a change names one only as an id
+    if (kind === 'setting') for (const c of settings.values()) c.invalidate();
     for (const c of byKind[kind] ?? []) c.invalidate();
   };
   const unsubscribe = inner.subscribe((change: ProvisioningChange) => invalidate(change.kind));
@@ -167,6 +173,16 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
       const all = await counted(variables, loadVariables);
       if (!all) return inner.getVariables(keys);
       return keys.map((k) => all.get(k)).filter((set): set is VariableSet => set !== undefined);
+    },
+    async getSetting<T>(name: string): Promise<T | null> {
+      let cache = settings.get(name);
+      if (!cache) {
+        cache = new CachedValue<unknown>();
+        settings.set(name, cache);
+      }
+      const value = await counted(cache, () => inner.getSetting<unknown>(name));
+      // settings are JSON: an object is copied, so a caller changing it does not change the cache
+      return (value !== null && typeof value === 'object' ? structuredClone(value) : value) as T | null;
     },
     async close(): Promise<void> {
       detach();

@@ -148,6 +148,17 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
       assert.deepEqual(d.map((e) => [e.kind, e.hash]), [['applied', 'h4'], ['refused', 'h2']]);
       assert.deepEqual((await p.getDeviceMemory('D', ['refused']))[0].detail, { faultCode: 9007 });
       assert.deepEqual((await p.getDeviceMemory('E')).map((e) => e.hash), ['h5'], 'the last entry of a batch wins');
+      // details of any shape survive the batch as they were given; an empty batch changes nothing
+      const detail = { faultCode: null, faultString: 'quote " backslash \\ \u00e9\u{1F600}', nested: { list: [1, 'two', true] } };
+      await p.putDeviceMemory([
+        { deviceId: 'F', kind: 'refused', name: "it's", hash: 'h6', detail, at },
+        { deviceId: 'F', kind: 'applied', name: 'B', hash: 'h7', detail: null, at },
+      ]);
+      await p.putDeviceMemory([]);
+      assert.deepEqual(await p.getDeviceMemory('F'), [
+        { deviceId: 'F', kind: 'applied', name: 'B', hash: 'h7', detail: null, at },
+        { deviceId: 'F', kind: 'refused', name: "it's", hash: 'h6', detail, at },
+      ]);
       assert.equal(await p.deleteDeviceMemory('D', ['refused']), 1);
       assert.equal(await p.deleteDeviceMemory('E', undefined, 'nope'), 0);
       assert.equal(await p.deleteDeviceMemory('E'), 1);
@@ -337,6 +348,7 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
       await p.updateRollout(r.id, { state: 'paused' });
       const w = await p.createWebhook({ name: 'w', url: 'http://x', secret: 's'.repeat(16), events: ['*'], enabled: true });
       await p.putBootstrap({ key: 'S1' });
+      await p.putSetting('unknownDevicePolicy', 'quarantine');
       await p.putDeviceMemory([{ deviceId: 'D', kind: 'applied', name: 'A', hash: 'h', detail: null, at: '2025-01-01T00:00:00.000Z' }]);
       await p.appendHistory([{ deviceId: 'D', name: 'A', value: '1', previous: null, source: 'inform', at: '2025-01-01T00:00:00.000Z' }]);
       await p.claimDownloadSlot(r.id, 'dev-0', 1, {});
@@ -351,10 +363,11 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
         { kind: 'rollout', id: r.id },
         { kind: 'webhook', id: w.id },
         { kind: 'bootstrap', id: 'S1' },
+        { kind: 'setting', id: 'unknownDevicePolicy' },
       ]);
       off();
       await p.deletePreset(pre.id);
-      assert.equal(seen.length, 8, 'nothing after unsubscribing');
+      assert.equal(seen.length, 9, 'nothing after unsubscribing');
     }));
 
     it('delivers a change made through another instance to this one\'s listener within a second', { skip: backend.crossInstanceNotifications ? false : `${name}: notifications are local to one instance` }, withPeers(async (p, peer) => {
@@ -368,6 +381,10 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
       const back = nextChange(peer, (c) => c.kind === 'bootstrap');
       await p.putBootstrap({ key: 'S2' });
       assert.deepEqual(await back, { kind: 'bootstrap', id: 'S2' });
+      // settings too (instances cache them)
+      const setting = nextChange(peer, (c) => c.kind === 'setting');
+      await p.putSetting('unknownDevicePolicy', 'refuse');
+      assert.deepEqual(await setting, { kind: 'setting', id: 'unknownDevicePolicy' });
     }));
 
     it('rejects calls after close', async () => {
@@ -375,6 +392,7 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
       await s.close();
       await assert.rejects(s.listPresets(), isStoreError('unavailable'));
       await assert.rejects(s.createPreset(preset('x')), isStoreError('unavailable'));
+      await assert.rejects(s.putDeviceMemory([{ deviceId: 'D', kind: 'applied', name: 'A', hash: 'h', detail: null, at: '2025-01-01T00:00:00.000Z' }]), isStoreError('unavailable'));
       await s.close();
     });
   });

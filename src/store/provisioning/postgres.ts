@@ -921,7 +921,12 @@ export class PostgresProvisioningStore implements ProvisioningStore {
   }
 
   async putSetting(name: string, value: unknown): Promise<void> {
-    await this.exec(this.pool, 'INSERT INTO prov_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, JSON.stringify(value)]);
+    // a change of operator data: instances caching settings (src/provisioning/cache.ts) drop theirs
+    await this.write(
+      'setting',
+      (c) => this.exec(c, 'INSERT INTO prov_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [name, JSON.stringify(value)]),
+      () => name,
+    );
   }
 
   // History --------------------------------------------------------------------------------------

@@ -118,6 +118,14 @@ function storeErrorOf(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Upserts device memory rows from one JSON array of `[deviceId, kind, name, hash, detail, at]`
+ * (`WHERE true`: SQLite's grammar needs it before an upsert clause of an INSERT ... SELECT).
+ */
+const PUT_DEVICE_MEMORY_SQL = `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at)
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) WHERE true ORDER BY key
+  ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`;
+
 /** Distinct SQL texts whose prepared statements are kept (see `prepare`). */
 const STATEMENT_CACHE_LIMIT = 256;
 
@@ -425,15 +433,18 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     });
   }
 
+  /**
+   * One statement for the whole batch (a storm device's session writes ten entries at once): the
+   * rows go in as one JSON array read by `json_each`, in order, so a later entry for the same
+   * (device, kind, name) updates the row an earlier one inserted (the last entry wins).
+   */
   putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
+    if (entries.length === 0) return this.run(() => undefined);
+    const rows: (string | null)[][] = [];
+    for (const e of entries) rows.push([e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at]);
+    const json = JSON.stringify(rows);
     return this.runWrite(() => {
-      const put = this.prepare(
-        `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`,
-      );
-      this.db.transaction(() => {
-        for (const e of entries) put.run(e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at);
-      })();
+      this.prepare(PUT_DEVICE_MEMORY_SQL).run(json);
     });
   }
 
@@ -884,7 +895,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   putSetting(name: string, value: unknown): Promise<void> {
     return this.run(() => {
       this.prepare('INSERT INTO prov_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, JSON.stringify(value));
-    });
+    }).then(this.after('setting', () => name));
   }
 
   // History --------------------------------------------------------------------------------------

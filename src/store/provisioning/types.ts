@@ -511,8 +511,11 @@ export interface Page<T> {
 // Change notifications
 // ---------------------------------------------------------------------------------------------
 
-/** The kinds of object a change notification names (`variables`: any variable set, no id). */
-export const PROVISIONING_CHANGE_KINDS = ['preset', 'file', 'rollout', 'webhook', 'bootstrap', 'variables'] as const;
+/**
+ * The kinds of object a change notification names (`variables`: any variable set, no id;
+ * `setting`: the setting's name as id).
+ */
+export const PROVISIONING_CHANGE_KINDS = ['preset', 'file', 'rollout', 'webhook', 'bootstrap', 'variables', 'setting'] as const;
 export type ProvisioningChangeKind = (typeof PROVISIONING_CHANGE_KINDS)[number];
 
 /**
@@ -522,7 +525,7 @@ export type ProvisioningChangeKind = (typeof PROVISIONING_CHANGE_KINDS)[number];
  * have missed messages, e.g. after the PostgreSQL listener reconnected).
  *
  * Sent after the change is committed (a reader that reloads on it sees the change). Not sent for
- * per-session data (device memory, history), deliveries, settings, or rollout DEVICE progress
+ * per-session data (device memory, history), deliveries, or rollout DEVICE progress
  * (only the rollout's own row: state, stage). Listeners must be cheap and must not throw.
  */
 export interface ProvisioningChange {
