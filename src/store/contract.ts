@@ -110,6 +110,28 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(red.credentials.acsPasswordSet, true);
       }));
 
+      it('createDevice() conflicts with a device a session created, and with a concurrent twin; works again after deleteDevice()', withStore(async (store) => {
+        const id = '000B82-HT502-P1';
+        await store.commitSession(inform('P1', T0));
+        await rejectsWith(store.createDevice(identity('P1')), 'conflict');
+        assert.equal((await store.getDevice(id))?.firstContact, T0);
+        assert.equal(await store.deleteDevice(id), true);
+        const twins = await Promise.allSettled([store.createDevice({ ...identity('P1'), tags: ['a'] }), store.createDevice({ ...identity('P1'), tags: ['b'] })]);
+        assert.deepEqual(twins.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+        const won = twins.find((r) => r.status === 'fulfilled');
+        const lost = twins.find((r) => r.status === 'rejected');
+        assert.ok(lost?.status === 'rejected' && lost.reason instanceof StoreError && lost.reason.code === 'conflict');
+        // the returned device is the stored one
+        assert.ok(won?.status === 'fulfilled');
+        assert.deepEqual(await store.getDevice(id), won.value);
+        assert.deepEqual((await store.queryDevices({ tags: won.value.tags })).devices.map((d) => d.id), [id]);
+        // a session of the pre-registered device keeps its tags and credentials
+        await store.commitSession(inform('P1', T1));
+        const d = await store.getDevice(id);
+        assert.deepEqual(d?.tags, won.value.tags);
+        assert.equal(d?.firstContact, T1);
+      }));
+
       it('updateDevice() changes tags and credentials partially; null clears; unknown device -> null', withStore(async (store) => {
         await store.createDevice({ ...identity('P1'), credentials: { acsUsername: 'u', acsPassword: 'p' } });
         const d = await store.updateDevice('000B82-HT502-P1', { tags: ['x'], credentials: { acsPassword: null, connectionRequestUsername: 'cr' } });
@@ -342,6 +364,24 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(await store.getTask(t.id), t);
         await rejectsWith(store.createTask({ deviceId: 'none', payload: { type: 'reboot' } }), 'not_found');
         assert.equal(await store.getTask('no-such-id'), null);
+      }));
+
+      it('createTask() follows the device: created, read, deleted, created again; a failed session commit creates none', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        const task = () => store.createTask({ deviceId: id, payload: { type: 'reboot' } });
+        await rejectsWith(task(), 'not_found');
+        await store.createDevice(identity('A1'));
+        assert.equal((await task()).deviceId, id);
+        assert.ok(await store.getDevice(id));
+        assert.equal(await store.deleteDevice(id), true);
+        await rejectsWith(task(), 'not_found');
+        // a session commit of a new device that fails part-way: the device does not exist
+        await assert.rejects(store.commitSession(inform('A1', T0, { parameterDeletes: [{ prefix: 'bad' }] })));
+        assert.equal(await store.getDevice(id), null);
+        await rejectsWith(task(), 'not_found');
+        await store.commitSession(inform('A1', T0));
+        assert.equal((await task()).status, 'pending');
+        assert.equal((await store.listTasks({ deviceId: id })).tasks.length, 1);
       }));
 
       it('createTask() with `running` inserts the task started: running, attempts 1, startedAt; a bad time is invalid', withStore(async (store) => {

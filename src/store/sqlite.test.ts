@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runStoreContract } from './contract.ts';
+import { StoreError, type SessionCommit } from './types.ts';
 import { openSqliteStore, SQLITE_FILE_NAME } from './sqlite/index.ts';
 import { MIGRATIONS } from './sqlite/migrations.ts';
 
@@ -80,6 +81,147 @@ describe('SQLite backend specifics', () => {
       await again.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('SQLite group commit', () => {
+  const T0 = '2025-01-01T00:00:00.000Z';
+  const T1 = '2025-01-01T00:05:00.000Z';
+  const device = (serial: string) => ({ id: `000B82-HT502-${serial}`, manufacturer: 'G', oui: '000B82', productClass: 'HT502', serialNumber: serial });
+  const inform = (serial: string, at: string, extra: Partial<SessionCommit> = {}): SessionCommit => ({ at, device: { ...device(serial), lastContact: at }, ...extra });
+  /** A store that records the statements it runs. */
+  const tracedStore = (options: { groupCommit?: boolean } = {}) => {
+    const statements: string[] = [];
+    const store = openSqliteStore({ file: ':memory:', verbose: (sql) => statements.push(sql), ...options });
+    const count = (prefix: string) => statements.filter((s) => s.trimStart().toUpperCase().startsWith(prefix)).length;
+    return { store, statements, count };
+  };
+
+  it('commits a batch without a savepoint per write when no write fails', async () => {
+    const { store, statements, count } = tracedStore();
+    try {
+      statements.length = 0;
+      const results = await Promise.all([
+        store.commitSession(inform('A', T0, { parameters: [{ name: 'Device.X', value: '1' }] })),
+        store.createDevice({ ...device('P'), tags: ['lab'] }),
+        store.commitSession(inform('B', T0)),
+      ]);
+      assert.equal(results[0].created, true);
+      assert.equal(count('SAVEPOINT'), 0);
+      assert.equal(count('RELEASE'), 0);
+      assert.equal(count('BEGIN'), 1);
+      assert.equal(count('COMMIT'), 1);
+      assert.equal(store.replayedBatches, 0);
+      // createDevice neither checks first nor reads back; the session commit after it reads nothing either
+      statements.length = 0;
+      await store.commitSession(inform('P', T1));
+      assert.equal(count('SELECT'), 0, statements.join('\n'));
+      assert.equal((await store.getDevice('000B82-HT502-P'))?.firstContact, T1);
+      // createTask of a device known to exist runs only its INSERT
+      statements.length = 0;
+      await store.createTask({ deviceId: '000B82-HT502-P', payload: { type: 'reboot' } });
+      assert.equal(count('SELECT'), 0, statements.join('\n'));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a failing write in the middle of a batch rolls back alone and rejects only its own promise; the batch is replayed with savepoints', async () => {
+    const { store, count } = tracedStore();
+    try {
+      await store.commitSession(inform('A', T0, { parameters: [{ name: 'Device.X', value: 'a0' }] }));
+      const own = new Error('own failure');
+      const before = store.replayedBatches;
+      const settled = await Promise.allSettled([
+        store.commitSession(inform('A', T1, { parameters: [{ name: 'Device.X', value: 'a1' }] })),
+        store.createDevice(device('P')),
+        // creates device B, then fails: B must not exist afterwards
+        store.commitSession(inform('B', T1, { parameters: [{ name: 'Device.Y', value: 'b' }], parameterDeletes: [{ prefix: 'no-dot' }] })),
+        // writes a row, then throws its own error
+        store.groupWrite(() => {
+          store.connection.prepare("INSERT INTO audit (at, actor, action, target, detail) VALUES (?, 'x', 'partial', NULL, NULL)").run(T1);
+          throw own;
+        }),
+        store.commitSession(inform('C', T1, { parameters: [{ name: 'Device.Z', value: 'c' }] })),
+      ]);
+      assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      const reason = (i: number) => (settled[i] as PromiseRejectedResult).reason;
+      assert.ok(reason(2) instanceof StoreError && reason(2).code === 'invalid', String(reason(2)));
+      assert.equal(reason(3), own);
+      assert.equal(store.replayedBatches, before + 1);
+      assert.equal(count('SAVEPOINT'), 5);
+      // committed state, read after the replay
+      assert.equal((await store.getParameters('000B82-HT502-A', { names: ['Device.X'] }))[0]?.value, 'a1');
+      assert.equal((await store.getDevice('000B82-HT502-A'))?.lastContact, T1);
+      assert.ok(await store.getDevice('000B82-HT502-P'));
+      assert.equal(await store.getDevice('000B82-HT502-B'), null);
+      assert.deepEqual(await store.getParameters('000B82-HT502-B'), []);
+      assert.equal((await store.listAudit({ action: 'partial' })).entries.length, 0);
+      assert.equal((await store.getParameters('000B82-HT502-C'))[0]?.value, 'c');
+      // the caches hold nothing of the rolled-back attempts: B is unknown, P is as stored
+      await assert.rejects(store.createTask({ deviceId: '000B82-HT502-B', payload: { type: 'reboot' } }), (e: unknown) => e instanceof StoreError && e.code === 'not_found');
+      await store.commitSession(inform('P', T1, { device: { ...device('P'), lastContact: T1, sourceAddress: null } }));
+      assert.equal((await store.getDevice('000B82-HT502-P'))?.firstContact, T1);
+      assert.equal((await store.createTask({ deviceId: '000B82-HT502-P', payload: { type: 'reboot' } })).status, 'pending');
+    } finally {
+      await store.close();
+    }
+  });
+
+  for (const groupCommit of [true, false]) {
+    it(`a failed write alone forgets what it taught the caches (groupCommit ${groupCommit})`, async () => {
+      const { store, count } = tracedStore({ groupCommit });
+      try {
+        // the device is inserted (and noted as existing), then the commit fails
+        await assert.rejects(store.commitSession(inform('B', T0, { parameterDeletes: [{ prefix: 'no-dot' }] })));
+        assert.equal(count('SAVEPOINT'), 0);
+        assert.equal(store.replayedBatches, 0);
+        await assert.rejects(store.createTask({ deviceId: '000B82-HT502-B', payload: { type: 'reboot' } }), (e: unknown) => e instanceof StoreError && e.code === 'not_found');
+        assert.equal((await store.listTasks({})).tasks.length, 0);
+        // a device created then deleted is unknown again
+        await store.createDevice(device('D'));
+        await store.createTask({ deviceId: '000B82-HT502-D', payload: { type: 'reboot' } });
+        assert.equal(await store.deleteDevice('000B82-HT502-D'), true);
+        await assert.rejects(store.createTask({ deviceId: '000B82-HT502-D', payload: { type: 'reboot' } }), (e: unknown) => e instanceof StoreError && e.code === 'not_found');
+      } finally {
+        await store.close();
+      }
+    });
+  }
+
+  it('a write that fails only in the replay (it succeeded in the rolled-back attempt) leaves no cache entry behind', async () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    try {
+      let rawRuns = 0;
+      let flakyRuns = 0;
+      const settled = await Promise.allSettled([
+        // at its second run (the replay), stores device P itself: createDevice(P) then conflicts
+        store.groupWrite(() => {
+          if (++rawRuns === 2) {
+            store.connection.prepare("INSERT INTO devices (id, manufacturer, oui, product_class, serial_number) VALUES ('000B82-HT502-P', 'raw', '000B82', 'HT502', 'P')").run();
+          }
+        }),
+        store.createDevice({ ...device('P'), tags: ['x'] }),
+        // fails at its first run only: the batch is rolled back and replayed
+        store.groupWrite(() => {
+          if (++flakyRuns === 1) throw new Error('first run');
+          return flakyRuns;
+        }),
+      ]);
+      assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      const conflict = (settled[1] as PromiseRejectedResult).reason;
+      assert.ok(conflict instanceof StoreError && conflict.code === 'conflict', String(conflict));
+      assert.equal(store.replayedBatches, 1);
+      // (queryDevices reads without remembering, unlike getDevice)
+      const [stored] = (await store.queryDevices({ ids: ['000B82-HT502-P'] })).devices;
+      assert.equal(stored?.manufacturer, 'raw');
+      assert.deepEqual(stored?.tags, []);
+      // the session commit compares against the stored row, not the one createDevice built in the rolled-back attempt
+      await store.commitSession(inform('P', T0));
+      assert.equal((await store.getDevice('000B82-HT502-P'))?.manufacturer, 'G');
+    } finally {
+      await store.close();
     }
   });
 });

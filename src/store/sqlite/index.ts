@@ -103,6 +103,8 @@ export interface SqliteStoreOptions {
    * checkpoint. Ignored for `:memory:`.
    */
   checkpointWorker?: false | CheckpointWorkerOptions;
+  /** Called with the text of every statement the connection runs (better-sqlite3 `verbose`): diagnostics and tests. */
+  verbose?: (sql: string) => void;
 }
 
 export interface CheckpointWorkerOptions {
@@ -111,6 +113,16 @@ export interface CheckpointWorkerOptions {
   /** How often the worker checkpoints (ms); default 200. */
   intervalMs?: number;
 }
+
+/** A write waiting for the next group commit. */
+interface QueuedWrite {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What one queued write gave. */
+type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** The default database file name inside the data directory. */
 export const SQLITE_FILE_NAME = 'switchboard.sqlite';
@@ -371,6 +383,11 @@ const TASK_UPDATE_COLUMNS = {
 type TaskUpdateField = keyof typeof TASK_UPDATE_COLUMNS;
 const TASK_UPDATE_FIELDS = Object.keys(TASK_UPDATE_COLUMNS) as TaskUpdateField[];
 
+/** The UPDATE of a task's given fields (named parameters: the fields and `id`). */
+function taskUpdateSql(present: readonly TaskUpdateField[]): string {
+  return `UPDATE tasks SET ${present.map((f) => `${TASK_UPDATE_COLUMNS[f]} = @${f}`).join(', ')} WHERE id = @id`;
+}
+
 /** The column value of a ParameterWrite field (booleans as 0/1, access lists as JSON). */
 function parameterColumnValue(p: ParameterWrite, f: ParameterWriteField): string | number | null {
   const v = p[f];
@@ -398,6 +415,8 @@ const RECENT_DEVICES = 2048;
 export const DEFAULT_CACHE_MIB = 64;
 /** Group commits before the background checkpointer starts (see `SqliteStoreOptions.checkpointWorker`). */
 const DEFAULT_CHECKPOINT_AFTER_COMMITS = 100;
+/** Device ids `knownDevices` keeps (well above the devices created in one burst of sessions). */
+const KNOWN_DEVICES = 16_384;
 /** Larger by-name reads are not remembered (an Inform carries a handful of names). */
 const RECENT_PARAMETERS_MAX_NAMES = 256;
 
@@ -428,7 +447,7 @@ export class SqliteStore implements Store {
   private readonly clock: () => number;
   private closed = false;
   /** Writes waiting for the next group commit. */
-  private queued: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private queued: QueuedWrite[] = [];
   private flushScheduled = false;
   /** Statement cache for statements whose text depends on which optional fields are present. */
   private readonly dynamic = new Map<string, Database.Statement>();
@@ -446,8 +465,21 @@ export class SqliteStore implements Store {
    * last; see `rememberParameters`.
    */
   private readonly recentParameters = new RecentMap<string, Map<string, ParameterRow | null>>(RECENT_DEVICES);
-  /** Device rows recently read by `getDevice` (same rules as `recentParameters`). */
+  /** Device rows recently read by `getDevice` or written by `createDevice` (same rules as `recentParameters`). */
   private readonly recentDevices = new RecentMap<string, DeviceRow>(RECENT_DEVICES);
+  /**
+   * Ids of devices known to exist (read by `getDevice`, written by `createDevice` or a session
+   * commit; `deleteDevice` drops them): `createTask` then skips its existence query (a storm creates
+   * two tasks per new device). Bounded: a forgotten id only costs that query again. Same
+   * single-writer assumption as the locks.
+   */
+  private readonly knownDevices = new RecentMap<string, true>(KNOWN_DEVICES);
+  /**
+   * Devices whose entries in `recentDevices`/`knownDevices` were added by writes of the open
+   * transaction, in order: forgotten when those writes roll back (`forgetUncommitted`), since the
+   * caches must only ever hold committed state. Emptied at each COMMIT.
+   */
+  private readonly uncommitted: string[] = [];
   /**
    * Devices that may have pending or running tasks: a superset (an entry goes only when a read
    * finds none), loaded on first use. Lets `tasksToRun` answer a periodic session of a device
@@ -478,6 +510,7 @@ export class SqliteStore implements Store {
 
   /** The background checkpointer, once started (see `SqliteStoreOptions.checkpointWorker`). */
   private checkpointer: BackgroundCheckpointer | null = null;
+  private replays = 0;
   /** When to start it: null = never (in-memory database, or turned off). */
   private readonly checkpointPlan: Required<CheckpointWorkerOptions> | null;
   private commits = 0;
@@ -561,7 +594,6 @@ export class SqliteStore implements Store {
          VALUES (@deviceId, @type, @payload, @status, @attempts, @maxAttempts, @expiresAt, @createdAt, @startedAt, @connectionRequest)`,
       ),
       getTask: db.prepare<[number], TaskRow>('SELECT * FROM tasks WHERE id = ?'),
-      taskDevice: db.prepare<[number], { device_id: string }>('SELECT device_id FROM tasks WHERE id = ?'),
       devicesWithRunnableTasks: db.prepare<[], { device_id: string }>(
         "SELECT DISTINCT device_id FROM tasks WHERE status IN ('pending', 'running')",
       ),
@@ -598,8 +630,10 @@ export class SqliteStore implements Store {
   /**
    * Runs a synchronous write on `connection` in the next group commit (the provisioning tables
    * of the same file use it for their per-session writes). Same contract as the store's own writes:
-   * resolves with fn's result after the COMMIT; rejects with fn's error (its savepoint rolled back
-   * alone) or the COMMIT's.
+   * resolves with fn's result after the COMMIT; rejects with fn's error (fn's changes rolled back
+   * alone, the batch's other writes commit) or the COMMIT's. fn may run TWICE: when another write of
+   * its batch fails, the whole batch is rolled back and replayed (see `flush`), so fn must leave no
+   * in-memory effect that a rollback of its SQL changes would make wrong.
    */
   groupWrite<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new StoreError('unavailable', 'store is closed'));
@@ -608,13 +642,16 @@ export class SqliteStore implements Store {
 
   /**
    * Queues a write for the next group commit; resolves with its result after the COMMIT, rejects with
-   * its own error (its savepoint rolled back) or with the COMMIT's error.
+   * its own error (its changes rolled back) or with the COMMIT's error.
    */
   private write<T>(fn: () => T): Promise<T> {
     if (!this.groupCommit) {
       try {
-        return Promise.resolve(this.inTransaction(fn));
+        const value = this.inTransaction(fn);
+        this.uncommitted.length = 0;
+        return Promise.resolve(value);
       } catch (err) {
+        this.forgetUncommitted(0);
         return Promise.reject(err);
       }
     }
@@ -627,33 +664,98 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Commits the queued writes in ONE transaction. Optimistic: the writes run one after the other
+   * straight in the transaction (no savepoint each: a SAVEPOINT and RELEASE per write were a quarter
+   * of the statements of a storm, and each savepoint's statement journal copied every page its write
+   * touched). When a write throws, the whole transaction is rolled back and the batch replayed with
+   * a savepoint per write, so that the failing write is undone alone and only its promise rejects.
+   */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.queued;
     this.queued = [];
     if (batch.length === 0) return;
-    const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let outcomes: WriteOutcome[];
+    try {
+      outcomes = this.runBatch(batch);
+    } catch (error) {
+      // BEGIN or COMMIT failed: nothing of the batch is stored
+      this.forgetUncommitted(0);
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    this.uncommitted.length = 0;
+    if (this.checkpointer === null && this.checkpointPlan !== null && ++this.commits >= this.checkpointPlan.afterCommits) this.startCheckpointer();
+    batch.forEach((item, i) => {
+      const r = outcomes[i];
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.error);
+    });
+  }
+
+  /**
+   * Runs and commits a batch (see `flush`); returns each write's outcome. Throws only when the
+   * transaction itself fails (BEGIN, COMMIT), after rolling it back.
+   */
+  private runBatch(batch: readonly QueuedWrite[]): WriteOutcome[] {
+    const values: unknown[] = [];
+    let failure: { error: unknown } | null = null;
     try {
       this.inTransaction(() => {
         for (const item of batch) {
           try {
-            // a nested transaction is a SAVEPOINT: on error only this write is undone
-            results.push({ ok: true, value: this.inTransaction(item.fn) });
+            values.push(item.fn());
           } catch (error) {
-            results.push({ ok: false, error });
+            failure = { error };
+            throw error;
           }
         }
       });
+      return values.map((value) => ({ ok: true, value }));
     } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
+      if (failure === null) throw error;
     }
-    if (this.checkpointer === null && this.checkpointPlan !== null && ++this.commits >= this.checkpointPlan.afterCommits) this.startCheckpointer();
-    batch.forEach((item, i) => {
-      const r = results[i];
-      if (r.ok) item.resolve(r.value);
-      else item.reject(r.error);
+    // a write failed and the transaction was rolled back (by the wrapper, or by SQLite itself)
+    this.forgetUncommitted(0);
+    // alone in its batch: its own rollback is done, nothing to replay
+    if (batch.length === 1) return [{ ok: false, error: (failure as { error: unknown }).error }];
+    this.replays++;
+    const outcomes: WriteOutcome[] = [];
+    this.inTransaction(() => {
+      for (const item of batch) {
+        const mark = this.uncommitted.length;
+        try {
+          // a nested transaction is a SAVEPOINT: on error only this write is undone
+          outcomes.push({ ok: true, value: this.inTransaction(item.fn) });
+        } catch (error) {
+          this.forgetUncommitted(mark);
+          outcomes.push({ ok: false, error });
+        }
+      }
     });
+    return outcomes;
+  }
+
+  /** Batches replayed with a savepoint per write since the store opened (tests and diagnostics). */
+  get replayedBatches(): number {
+    return this.replays;
+  }
+
+  /** Inside a write: device `id` exists (with this row, when given), unless the write rolls back. */
+  private noteDevice(id: string, row?: DeviceRow): void {
+    this.knownDevices.set(id, true);
+    if (row !== undefined) this.recentDevices.set(id, row);
+    this.uncommitted.push(id);
+  }
+
+  /** Drops the cache entries added by the rolled-back writes (`uncommitted` from index `from` on). */
+  private forgetUncommitted(from: number): void {
+    for (let i = from; i < this.uncommitted.length; i++) {
+      this.knownDevices.delete(this.uncommitted[i]);
+      this.recentDevices.delete(this.uncommitted[i]);
+    }
+    this.uncommitted.length = from;
   }
 
   private nowIso(): IsoTimestamp {
@@ -681,7 +783,10 @@ export class SqliteStore implements Store {
     const row = this.s.getDevice.get(id);
     if (!row) return null;
     // provisioning reads the device at the Inform; the session commit then compares against this row
-    if (!this.db.inTransaction) this.recentDevices.set(id, row);
+    if (!this.db.inTransaction) {
+      this.recentDevices.set(id, row);
+      this.knownDevices.set(id, true);
+    }
     return rowToDevice(row);
   }
 
@@ -693,25 +798,54 @@ export class SqliteStore implements Store {
     }
     const tags = normaliseTags(input.tags ?? []);
     const c = input.credentials ?? {};
-    // group-committed: provisioning registers every unknown device at its first Inform (a storm)
+    // The row as inserted: returned and remembered without reading it back (provisioning
+    // registers every unknown device at its first Inform, and the session commit that follows
+    // compares against this row).
+    const row: DeviceRow = {
+      id,
+      manufacturer: input.manufacturer,
+      oui: input.oui,
+      product_class: input.productClass,
+      serial_number: input.serialNumber,
+      first_contact: null,
+      last_contact: null,
+      last_boot: null,
+      last_bootstrap: null,
+      source_address: null,
+      software_version: null,
+      hardware_version: null,
+      connection_request_url: null,
+      udp_connection_request_address: null,
+      cwmp_version: null,
+      tags: JSON.stringify(tags),
+      acs_username: c.acsUsername ?? null,
+      acs_password: c.acsPassword ?? null,
+      cr_username: c.connectionRequestUsername ?? null,
+      cr_password: c.connectionRequestPassword ?? null,
+    };
+    // group-committed: a storm registers every new device; no existence query, the key decides
     await this.write(() => {
-      this.recentDevices.delete(id);
-      if (this.s.deviceExists.get(id)) throw new StoreError('conflict', `device ${id} exists`);
-      this.s.insertDevice.run({
-        id,
-        manufacturer: input.manufacturer,
-        oui: input.oui,
-        productClass: input.productClass,
-        serialNumber: input.serialNumber,
-        tags: JSON.stringify(tags),
-        acsUsername: c.acsUsername ?? null,
-        acsPassword: c.acsPassword ?? null,
-        crUsername: c.connectionRequestUsername ?? null,
-        crPassword: c.connectionRequestPassword ?? null,
-      });
+      try {
+        this.s.insertDevice.run({
+          id,
+          manufacturer: row.manufacturer,
+          oui: row.oui,
+          productClass: row.product_class,
+          serialNumber: row.serial_number,
+          tags: row.tags,
+          acsUsername: row.acs_username,
+          acsPassword: row.acs_password,
+          crUsername: row.cr_username,
+          crPassword: row.cr_password,
+        });
+      } catch (err) {
+        if (isPrimaryKeyViolation(err)) throw new StoreError('conflict', `device ${id} exists`);
+        throw err;
+      }
       for (const t of tags) this.s.insertTag.run(id, t);
+      this.noteDevice(id, row);
     });
-    return rowToDevice(this.s.getDevice.get(id)!);
+    return rowToDevice(row);
   }
 
   async updateDevice(id: string, patch: DevicePatch): Promise<Device | null> {
@@ -772,6 +906,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.recentDevices.delete(id);
       this.recentParameters.delete(id);
+      this.knownDevices.delete(id);
       const changes = this.s.deleteDevice.run(id).changes;
       if (changes === 0) return false;
       this.s.deleteTagsOf.run(id);
@@ -904,6 +1039,7 @@ export class SqliteStore implements Store {
       set('serial_number', w.serialNumber);
       if (row.first_contact === null && w.lastContact !== undefined) set('first_contact', w.lastContact);
       for (const f of present) set(DEVICE_WRITE_COLUMNS[f], w[f] as string | null);
+      this.noteDevice(w.id);
       const columns = Object.keys(changes);
       if (columns.length === 0) return false;
       const st = this.dynamicStatement(`device-update:${columns.join(',')}`, () => `UPDATE devices SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`);
@@ -925,6 +1061,7 @@ export class SqliteStore implements Store {
     };
     for (const f of present) params[f] = w[f] as string | null;
     st.run(params);
+    this.noteDevice(w.id);
     return true;
   }
 
@@ -1010,17 +1147,17 @@ export class SqliteStore implements Store {
     if (u.status !== undefined && !TASK_STATUSES.includes(u.status)) throw new StoreError('invalid', `unknown task status ${u.status}`);
     const present = TASK_UPDATE_FIELDS.filter((f) => u[f] !== undefined);
     if (present.length === 0) return;
-    const st = this.dynamicStatement(`task:${present.join(',')}`, () =>
-      `UPDATE tasks SET ${present.map((f) => `${TASK_UPDATE_COLUMNS[f]} = @${f}`).join(', ')} WHERE id = @id`,
-    );
     const params: Record<string, string | number | null> = { id };
     for (const f of present) params[f] = f === 'result' ? json(u.result) : (u[f] as string | number | null);
-    st.run(params);
     const runnable = this.runnable.devices;
     if (runnable !== null && (u.status === 'pending' || u.status === 'running')) {
-      const row = this.s.taskDevice.get(id);
+      // the task's device becomes runnable: the UPDATE tells it (no second statement to look it up)
+      const st = this.dynamicStatement(`task-returning:${present.join(',')}`, () => `${taskUpdateSql(present)} RETURNING device_id`);
+      const row = st.get(params) as { device_id: string } | undefined;
       if (row) runnable.add(row.device_id);
+      return;
     }
+    this.dynamicStatement(`task:${present.join(',')}`, () => taskUpdateSql(present)).run(params);
   }
 
   private insertFault(f: NewFaultRecord): string {
@@ -1134,7 +1271,10 @@ export class SqliteStore implements Store {
       connection_request: input.connectionRequest ? 1 : 0,
     };
     const id = await this.write(() => {
-      if (!this.s.deviceExists.get(input.deviceId)) throw new StoreError('not_found', `device ${input.deviceId} not found`);
+      if (this.knownDevices.get(input.deviceId) === undefined) {
+        if (!this.s.deviceExists.get(input.deviceId)) throw new StoreError('not_found', `device ${input.deviceId} not found`);
+        this.noteDevice(input.deviceId);
+      }
       this.runnable.devices?.add(input.deviceId);
       return this.s.insertTask.run({
         deviceId: row.device_id,
@@ -1365,6 +1505,11 @@ export class SqliteStore implements Store {
   }
 }
 
+/** The error better-sqlite3 throws for a row whose primary key exists. */
+function isPrimaryKeyViolation(err: unknown): boolean {
+  return err instanceof Database.SqliteError && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
 function validateDeviceWrite(w: DeviceWrite): void {
   if (!w.id || !w.oui || !w.productClass || !w.serialNumber) {
     throw new StoreError('invalid', 'device write needs id, oui, productClass and serialNumber');
@@ -1378,7 +1523,8 @@ function validateDeviceWrite(w: DeviceWrite): void {
 export function openSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file);
+  const verbose = options.verbose;
+  const db = new Database(file, verbose ? { verbose: (sql) => verbose(String(sql)) } : undefined);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
