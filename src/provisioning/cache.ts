@@ -31,6 +31,11 @@ class CachedValue<T> {
     this.loading = null;
   }
 
+  /** The value when it is in memory (no load started). */
+  peek(): T | undefined {
+    return this.value ? this.value.v : undefined;
+  }
+
   /** The cached value, or `load()`'s (shared by concurrent callers, kept unless invalidated meanwhile). */
   get(load: () => Promise<T>): Promise<T> {
     if (this.value) return Promise.resolve(this.value.v);
@@ -91,6 +96,11 @@ export interface CachedProvisioningStore {
   stats: ProvisioningCacheStats;
   /** Stops listening to changes (the store itself is closed by `store.close()`, which does this too). */
   detach(): void;
+  /**
+   * The webhook list when it is in memory and current (read-only), else undefined (not loaded
+   * yet, or not caching): lets a caller skip building an event nobody subscribed to.
+   */
+  cachedWebhooks(): readonly Webhook[] | undefined;
 }
 
 /**
@@ -99,7 +109,7 @@ export interface CachedProvisioningStore {
  */
 export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisioningStore {
   const stats: ProvisioningCacheStats = { loads: 0 };
-  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {} };
+  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {}, cachedWebhooks: () => undefined };
 
   const presets = new CachedValue<Preset[]>();
   const webhooks = new CachedValue<Webhook[]>();
@@ -215,5 +225,5 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
       return fn;
     },
   });
-  return { store, caching: true, stats, detach };
+  return { store, caching: true, stats, detach, cachedWebhooks: () => (detached ? undefined : webhooks.peek()) };
 }

@@ -10,7 +10,7 @@
  *
  * Both are pure; the caller loads presets, variables and known parameters.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type {
   AttributeSpec,
   DesiredObjects,
@@ -274,11 +274,19 @@ export function resolveDesired(contributions: readonly Contribution[], ctx: Temp
 }
 
 /**
+ * SHA-256 of `text` as hex: the one-shot `crypto.hash` where Node has it (20.12+: no Hash object,
+ * a third of the cost for these short inputs; a boot storm hashes about ten values per device),
+ * else `createHash`. Both give the same digest.
+ */
+const sha256Hex: (text: string) => string =
+  typeof oneShotHash === 'function' ? (text) => oneShotHash('sha256', text, 'hex') : (text) => createHash('sha256').update(text).digest('hex');
+
+/**
  * Hash identifying one desired value from one source revision (what a refusal is remembered by).
  * @returns 32 hex characters.
  */
 export function desiredHash(name: string, value: DesiredScalar, source: DesiredSource): string {
-  return createHash('sha256').update(JSON.stringify([name, String(value), source.kind, source.id, source.revision])).digest('hex').slice(0, 32);
+  return sha256Hex(JSON.stringify([name, String(value), source.kind, source.id, source.revision])).slice(0, 32);
 }
 
 /**
@@ -286,5 +294,5 @@ export function desiredHash(name: string, value: DesiredScalar, source: DesiredS
  * @returns 32 hex characters.
  */
 export function valueHash(name: string, value: DesiredScalar): string {
-  return createHash('sha256').update(JSON.stringify([name, String(value)])).digest('hex').slice(0, 32);
+  return sha256Hex(JSON.stringify([name, String(value)])).slice(0, 32);
 }

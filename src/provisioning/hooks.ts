@@ -101,34 +101,41 @@ export function overlayParameters(
   selection: ParameterSelection = {},
   at = '',
 ): StoredParameter[] {
-  const map = new Map(stored.map((p) => [p.name, p]));
+  // Runs at every planning step of every session: no closures, one lookup set for the names.
+  const prefix = selection.prefix;
+  const names = selection.names === undefined ? undefined : new Set(selection.names);
+  const map = new Map<string, StoredParameter>();
+  for (const p of stored) map.set(p.name, p);
   for (const d of deletes) {
-    const keep = d.except ? new Set(d.except) : null;
-    for (const name of [...map.keys()]) if (name.startsWith(d.prefix) && !(keep && keep.has(name))) map.delete(name);
+    if (map.size === 0) break;
+    const keep = d.except && d.except.length > 0 ? new Set(d.except) : null;
+    // deleting the entry just visited is safe while iterating a Map
+    for (const name of map.keys()) if (name.startsWith(d.prefix) && !(keep && keep.has(name))) map.delete(name);
   }
-  const wanted = (name: string) =>
-    (selection.prefix === undefined || name.startsWith(selection.prefix)) && (selection.names === undefined || selection.names.includes(name));
   for (const w of writes) {
-    if (!wanted(w.name)) continue;
-    const cur = map.get(w.name) ?? {
-      name: w.name,
-      value: null,
-      type: null,
-      writable: null,
-      notification: null,
-      accessList: null,
-      object: w.name.endsWith('.'),
-      updatedAt: at,
-    };
+    if (!selected(w.name, prefix, names)) continue;
+    const cur = map.get(w.name);
     map.set(w.name, {
-      ...cur,
-      value: w.value !== undefined ? w.value : cur.value,
-      type: w.type !== undefined ? w.type : cur.type,
-      writable: w.writable !== undefined ? w.writable : cur.writable,
-      notification: w.notification !== undefined ? w.notification : cur.notification,
-      accessList: w.accessList !== undefined ? w.accessList : cur.accessList,
-      updatedAt: at || cur.updatedAt,
+      name: w.name,
+      value: w.value !== undefined ? w.value : (cur?.value ?? null),
+      type: w.type !== undefined ? w.type : (cur?.type ?? null),
+      writable: w.writable !== undefined ? w.writable : (cur?.writable ?? null),
+      notification: w.notification !== undefined ? w.notification : (cur?.notification ?? null),
+      accessList: w.accessList !== undefined ? w.accessList : (cur?.accessList ?? null),
+      object: cur ? cur.object : w.name.endsWith('.'),
+      updatedAt: at || (cur?.updatedAt ?? at),
     });
   }
-  return [...map.values()].filter((p) => wanted(p.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: StoredParameter[] = [];
+  for (const p of map.values()) if (selected(p.name, prefix, names)) out.push(p);
+  return out.sort(byName);
+}
+
+/** True when `name` is in the selection (under `prefix` when given, among `names` when given). */
+function selected(name: string, prefix: string | undefined, names: ReadonlySet<string> | undefined): boolean {
+  return (prefix === undefined || name.startsWith(prefix)) && (names === undefined || names.has(name));
+}
+
+function byName(a: StoredParameter, b: StoredParameter): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

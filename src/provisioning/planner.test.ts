@@ -4,9 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { StoredParameter } from '../store/types.ts';
 import type { Preset } from '../store/provisioning/types.ts';
-import { resolveDesired, selectPresets, valueHash, type Contribution, type ResolvedDesired } from './desired.ts';
+import { desiredHash, resolveDesired, selectPresets, valueHash, type Contribution, type ResolvedDesired } from './desired.ts';
 import {
   analyze,
   applyStepResult,
@@ -221,6 +222,27 @@ describe('planner: values', () => {
     const second = nextStep(d, knownStateFrom(known), memory, session).step!;
     assert.equal(second.kind, 'set-values');
     assert.deepEqual(second.kind === 'set-values' && second.values.map((v) => v.name), ['Device.X.A', 'Device.X.B']);
+  });
+
+  it('hashes values as earlier versions stored them (memory written before stays valid)', () => {
+    const sha = (parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
+    const source = { kind: 'preset' as const, id: 'id-p', name: 'p', revision: 3 };
+    assert.equal(desiredHash(`${MS}URL`, 'http://acs "x"', source), sha([`${MS}URL`, 'http://acs "x"', 'preset', 'id-p', 3]));
+    assert.equal(valueHash(`${MS}PeriodicInformInterval`, 600), sha([`${MS}PeriodicInformInterval`, '600']));
+    assert.notEqual(desiredHash('A', 'v', source), desiredHash('A', 'v', { ...source, revision: 4 }));
+  });
+
+  it('remembers a refusal by the desired hash of the value and its source revision, and skips that value while it stands', () => {
+    const device = new FakeDevice({ [`${MS}PeriodicInformInterval`]: ['300', 'unsignedInt'], [`${MS}PeriodicInformEnable`]: ['1', 'boolean'] });
+    device.refuse.set(`${MS}PeriodicInformInterval`, 9007);
+    const acs = new Acs();
+    acs.session(desired, device);
+    const d = desired.values.get(`${MS}PeriodicInformInterval`)!;
+    assert.equal(acs.memory.refused.get(`${MS}PeriodicInformInterval`)?.hash, desiredHash(d.name, d.value, d.source));
+    const analysis = analyze(desired, knownStateFrom([param(`${MS}PeriodicInformInterval`, '300')]), acs.memory, newPlanSession());
+    const diff = analysis.values.find((v) => v.name === `${MS}PeriodicInformInterval`)!;
+    assert.equal(diff.status, 'refused');
+    assert.equal(diff.hash, desiredHash(d.name, d.value, d.source));
   });
 
   it('compares values by type', () => {

@@ -51,21 +51,24 @@ export interface KnownState {
 
 /** Builds a `KnownState` over a list of stored parameters. */
 export function knownStateFrom(params: readonly StoredParameter[]): KnownState {
-  const byName = new Map(params.map((p) => [p.name, p]));
-  const sorted = [...byName.keys()].sort();
+  const byName = new Map<string, StoredParameter>();
+  for (const p of params) byName.set(p.name, p);
+  // sorted once and only when a table asks (plain values, all a storm has, never do)
+  let sortedNames: string[] | null = null;
+  const sorted = (): string[] => (sortedNames ??= [...byName.keys()].sort());
   return {
     get: (name) => byName.get(name),
     instances(table) {
       const out = new Set<number>();
       const re = /^(\d+)\./;
-      for (const n of sorted) {
+      for (const n of sorted()) {
         if (!n.startsWith(table)) continue;
         const m = re.exec(n.slice(table.length));
         if (m) out.add(Number(m[1]));
       }
       return [...out].sort((a, b) => a - b);
     },
-    hasUnder: (path) => sorted.some((n) => n.startsWith(path) && n !== path),
+    hasUnder: (path) => sorted().some((n) => n.startsWith(path) && n !== path),
   };
 }
 
@@ -95,8 +98,11 @@ export interface PlanSession {
   /** A batched read failed with 9005: read only names whose existence a GPN confirmed. */
   validateNames: boolean;
   gpaAsked: Set<string>;
-  /** name -> desired hash sent in this session. */
-  spvTried: Map<string, string>;
+  /**
+   * name -> desired value sent in this session; a value counts as the same when its desired hash
+   * would be (`sameDesired`: same text, same source revision), without computing the hash.
+   */
+  spvTried: Map<string, DesiredValue>;
   spaTried: Set<string>;
   addTried: Map<string, number>;
   addBlocked: Set<string>;
@@ -260,7 +266,7 @@ function parentOf(name: string): string {
   return name.slice(0, name.lastIndexOf('.') + 1);
 }
 
-/** A hash computed for one desired value object under one name (see `hashOnce`). */
+/** A hash computed for one desired value object under one name (see `desiredHashOf`). */
 interface MemoHash {
   name: string;
   hash: string;
@@ -270,38 +276,84 @@ const valueHashes = new WeakMap<DesiredValue, MemoHash>();
 const attributeHashes = new WeakMap<DesiredAttributeValue, MemoHash>();
 
 /**
- * `compute(name)` for a desired value, once per value object: every planning step of a session
- * analyses the same desired values again, and the SHA-256 behind each hash was the planner's
- * largest cost in a boot storm. Desired values are never mutated once resolved.
+ * `desiredHash` of a desired value under `name`, once per value object: the values of presets
+ * without templates are the same objects for every device (desired.ts), and a session asks for
+ * a hash again at later steps. Desired values are never mutated once resolved. Only refusals
+ * (and the memory of them) need this hash: see `ValueEntry`.
  */
-function hashOnce<T extends object>(memo: WeakMap<T, MemoHash>, name: string, d: T, compute: (name: string) => string): string {
-  const m = memo.get(d);
-  if (m && m.name === name) return m.hash;
-  const hash = compute(name);
-  memo.set(d, { name, hash });
+function desiredHashOf(name: string, d: DesiredValue): string {
+  const m = desiredHashes.get(d);
+  if (m !== undefined && m.name === name) return m.hash;
+  const hash = desiredHash(name, d.value, d.source);
+  desiredHashes.set(d, { name, hash });
   return hash;
 }
 
+/** `valueHash` of a desired value under `name`, once per value object (see `desiredHashOf`). */
+function valueHashOf(name: string, d: DesiredValue): string {
+  const m = valueHashes.get(d);
+  if (m !== undefined && m.name === name) return m.hash;
+  const hash = valueHash(name, d.value);
+  valueHashes.set(d, { name, hash });
+  return hash;
+}
+
+/** The desired hash of an attribute value under `name`, once per value object. */
+function attributeHashOf(name: string, d: DesiredAttributeValue): string {
+  const m = attributeHashes.get(d);
+  if (m !== undefined && m.name === name) return m.hash;
+  const spec: AttributeSpec = { notification: d.notification, accessList: d.accessList };
+  const hash = desiredHash(`attr:${name}`, JSON.stringify(spec), d.source);
+  attributeHashes.set(d, { name, hash });
+  return hash;
+}
+
+/**
+ * True when two desired values of one name have the same desired hash (same text, same source
+ * revision): what `spvTried` compares, without hashing.
+ */
+function sameDesired(a: DesiredValue | undefined, b: DesiredValue): boolean {
+  if (a === b) return true;
+  if (a === undefined) return false;
+  return String(a.value) === String(b.value) && a.source.kind === b.source.kind && a.source.id === b.source.id && a.source.revision === b.source.revision;
+}
+
+/**
+ * A `ValueDiff` whose `hash` is computed when first read: a SHA-256 per value and device was the
+ * planner's largest cost in a boot storm, and only refusals read it (a device that takes every
+ * value never does).
+ */
+class ValueEntry implements ValueDiff {
+  constructor(
+    readonly name: string,
+    readonly desired: DesiredValue,
+    readonly current: string | null,
+    readonly status: ValueStatus,
+  ) {}
+
+  get hash(): string {
+    return desiredHashOf(this.name, this.desired);
+  }
+}
+
 function valueStatus(name: string, d: DesiredValue, known: KnownState, memory: PlannerMemory, session: PlanSession): ValueDiff {
-  const hash = hashOnce(desiredHashes, name, d, (n) => desiredHash(n, d.value, d.source));
   const refusal = memory.refused.get(name);
   const p = known.get(name);
-  const current = p?.value ?? null;
-  if (refusal && refusal.hash === hash) return { name, desired: d, current, status: 'refused', hash };
+  const current = p === undefined ? null : p.value;
+  if (refusal !== undefined && refusal.hash === desiredHashOf(name, d)) return new ValueEntry(name, d, current, 'refused');
   if (d.secret) {
     // Write-only: the value the ACS set last is the truth.
-    return { name, desired: d, current, status: memory.applied.get(name) === hashOnce(valueHashes, name, d, (n) => valueHash(n, d.value)) ? 'equal' : 'differs', hash };
+    const applied = memory.applied.get(name);
+    return new ValueEntry(name, d, current, applied !== undefined && applied === valueHashOf(name, d) ? 'equal' : 'differs');
   }
-  if (p === undefined && session.gpnDone.has(parentOf(name))) return { name, desired: d, current, status: 'invalid', hash };
-  if (current === null) {
-    return { name, desired: d, current, status: session.gpvAsked.has(name) ? 'differs' : 'unknown', hash };
-  }
-  return { name, desired: d, current, status: sameValue(d.value, current, p?.type ?? d.type) ? 'equal' : 'differs', hash };
+  if (p === undefined && session.gpnDone.size > 0 && session.gpnDone.has(parentOf(name))) return new ValueEntry(name, d, current, 'invalid');
+  if (current === null) return new ValueEntry(name, d, current, session.gpvAsked.has(name) ? 'differs' : 'unknown');
+  return new ValueEntry(name, d, current, sameValue(d.value, current, p?.type ?? d.type) ? 'equal' : 'differs');
 }
 
 function attributeStatus(name: string, d: DesiredAttributeValue, known: KnownState, memory: PlannerMemory, session: PlanSession): AttributeDiff {
   const spec: AttributeSpec = { notification: d.notification, accessList: d.accessList };
-  const hash = hashOnce(attributeHashes, name, d, (n) => desiredHash(`attr:${n}`, JSON.stringify(spec), d.source));
+  const hash = attributeHashOf(name, d);
   const p = known.get(name);
   const current = p ? { notification: p.notification, accessList: p.accessList } : null;
   const refusal = memory.refused.get(`attr:${name}`);
@@ -371,6 +423,7 @@ function analyzeTable(obj: ResolvedObjects, known: KnownState, session: PlanSess
  * @returns per-value, per-attribute and per-table differences, and the names to read.
  */
 export function analyze(desired: ResolvedDesired, known: KnownState, memory: PlannerMemory, session: PlanSession): Analysis {
+  if (desired.objects.length === 0) return analyzeFlat(desired, known, memory, session);
   const values = new Map<string, ValueDiff>();
   const attributes = new Map<string, AttributeDiff>();
   const toRead = new Set<string>();
@@ -408,6 +461,28 @@ export function analyze(desired: ResolvedDesired, known: KnownState, memory: Pla
   for (const v of values.values()) if (v.status === 'unknown') toRead.add(v.name);
   const attributesToRead = [...attributes.values()].filter((a) => a.status === 'unknown').map((a) => a.name);
   return { values: [...values.values()], attributes: [...attributes.values()], tables, toRead: [...toRead].sort(), attributesToRead: attributesToRead.sort() };
+}
+
+/**
+ * `analyze` without tables (a fleet's usual presets: plain parameters): the same result, built
+ * without the maps and sets that merging instance values needs (it runs at every planning step).
+ */
+function analyzeFlat(desired: ResolvedDesired, known: KnownState, memory: PlannerMemory, session: PlanSession): Analysis {
+  const values: ValueDiff[] = [];
+  const toRead: string[] = [];
+  for (const [name, d] of desired.values) {
+    const v = valueStatus(name, d, known, memory, session);
+    values.push(v);
+    if (v.status === 'unknown') toRead.push(name);
+  }
+  const attributes: AttributeDiff[] = [];
+  const attributesToRead: string[] = [];
+  for (const [name, a] of desired.attributes) {
+    const at = attributeStatus(name, a, known, memory, session);
+    attributes.push(at);
+    if (at.status === 'unknown') attributesToRead.push(name);
+  }
+  return { values, attributes, tables: [], toRead: toRead.sort(), attributesToRead: attributesToRead.sort() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,8 +609,8 @@ function pick(analysis: Analysis, desired: ResolvedDesired, known: KnownState, m
       const byName = new Map(analysis.values.map((v) => [v.name, v]));
       const values = batch.names.map((n) => byName.get(n)).filter((v): v is ValueDiff => v !== undefined && v.status === 'differs');
       if (values.length > 0) {
-        for (const v of values) session.spvTried.set(v.name, v.hash);
-        return { kind: 'set-values', values: values.map((v) => ({ name: v.name, desired: v.desired, hash: v.hash })) };
+        for (const v of values) session.spvTried.set(v.name, v.desired);
+        return { kind: 'set-values', values };
       }
     } else {
       const byName = new Map(analysis.attributes.map((a) => [a.name, a]));
@@ -598,11 +673,12 @@ function pick(analysis: Analysis, desired: ResolvedDesired, known: KnownState, m
   }
 
   // 5. One batched write of what differs.
-  const toSet = analysis.values.filter((v) => v.status === 'differs' && session.spvTried.get(v.name) !== v.hash);
+  const toSet = analysis.values.filter((v) => v.status === 'differs' && !sameDesired(session.spvTried.get(v.name), v.desired));
   if (toSet.length > 0) {
     const values = chunk(toSet);
-    for (const v of values) session.spvTried.set(v.name, v.hash);
-    return { kind: 'set-values', values: values.map((v) => ({ name: v.name, desired: v.desired, hash: v.hash })) };
+    for (const v of values) session.spvTried.set(v.name, v.desired);
+    // the diffs themselves: their hash is computed only if a refusal needs it
+    return { kind: 'set-values', values };
   }
 
   // 6. Attributes: read what is unknown, then write what differs.
@@ -685,7 +761,7 @@ export function applyStepResult(step: PlanStep, result: StepResult, session: Pla
     case 'set-values': {
       if (result.ok) {
         for (const v of step.values) {
-          effects.memory.push({ kind: 'applied', name: v.name, hash: hashOnce(valueHashes, v.name, v.desired, (n) => valueHash(n, v.desired.value)) });
+          effects.memory.push({ kind: 'applied', name: v.name, hash: valueHashOf(v.name, v.desired) });
           if (!v.desired.secret) session.toVerify.set(v.name, v.desired);
         }
         session.verifyDone = false;
@@ -716,7 +792,7 @@ export function applyStepResult(step: PlanStep, result: StepResult, session: Pla
       for (const v of step.values) if (!refusedNames.has(v.name)) session.spvTried.delete(v.name);
       if (named.size === 0 && step.values.length > 1 && !(result.faultCode !== null && ARGUMENT_FAULTS.has(result.faultCode))) {
         // A passing condition (busy, internal error): try again at the next session, not now.
-        for (const v of step.values) session.spvTried.set(v.name, v.hash);
+        for (const v of step.values) session.spvTried.set(v.name, v.desired);
       }
       return effects;
     }
@@ -743,7 +819,7 @@ function verifyEffects(names: string[], result: JsonValue, session: PlanSession,
     const p = got.get(name);
     if (!d || !p) continue;
     if (sameValue(d.value, p.value, p.type ?? d.type)) continue;
-    const hash = desiredHash(name, d.value, d.source);
+    const hash = desiredHashOf(name, d);
     const message = `${name}: the device accepted ${JSON.stringify(String(d.value))} but reports ${JSON.stringify(p.value)}`;
     effects.memory.push({ kind: 'refused', name, hash, faultCode: null, faultString: message, source: d.source });
     effects.faults.push({ code: 'provisioning_verify_mismatch', message, detail: { parameter: name, desired: String(d.value), reported: p.value, preset: d.source.name } });

@@ -45,7 +45,7 @@ describe('provisioning service: a never-seen device', () => {
   beforeEach(() => {
     f = makeFixture();
     // patched before the service's view first reaches them
-    counts = countCalls(f.p, ['getVariables', 'listVariables', 'deleteDeviceMemory', 'listPresets', 'rolloutsOfDevice', 'findBootstrap']);
+    counts = countCalls(f.p, ['getVariables', 'listVariables', 'deleteDeviceMemory', 'putDeviceMemory', 'listPresets', 'rolloutsOfDevice', 'findBootstrap', 'getSetting']);
     engine = new HarnessEngine(f.store, f.service);
   });
   afterEach(() => f.close());
@@ -79,6 +79,44 @@ describe('provisioning service: a never-seen device', () => {
     assert.equal(counts.listPresets, 1);
     assert.equal(counts.rolloutsOfDevice, 0, 'no rollout exists: never asked per device');
     assert.equal(counts.findBootstrap, 0, 'no bootstrap record exists: never asked per device');
+  });
+
+  it('reads the unknown-device policy once for many new devices, and applies a change at the next one', async () => {
+    await f.service.provisioning.createPreset(plainPreset(600));
+    for (let i = 0; i < 3; i++) await engine.session(new SimDevice('GXP2140', `000B8210006${i}`));
+    assert.equal(counts.getSetting, 1);
+    await f.service.setUnknownDevicePolicy('refuse');
+    const refused = new SimDevice('GXP2140', '000B82100070');
+    assert.deepEqual((await engine.session(refused)).rpcs, []);
+    assert.equal(await f.store.getDevice(refused.id), null, 'refused: not registered');
+    // changed through the store (another instance): the store tells the service's cache
+    await f.p.putSetting('unknownDevicePolicy', 'accept');
+    await engine.session(refused);
+    assert.notEqual(await f.store.getDevice(refused.id), null);
+  });
+
+  it('writes the values it set to the device memory in one store call', async () => {
+    await f.service.provisioning.createPreset(plainPreset(600));
+    const d = new SimDevice('GXP2140', '000B82100080');
+    await engine.session(d);
+    assert.equal(counts.putDeviceMemory, 1);
+    const memory = await f.p.getDeviceMemory(d.id);
+    assert.deepEqual(memory.map((e) => [e.kind, e.name]), [['applied', `${MS}PeriodicInformEnable`], ['applied', INTERVAL]]);
+  });
+
+  it('emits events to listeners and subscribed webhooks, and builds none for no one', async () => {
+    const seen: string[] = [];
+    const d = new SimDevice('GXP2140', '000B82100090');
+    await engine.session(d);
+    assert.deepEqual((await f.p.listDeliveries({})).items, [], 'no webhook, no delivery');
+    f.service.events.on('device.registered', (data) => seen.push(String(data.deviceId)));
+    await f.service.provisioning.createWebhook({ name: 'w', url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(16), events: ['device.bootstrapped'], enabled: true });
+    const e = new SimDevice('GXP2140', '000B82100091');
+    await engine.session(e);
+    assert.deepEqual(seen, [e.id]);
+    const deliveries = (await f.p.listDeliveries({})).items;
+    assert.deepEqual(deliveries.map((x) => x.event), ['device.bootstrapped']);
+    assert.equal((JSON.parse(deliveries[0].body) as { data: { deviceId: string } }).data.deviceId, e.id);
   });
 
   it('applies an edited preset at the next session, whether edited through the service or the store', async () => {

@@ -71,7 +71,7 @@ import {
 import { downloadPayload, rolloutIdOfCommandKey, RolloutManager } from './rollouts.ts';
 import { isTemplate, normaliseMac, type TemplateContext } from './template.ts';
 import { compareVersions } from './version.ts';
-import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.ts';
+import { subscribed, WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.ts';
 
 /** Tag carried by devices the unknown-device policy quarantined: nothing is pushed to them. */
 export const QUARANTINE_TAG = 'quarantine';
@@ -82,9 +82,19 @@ const BOOTSTRAP_WEIGHT = Number.MAX_SAFE_INTEGER;
 const PENDING_DOWNLOAD_TTL_MS = 3_600_000;
 /** Session contexts older than this are dropped (the engine normally ends them). */
 const SESSION_CONTEXT_TTL_MS = 3_600_000;
+/** How often stale session contexts are looked for (not at every Inform: a storm has hundreds live). */
+const STALE_SWEEP_INTERVAL_MS = 60_000;
+/** ManagementServer parameters whose value the ACS must expect as the device's credentials after a write. */
+const CREDENTIAL_FIELDS: ReadonlyMap<string, 'acsUsername' | 'acsPassword' | 'connectionRequestUsername' | 'connectionRequestPassword'> = new Map([
+  ['ManagementServer.Username', 'acsUsername'],
+  ['ManagementServer.Password', 'acsPassword'],
+  ['ManagementServer.ConnectionRequestUsername', 'connectionRequestUsername'],
+  ['ManagementServer.ConnectionRequestPassword', 'connectionRequestPassword'],
+]);
 const CONFIG_KEY_PREFIX = 'cfg:';
 const FIRMWARE_KEY_PREFIX = 'fw:';
 const TASK_NOTICE_MEMORY = 2000;
+const DOT = '.'.charCodeAt(0);
 /** Device memory a `0 BOOTSTRAP` forgets (the device lost what the ACS set, secrets included). */
 const FORGOTTEN_AT_BOOTSTRAP: ReadonlySet<DeviceMemoryKind> = new Set(['applied', 'refused', 'bootstrap', 'config-file', 'firmware']);
 
@@ -144,7 +154,8 @@ interface SessionContext {
    */
   device: Device | null;
   events: Set<string>;
-  informParameters: ParameterValueStruct[];
+  /** The Inform's values (the engine's list, not copied: neither side changes it). */
+  informParameters: readonly ParameterValueStruct[];
   createdAt: number;
   quarantined: boolean;
   memory: PlannerMemory;
@@ -244,6 +255,8 @@ export class ProvisioningService implements SessionHooks {
   private readonly sessions = new Map<string, SessionContext>();
   private readonly seenTaskNotices = new Set<string>();
   private detach: (() => void) | null = null;
+  /** When `dropStaleSessions` looks again (ms). */
+  private nextStaleSweep = 0;
 
   constructor(options: ProvisioningServiceOptions) {
     this.store = options.store;
@@ -311,6 +324,8 @@ export class ProvisioningService implements SessionHooks {
       if (this.seenTaskNotices.has(key)) return;
       this.seenTaskNotices.add(key);
       if (this.seenTaskNotices.size > TASK_NOTICE_MEMORY) this.seenTaskNotices.delete(this.seenTaskNotices.values().next().value!);
+      // every planner task ends here: build the event only for someone who takes it
+      if (!this.wants(task.status === 'done' ? 'task.done' : 'task.failed') && !(task.status === 'failed' && this.wants('fault'))) return;
       const data: JsonObject = { deviceId: task.deviceId, taskId: task.id, type: task.type, status: task.status, faultCode: task.faultCode, faultString: task.faultString };
       this.emit(task.status === 'done' ? 'task.done' : 'task.failed', data);
       if (task.status === 'failed' && task.faultCode !== null) this.emit('fault', { ...data, source: 'cpe', code: String(task.faultCode), message: task.faultString ?? '' });
@@ -319,8 +334,20 @@ export class ProvisioningService implements SessionHooks {
     this.detach = () => events.off('task', onTask);
   }
 
+  /**
+   * True when an event would reach someone: a listener of `events`, or a webhook subscribed to it
+   * (or the webhook list is not in memory: then it may). Callers skip building events nobody
+   * takes (a boot storm emits several per device, usually to no one).
+   */
+  private wants(event: WebhookEvent): boolean {
+    if (this.events.listenerCount(event) > 0) return true;
+    const hooks = this.cache.cachedWebhooks();
+    return hooks === undefined || hooks.some((h) => subscribed(h, event));
+  }
+
   /** Emits a provisioning event (to listeners and webhooks). Never throws. */
   emit(event: WebhookEvent, data: JsonObject): void {
+    if (!this.wants(event)) return;
     try {
       this.events.emit(event, data);
     } catch (err) {
@@ -370,7 +397,9 @@ export class ProvisioningService implements SessionHooks {
         if (!(err instanceof StoreError && err.code === 'conflict')) throw err;
         device = await this.store.getDevice(view.deviceId);
       }
-      this.emit('device.registered', { deviceId: view.deviceId, ...view.identity, remoteAddress: view.remoteAddress, quarantined: tags.includes(QUARANTINE_TAG), bootstrapRecord: record?.key ?? null });
+      if (this.wants('device.registered')) {
+        this.emit('device.registered', { deviceId: view.deviceId, ...view.identity, remoteAddress: view.remoteAddress, quarantined: tags.includes(QUARANTINE_TAG), bootstrapRecord: record?.key ?? null });
+      }
     }
     // Read before anything below may change it (nothing else writes a device's memory while its
     // session holds the lock): a BOOTSTRAP then deletes only when there is something to forget,
@@ -385,7 +414,7 @@ export class ProvisioningService implements SessionHooks {
       }
       this.emit('device.bootstrapped', { deviceId: view.deviceId });
     }
-    if (events.has('1 BOOT')) this.emit('device.booted', { deviceId: view.deviceId, softwareVersion: this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion') });
+    if (events.has('1 BOOT') && this.wants('device.booted')) this.emit('device.booted', { deviceId: view.deviceId, softwareVersion: this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion') });
     if (record && device) {
       const missing = record.tags.filter((t) => !device!.tags.includes(t));
       if (missing.length > 0) device = (await this.store.updateDevice(view.deviceId, { tags: [...device.tags, ...missing] })) ?? device;
@@ -403,7 +432,7 @@ export class ProvisioningService implements SessionHooks {
       identity: view.identity,
       device,
       events,
-      informParameters: [...view.informParameters],
+      informParameters: view.informParameters,
       createdAt: now,
       quarantined: device?.tags.includes(QUARANTINE_TAG) ?? false,
       memory: memoryFrom(rawMemory),
@@ -424,18 +453,23 @@ export class ProvisioningService implements SessionHooks {
     return { action: 'accept', deviceStored: device !== null };
   }
 
+  /** The value of `<root>.<suffix>` (root: one name without dots) in an Inform's list, or null. */
   private informValue(list: readonly ParameterValueStruct[], suffix: string): string | null {
-    const p = list.find((x) => x.name.endsWith(`.${suffix}`) && x.name.split('.').length === suffix.split('.').length + 1);
-    return p ? p.value : null;
+    for (const x of list) {
+      const dot = x.name.length - suffix.length - 1;
+      // `.suffix` at the end, and that dot the name's first one (the root has none)
+      if (dot >= 0 && x.name.endsWith(suffix) && x.name.charCodeAt(dot) === DOT && x.name.indexOf('.') === dot) return x.value;
+    }
+    return null;
   }
 
   /** Records Inform values that changed (every value of an Inform carrying 4 VALUE CHANGE). */
   private async recordHistory(view: SessionView, events: Set<string>, now: number, registered: boolean): Promise<void> {
     const valueChange = events.has('4 VALUE CHANGE');
-    const names = view.informParameters.map((p) => p.name);
-    if (names.length === 0) return;
+    if (view.informParameters.length === 0) return;
     // A device registered at this Inform has nothing stored: no read (every value is a first sight).
     if (registered && !valueChange) return;
+    const names = view.informParameters.map((p) => p.name);
     const stored = new Map(registered ? [] : (await this.store.getParameters(view.deviceId, { names })).map((p) => [p.name, p.value]));
     const changed = view.informParameters.filter((p) => {
       const prev = stored.get(p.name) ?? null;
@@ -447,7 +481,7 @@ export class ProvisioningService implements SessionHooks {
     await this.provisioning.appendHistory(
       changed.map((p) => ({ deviceId: view.deviceId, name: p.name, value: p.value, previous: stored.get(p.name) ?? null, source: valueChange ? ('value-change' as const) : ('inform' as const), at })),
     );
-    if (valueChange) {
+    if (valueChange && this.wants('parameter.changed')) {
       this.emit('parameter.changed', {
         deviceId: view.deviceId,
         changes: changed.map((p) => ({ name: p.name, value: p.value, previous: stored.get(p.name) ?? null })),
@@ -560,14 +594,8 @@ export class ProvisioningService implements SessionHooks {
    * parents of desired names are not read: this runs at every planning step of a session.
    */
   private async loadKnown(view: SessionView, desired: ResolvedDesired): Promise<KnownState> {
-    // Sub-trees read once: a table inside another one read anyway adds nothing.
-    const prefixes = desired.objects.map((o) => o.path).sort((a, b) => a.length - b.length);
-    const subtrees = prefixes.filter((p, i) => !prefixes.slice(0, i).some((q) => p.startsWith(q)));
-    const covered = (n: string) => subtrees.some((q) => n.startsWith(q));
-    const names = new Set<string>();
-    for (const n of desired.values.keys()) if (!covered(n)) names.add(n);
-    for (const n of desired.attributes.keys()) if (!covered(n)) names.add(n);
-    const lists: StoredParameter[][] = [names.size > 0 ? await view.parameters({ names: [...names] }) : []];
+    const { names, subtrees } = knownQueryOf(desired);
+    const lists: StoredParameter[][] = [names.length > 0 ? await view.parameters({ names }) : []];
     for (const p of subtrees) lists.push(await view.parameters({ prefix: p }));
     return knownStateFrom(lists.length === 1 ? lists[0] : lists.flat());
   }
@@ -625,8 +653,9 @@ export class ProvisioningService implements SessionHooks {
     /** The record when its values are still to be applied. */
     bootstrap: BootstrapRecord | null;
   }): Promise<{ desired: ResolvedDesired; selections: PresetSelection[]; parameterKey: string }> {
-    const filterNames = [...new Set(input.presets.flatMap((p) => filterParameterNames(p.precondition)))];
-    const values = filterNames.length > 0 ? await input.lookup(filterNames) : new Map<string, string | null>();
+    const wanted = new Set<string>();
+    for (const p of input.presets) for (const n of filterNamesOf(p)) wanted.add(n);
+    const values = wanted.size > 0 ? await input.lookup([...wanted]) : new Map<string, string | null>();
     const facts: DeviceFacts = {
       id: input.deviceId,
       oui: input.identity.oui,
@@ -838,19 +867,13 @@ export class ProvisioningService implements SessionHooks {
 
   /** Credentials and bootstrap bookkeeping after a successful SetParameterValues. */
   private async afterSet(view: SessionView, ctx: SessionContext, values: { name: string; value: unknown; source: DesiredSource }[]): Promise<void> {
-    const creds: Record<string, string> = {};
-    const field: Record<string, string> = {
-      'ManagementServer.Username': 'acsUsername',
-      'ManagementServer.Password': 'acsPassword',
-      'ManagementServer.ConnectionRequestUsername': 'connectionRequestUsername',
-      'ManagementServer.ConnectionRequestPassword': 'connectionRequestPassword',
-    };
+    let creds: Record<string, string> | null = null;
     for (const v of values) {
-      const suffix = v.name.slice(v.name.indexOf('.') + 1);
-      if (field[suffix]) creds[field[suffix]] = String(v.value);
+      const field = CREDENTIAL_FIELDS.get(v.name.slice(v.name.indexOf('.') + 1));
+      if (field !== undefined) (creds ??= {})[field] = String(v.value);
     }
     // The device now authenticates with these: the ACS must expect them from the next session on.
-    if (Object.keys(creds).length > 0) await this.store.updateDevice(view.deviceId, { credentials: creds });
+    if (creds !== null) await this.store.updateDevice(view.deviceId, { credentials: creds });
     const record = ctx.bootstrap;
     if (record && values.some((v) => v.source.kind === 'bootstrap')) {
       const desired = ctx.desired!;
@@ -896,7 +919,7 @@ export class ProvisioningService implements SessionHooks {
     const ctx = this.sessions.get(view.sessionId);
     this.sessions.delete(view.sessionId);
     if (!ctx) return;
-    if (ctx.changed > 0 && outcome === 'completed') {
+    if (ctx.changed > 0 && outcome === 'completed' && this.wants('provisioning.applied')) {
       this.emit('provisioning.applied', {
         deviceId: view.deviceId,
         parameters: ctx.changed,
@@ -906,7 +929,10 @@ export class ProvisioningService implements SessionHooks {
   }
 
   private dropStaleSessions(): void {
-    const limit = this.now() - SESSION_CONTEXT_TTL_MS;
+    const now = this.now();
+    if (now < this.nextStaleSweep) return;
+    this.nextStaleSweep = now + STALE_SWEEP_INTERVAL_MS;
+    const limit = now - SESSION_CONTEXT_TTL_MS;
     for (const [id, ctx] of this.sessions) if (ctx.createdAt < limit) this.sessions.delete(id);
   }
 
@@ -1074,6 +1100,45 @@ export class ProvisioningService implements SessionHooks {
     const entries = await this.provisioning.getDeviceMemory(deviceId);
     return entries.map((e) => ({ kind: e.kind, name: e.name, detail: e.detail, at: e.at }));
   }
+}
+
+/** What `loadKnown` reads for a desired state: names, and table sub-trees read whole. */
+interface KnownQuery {
+  names: string[];
+  subtrees: string[];
+}
+
+/** Per desired state (fixed for a session, which plans several steps from it). */
+const knownQueries = new WeakMap<ResolvedDesired, KnownQuery>();
+
+/** The names and sub-trees the planner needs known for `desired` (computed once per desired state). */
+function knownQueryOf(desired: ResolvedDesired): KnownQuery {
+  let q = knownQueries.get(desired);
+  if (q === undefined) {
+    // Sub-trees read once: a table inside another one read anyway adds nothing.
+    const prefixes = desired.objects.map((o) => o.path).sort((a, b) => a.length - b.length);
+    const subtrees = prefixes.filter((p, i) => !prefixes.slice(0, i).some((r) => p.startsWith(r)));
+    const covered = (n: string) => subtrees.some((r) => n.startsWith(r));
+    const names = new Set<string>();
+    for (const n of desired.values.keys()) if (!covered(n)) names.add(n);
+    for (const n of desired.attributes.keys()) if (!covered(n)) names.add(n);
+    // read-only from here on: the same array is handed to every read of the session
+    q = { names: [...names], subtrees };
+    knownQueries.set(desired, q);
+  }
+  return q;
+}
+
+/** Parameter names each preset's precondition reads (presets come from the cache: the same objects every session). */
+const filterNamesOfPreset = new WeakMap<Preset, string[]>();
+
+function filterNamesOf(preset: Preset): string[] {
+  let names = filterNamesOfPreset.get(preset);
+  if (names === undefined) {
+    names = filterParameterNames(preset.precondition);
+    filterNamesOfPreset.set(preset, names);
+  }
+  return names;
 }
 
 /** ParameterKeys by their source text (the same few preset combinations for a whole fleet). */

@@ -78,7 +78,8 @@ export function webhookRetryDelayMs(attempts: number, baseMs: number, maxMs: num
   return Math.min(baseMs * 2 ** Math.max(0, Math.min(attempts - 1, 30)), maxMs);
 }
 
-function subscribed(hook: Webhook, event: WebhookEvent | 'ping'): boolean {
+/** True when `hook` takes deliveries of `event` (enabled, and subscribed to it or to `*`). */
+export function subscribed(hook: Webhook, event: WebhookEvent | 'ping'): boolean {
   return hook.enabled && event !== 'ping' && (hook.events.includes('*') || hook.events.includes(event));
 }
 
