@@ -31,15 +31,141 @@ export class LeanHttpError extends Error {
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n');
+const CRLF2_LENGTH = 4;
+const EMPTY = Buffer.alloc(0);
 const HTTP_STATUS_OFFSET = 9;
 const HTTP_STATUS_LENGTH = 3;
 /** Bigger responses are refused (the benchmark's ACS messages are a few KB). */
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/**
+ * How often in-flight requests are checked against their deadline. One shared interval instead
+ * of a timer armed and cleared per request (timers cost the load process CPU on every exchange);
+ * a timeout therefore fires up to this much late.
+ */
+export const TIMEOUT_SWEEP_MS = 50;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const DECIMAL = 10;
+/** ASCII letters differ from their lower case by this bit. */
+const LOWER_CASE_BIT = 0x20;
+const CHAR_C = 0x63;
+const CHAR_S = 0x73;
+const CHAR_T = 0x74;
+
+/** The parsed head of the response being received. */
+interface ResponseHead {
+  status: number;
+  cookie: string | null;
+  close: boolean;
+  /** Offset of the body in the receive buffer. */
+  bodyStart: number;
+  length: number;
+}
+
+/** A parsed head, or why it is refused. */
+type HeadParse = { ok: true; head: ResponseHead } | { ok: false; reason: string };
+
+/** Lower-cased header name of `line` when it is `name`, compared without allocating for others. */
+function headerIs(head: string, start: number, colon: number, name: string): boolean {
+  let end = colon;
+  while (end > start && head.charCodeAt(end - 1) === 0x20) end--;
+  if (end - start !== name.length) return false;
+  for (let k = 0; k < name.length; k++) {
+    const c = head.charCodeAt(start + k);
+    // header names are tokens (ASCII); only letters change with case
+    if ((c >= 0x41 && c <= 0x5a ? c | LOWER_CASE_BIT : c) !== name.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses a response head (`head` = the bytes before the blank line, latin1). Only the status and
+ * the headers the generator needs are read: Content-Length, the first Set-Cookie, Connection,
+ * Transfer-Encoding (refused: the servers frame bodies by length).
+ */
+export function parseResponseHead(head: string, bodyStart: number): HeadParse {
+  let status = 0;
+  for (let k = HTTP_STATUS_OFFSET; k < HTTP_STATUS_OFFSET + HTTP_STATUS_LENGTH; k++) {
+    const c = head.charCodeAt(k);
+    if (!(c >= DIGIT_0 && c <= DIGIT_9)) return { ok: false, reason: `malformed response head: ${JSON.stringify(head.slice(0, 80))}` };
+    status = status * DECIMAL + (c - DIGIT_0);
+  }
+  if (!head.startsWith('HTTP/1.') || (head.length > HTTP_STATUS_OFFSET + HTTP_STATUS_LENGTH && head.charCodeAt(HTTP_STATUS_OFFSET + HTTP_STATUS_LENGTH) !== 0x20)) {
+    return { ok: false, reason: `malformed response head: ${JSON.stringify(head.slice(0, 80))}` };
+  }
+  let length = 0;
+  let cookie: string | null = null;
+  let close = false;
+  let lineStart = head.indexOf('\r\n');
+  while (lineStart >= 0) {
+    lineStart += 2;
+    let lineEnd = head.indexOf('\r\n', lineStart);
+    if (lineEnd < 0) lineEnd = head.length;
+    const first = head.charCodeAt(lineStart) | LOWER_CASE_BIT;
+    // only lines starting with c, s or t can be headers we read: skip the rest unparsed
+    if (first === CHAR_C || first === CHAR_S || first === CHAR_T) {
+      const colon = head.indexOf(':', lineStart);
+      if (colon > 0 && colon < lineEnd) {
+        if (headerIs(head, lineStart, colon, 'content-length')) {
+          const value = head.slice(colon + 1, lineEnd).trim();
+          length = /^[0-9]+$/.test(value) ? Number(value) : -1;
+        } else if (cookie === null && headerIs(head, lineStart, colon, 'set-cookie')) {
+          const value = head.slice(colon + 1, lineEnd);
+          const semi = value.indexOf(';');
+          cookie = (semi < 0 ? value : value.slice(0, semi)).trim();
+        } else if (headerIs(head, lineStart, colon, 'connection')) {
+          close = head.slice(colon + 1, lineEnd).trim().toLowerCase() === 'close';
+        } else if (headerIs(head, lineStart, colon, 'transfer-encoding')) {
+          return { ok: false, reason: `unsupported transfer-encoding ${head.slice(colon + 1, lineEnd).trim()}` };
+        }
+      }
+    }
+    lineStart = lineEnd < head.length ? lineEnd : -1;
+  }
+  if (!Number.isSafeInteger(length) || length < 0) return { ok: false, reason: `malformed response head: ${JSON.stringify(head.slice(0, 80))}` };
+  return { ok: true, head: { status, cookie, close, bodyStart, length } };
+}
+
+/** Connections with a request in flight, checked by one interval (see TIMEOUT_SWEEP_MS). */
+const inFlight = new Set<LeanConnection>();
+let sweeper: NodeJS.Timeout | null = null;
+
+function watch(c: LeanConnection): void {
+  inFlight.add(c);
+  if (!sweeper) {
+    sweeper = setInterval(sweep, TIMEOUT_SWEEP_MS);
+    // a benchmark process ends when its work is done, not when this interval says so
+    sweeper.unref();
+  }
+}
+
+function unwatch(c: LeanConnection): void {
+  inFlight.delete(c);
+  if (inFlight.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
+}
+
+function sweep(): void {
+  const now = performance.now();
+  for (const c of inFlight) c.checkDeadline(now);
+}
+
+interface Waiting {
+  resolve: (r: LeanReply) => void;
+  reject: (e: Error) => void;
+  deadline: number;
+  timeoutMs: number;
+}
 
 /** One keep-alive connection; `request` must not be called again before the previous one settled. */
 export class LeanConnection {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiting: { resolve: (r: LeanReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null;
+  /** Received bytes not yet consumed (a chunk as received when possible: no copy). */
+  private buf: Buffer = EMPTY;
+  /** Head of the response being received, once its blank line arrived. */
+  private head: ResponseHead | null = null;
+  private waiting: Waiting | null = null;
   private dead = false;
 
   private constructor(private readonly socket: net.Socket) {
@@ -74,20 +200,38 @@ export class LeanConnection {
     return !this.dead;
   }
 
-  /** Sends one request (already serialised head + body) and resolves the response. */
-  request(head: string, body: Buffer | null, timeoutMs: number): Promise<LeanReply> {
+  /**
+   * Sends one request and resolves the response. `head` is the serialised head (ASCII, ending
+   * with the blank line); `body` a string (sent as UTF-8 in the same write as the head: one
+   * write, no Buffer built here) or bytes. Rejects with LeanHttpError when the connection is
+   * closed or busy, fails, or no complete response arrives within `timeoutMs`.
+   */
+  request(head: string, body: string | Buffer | null, timeoutMs: number): Promise<LeanReply> {
     if (this.dead) return Promise.reject(new LeanHttpError('connection is closed'));
     if (this.waiting) return Promise.reject(new LeanHttpError('a request is already in flight on this connection'));
     return new Promise<LeanReply>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new LeanHttpError(`no response within ${timeoutMs} ms`)), timeoutMs);
-      this.waiting = { resolve, reject, timer };
-      const headBuf = Buffer.from(head, 'latin1');
-      this.socket.write(body && body.length ? Buffer.concat([headBuf, body], headBuf.length + body.length) : headBuf);
+      this.waiting = { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs };
+      watch(this);
+      if (body === null || body.length === 0) this.socket.write(head, 'latin1');
+      else if (typeof body === 'string') this.socket.write(head + body, 'utf8');
+      else {
+        const out = Buffer.allocUnsafe(head.length + body.length);
+        out.write(head, 0, 'latin1');
+        body.copy(out, head.length);
+        this.socket.write(out);
+      }
     });
+  }
+
+  /** Fails the request in flight when its deadline passed (called by the shared sweeper). */
+  checkDeadline(now: number): void {
+    const w = this.waiting;
+    if (w && now >= w.deadline) this.fail(new LeanHttpError(`no response within ${w.timeoutMs} ms`));
   }
 
   destroy(): void {
     this.dead = true;
+    unwatch(this);
     this.socket.destroy();
   }
 
@@ -95,55 +239,45 @@ export class LeanConnection {
     this.dead = true;
     const w = this.waiting;
     this.waiting = null;
-    if (w) {
-      clearTimeout(w.timer);
-      w.reject(err);
-    }
+    unwatch(this);
+    if (w) w.reject(err);
     this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    // usually a whole response arrives in one chunk: keep it as is, copy only to join pieces
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk], this.buf.length + chunk.length);
     if (this.buf.length > MAX_RESPONSE_BYTES) {
       this.fail(new LeanHttpError('response too large'));
       return;
     }
-    const end = this.buf.indexOf(CRLF2);
-    if (end < 0) return;
-    const head = this.buf.toString('latin1', 0, end);
-    const status = Number(head.slice(HTTP_STATUS_OFFSET, HTTP_STATUS_OFFSET + HTTP_STATUS_LENGTH));
-    let length = 0;
-    let cookie: string | null = null;
-    let close = false;
-    for (const line of head.split('\r\n').slice(1)) {
-      const colon = line.indexOf(':');
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === 'content-length') length = Number(value);
-      else if (name === 'set-cookie' && cookie === null) cookie = value.split(';')[0].trim();
-      else if (name === 'connection') close = value.toLowerCase() === 'close';
-      else if (name === 'transfer-encoding') {
-        this.fail(new LeanHttpError(`unsupported transfer-encoding ${value}`));
+    let head = this.head;
+    if (head === null) {
+      const end = this.buf.indexOf(CRLF2);
+      if (end < 0) return;
+      const parsed = parseResponseHead(this.buf.toString('latin1', 0, end), end + CRLF2_LENGTH);
+      if (!parsed.ok) {
+        this.fail(new LeanHttpError(parsed.reason));
         return;
       }
+      head = this.head = parsed.head;
     }
-    if (!Number.isInteger(status) || !Number.isInteger(length) || length < 0) {
-      this.fail(new LeanHttpError(`malformed response head: ${JSON.stringify(head.slice(0, 80))}`));
-      return;
-    }
-    const total = end + CRLF2.length + length;
+    const total = head.bodyStart + head.length;
     if (this.buf.length < total) return;
-    const body = this.buf.subarray(end + CRLF2.length, total);
-    this.buf = this.buf.length > total ? this.buf.subarray(total) : Buffer.alloc(0);
+    const body = this.buf.subarray(head.bodyStart, total);
+    this.buf = this.buf.length > total ? this.buf.subarray(total) : EMPTY;
+    this.head = null;
     const w = this.waiting;
     this.waiting = null;
     if (!w) {
       this.fail(new LeanHttpError('response without a request'));
       return;
     }
-    clearTimeout(w.timer);
-    if (close) this.dead = true;
-    w.resolve({ status, cookie, close, body });
+    unwatch(this);
+    if (head.close) this.dead = true;
+    w.resolve({ status: head.status, cookie: head.cookie, close: head.close, body });
+    // One request at a time: bytes after the response answer nothing that was asked.
+    if (this.buf.length > 0) this.fail(new LeanHttpError('response without a request'));
   }
 }
 
@@ -179,8 +313,23 @@ export class LeanConnectionPool {
  * or an empty body), ready to write.
  */
 export function postHead(path: string, host: string, bodyLength: number, cookie: string | null): string {
-  let h = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n`;
-  if (bodyLength > 0) h += 'Content-Type: text/xml; charset="utf-8"\r\nSOAPAction: \r\n';
-  if (cookie) h += `Cookie: ${cookie}\r\n`;
-  return `${h}Content-Length: ${bodyLength}\r\n\r\n`;
+  return new PostHeads(path, host).head(bodyLength, cookie);
+}
+
+/** CWMP POST heads to one URL: the fixed part is built once, a request adds its length and cookie. */
+export class PostHeads {
+  private readonly withBody: string;
+  private readonly empty: string;
+
+  constructor(path: string, host: string) {
+    const start = `POST ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n`;
+    this.withBody = `${start}Content-Type: text/xml; charset="utf-8"\r\nSOAPAction: \r\n`;
+    this.empty = start;
+  }
+
+  /** The head of a POST with a body of `bodyLength` bytes (0: empty POST) and the session cookie. */
+  head(bodyLength: number, cookie: string | null): string {
+    const h = bodyLength > 0 ? this.withBody : this.empty;
+    return cookie ? `${h}Cookie: ${cookie}\r\nContent-Length: ${bodyLength}\r\n\r\n` : `${h}Content-Length: ${bodyLength}\r\n\r\n`;
+  }
 }

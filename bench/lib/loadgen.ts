@@ -39,7 +39,7 @@ import { fleetSerial } from '../../src/cpe/fleet.ts';
 import { formatDateTime } from '../../src/cwmp/values.ts';
 import { buildEnvelope, parseEnvelope, type CwmpEnvelope } from '../../src/cwmp/index.ts';
 import type { CpeRequest, CpeResponse, CwmpMessage, CwmpVersion, EventStruct, Inform, SoapFault } from '../../src/cwmp/types.ts';
-import { LeanConnectionPool, LeanHttpError, postHead, type LeanConnection, type LeanReply } from './lean-client.ts';
+import { LeanConnectionPool, LeanHttpError, PostHeads, type LeanConnection, type LeanReply } from './lean-client.ts';
 import { SampleBuffer, summarize, round, type Summary } from './stats.ts';
 
 /** Which devices the generator simulates: serials `000B82` + 6 hex digits from `serialBase`. */
@@ -161,9 +161,11 @@ class SimDevice {
     };
   }
 
-  /** The RPC context of the agent's handler: no persistence, no transfers (none are benchmarked). */
+  private ctx: RpcContext | null = null;
+
+  /** The RPC context of the agent's handler: no persistence, no transfers (none are benchmarked). Built once per device. */
   rpcContext(): RpcContext {
-    return {
+    return (this.ctx ??= {
       model: this.model,
       now: Date.now,
       persist: () => {},
@@ -172,9 +174,20 @@ class SimDevice {
       scheduleInform: () => {},
       rebootAfterSession: () => {},
       factoryResetAfterSession: () => {},
-    };
+    });
   }
 }
+
+/** What a session needs of its CWMP URL, parsed once per URL. */
+interface LeanTarget {
+  pool: LeanConnectionPool;
+  heads: PostHeads;
+}
+
+/** The bytes that mark an InformResponse (searched in the reply without decoding it). */
+const INFORM_RESPONSE = Buffer.from('InformResponse');
+const FAULT = Buffer.from('Fault');
+const MS_PER_S = 1000;
 
 /** The outcome of one simulated session (a subset of the CPE agent's SessionResult). */
 export interface SimSessionResult {
@@ -231,9 +244,12 @@ export class LoadGenerator {
   private readonly profiles = new Map<string, DeviceProfile>();
   private readonly devices = new Map<number, SimDevice>();
   private readonly pool = new NoDelayAgentPool(MAX_IDLE_CONNECTIONS);
-  private readonly leanPools = new Map<string, LeanConnectionPool>();
   private readonly templates = new Map<string, InformTemplate>();
+  private readonly targets = new Map<string, LeanTarget>();
   private informSeq = 0;
+  /** CurrentTime of the Informs, rebuilt when the second changes (it has a precision of one second). */
+  private clockSecond = -1;
+  private clockText = '';
 
   constructor(private readonly set: DeviceSetSpec, private readonly host = '127.0.0.1') {
     if (!Number.isInteger(set.count) || set.count < 1) throw new RangeError('device count must be a positive integer');
@@ -294,20 +310,40 @@ export class LoadGenerator {
     );
   }
 
+  /** The pool and request heads of a CWMP URL (parsed on first use). */
+  private target(url: string): LeanTarget {
+    let t = this.targets.get(url);
+    if (!t) {
+      const u = new URL(url);
+      t = { pool: new LeanConnectionPool(u.hostname, Number(u.port || HTTP_PORT), MAX_IDLE_CONNECTIONS), heads: new PostHeads(u.pathname, u.host) };
+      this.targets.set(url, t);
+    }
+    return t;
+  }
+
+  /** The current time as an Inform's CurrentTime (whole seconds, UTC). */
+  private currentTime(): string {
+    const now = Date.now();
+    const second = Math.floor(now / MS_PER_S);
+    if (second !== this.clockSecond) {
+      this.clockSecond = second;
+      this.clockText = formatDateTime(new Date(second * MS_PER_S));
+    }
+    return this.clockText;
+  }
+
   /** A session through the lean client (lean-client.ts): same messages, less client-side CPU. */
   private async leanSession(d: SimDevice, events: EventStruct[], spec: Pick<LoadSpec, 'url' | 'cwmpVersion' | 'responseTimeoutMs'>): Promise<SimSessionResult> {
     const started = performance.now();
     const version = spec.cwmpVersion ?? DEFAULT_VERSION;
     const timeoutMs = spec.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
-    const url = new URL(spec.url);
-    let pool = this.leanPools.get(url.host);
-    if (!pool) this.leanPools.set(url.host, (pool = new LeanConnectionPool(url.hostname, Number(url.port || HTTP_PORT), MAX_IDLE_CONNECTIONS)));
+    const { pool, heads } = this.target(spec.url);
     const id = `cpe-${++this.informSeq}`;
-    const now = formatDateTime(new Date());
+    const now = this.currentTime();
     let xml: string;
     if (d.changed) xml = buildEnvelope(d.inform(events, id, now), { version });
     else {
-      const key = `${d.profile.model}|${events.map((e) => e.eventCode).join(',')}|${version}`;
+      const key = `${d.profile.model}|${events === BOOTSTRAP_EVENTS ? 'boot' : events === PERIODIC_EVENTS ? 'periodic' : events.map((e) => e.eventCode).join(',')}|${version}`;
       let t = this.templates.get(key);
       if (!t) this.templates.set(key, (t = new InformTemplate(d.profile, events, version, this.host, d)));
       xml = t.render(d.serial, id, now);
@@ -317,8 +353,7 @@ export class LoadGenerator {
     try {
       conn = await pool.acquire(timeoutMs);
       const post = async (body: string | null, cookie: string | null): Promise<LeanReply> => {
-        const buf = body === null ? null : Buffer.from(body, 'utf8');
-        const reply = await conn!.request(postHead(url.pathname, url.host, buf ? buf.length : 0, cookie), buf, timeoutMs);
+        const reply = await conn!.request(heads.head(body === null ? 0 : Buffer.byteLength(body, 'utf8'), cookie), body, timeoutMs);
         if (reply.close) {
           // the next POST of this session needs a connection: the cookie keeps the session
           pool.release(conn!);
@@ -328,8 +363,7 @@ export class LoadGenerator {
       };
       let reply = await post(xml, null);
       if (reply.status !== 200 || reply.body.length === 0) throw new LeanHttpError(`ACS answered the Inform with HTTP ${reply.status}`);
-      const text = reply.body.toString('utf8');
-      if (!text.includes('InformResponse')) throw new LeanHttpError(`expected InformResponse, got ${text.includes('Fault') ? 'a fault' : 'something else'}`);
+      if (reply.body.indexOf(INFORM_RESPONSE) < 0) throw new LeanHttpError(`expected InformResponse, got ${reply.body.indexOf(FAULT) >= 0 ? 'a fault' : 'something else'}`);
       const cookie = reply.cookie;
       reply = await post(null, cookie);
       const ctx = d.rpcContext();
@@ -460,6 +494,6 @@ export class LoadGenerator {
   /** Closes idle connections. */
   close(): void {
     this.pool.destroy();
-    for (const p of this.leanPools.values()) p.destroy();
+    for (const t of this.targets.values()) t.pool.destroy();
   }
 }

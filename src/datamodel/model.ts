@@ -22,7 +22,8 @@ import type {
 import { ConfigFileError, FaultCode, LocalWriteError, SnapshotError, rpcFault, spvFault } from './errors.ts';
 import type { DeviceProfile, RootName } from './profile.ts';
 import type { ObjectNode, ParamNode, TableNode } from './schema.ts';
-import { checkValue, splitList } from './validate.ts';
+import { checkValue, codePointsAbove, splitList } from './validate.ts';
+import { factoryValueOf, pathIndexOf, type PathEntry, type PathIndex, type Resolved } from './path-index.ts';
 
 export { loadProfile, listProfiles, loadProfileFile, validateProfileFile } from './profile.ts';
 export type { DeviceProfile, ProfileFile, RootName } from './profile.ts';
@@ -79,21 +80,13 @@ export interface ConfigApplyResult {
   changed: string[];
 }
 
-type Resolved =
-  | { kind: 'param'; node: ParamNode; path: string }
-  | { kind: 'object'; node: ObjectNode; path: string }
-  | { kind: 'table'; node: TableNode; path: string };
 
 /** A dynamic value provider (e.g. UpTime); its values are computed on read and never notified. */
 export type ValueProvider = (path: string) => string;
 
 const INSTANCE_RE = /^[1-9][0-9]*$/;
-
-/** The instance number of the object that holds `path` (`...List.3.Codec` -> 3), or 0. */
-function lastInstanceNumber(path: string): number {
-  const m = /\.([0-9]+)\.[^.]*$/.exec(path);
-  return m ? Number(m[1]) : 0;
-}
+const DEVICE_PARAM_KEY = 'Device.ManagementServer.ParameterKey';
+const IGD_PARAM_KEY = 'InternetGatewayDevice.ManagementServer.ParameterKey';
 
 function normaliseMac(mac: string): string {
   return mac.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
@@ -116,9 +109,12 @@ export class DeviceModel {
   private pendingPassive = new Set<string>();
   private pendingActive = new Set<string>();
   private providers: Map<string, ValueProvider> | undefined;
+  /** The profile's shared path index (what a path means, independent of this device's instances). */
+  private readonly index: PathIndex;
 
   private constructor(profile: DeviceProfile, ident: DeviceIdentity) {
     this.profile = profile;
+    this.index = pathIndexOf(profile);
     this.root = profile.root;
     this.ident = { ...ident };
     this.instances = profile.factoryInstances;
@@ -249,7 +245,7 @@ export class DeviceModel {
   // -------------------------------------------------------------------------
 
   private paramKeyPath(): string {
-    return `${this.root}.ManagementServer.ParameterKey`;
+    return this.profile.root === 'Device' ? DEVICE_PARAM_KEY : IGD_PARAM_KEY;
   }
 
   private instancesOf(tablePath: string): readonly number[] {
@@ -264,33 +260,23 @@ export class DeviceModel {
     return this.instances as Map<string, number[]>;
   }
 
-  /** Resolves a concrete path (parameter, or object/table ending with '.') against the existing instances. */
+  /**
+   * Resolves a concrete path (parameter, or object/table ending with '.') against the existing
+   * instances: the profile's index says what the path is, this device's instance lists whether
+   * it exists here.
+   */
   private resolve(path: string): Resolved | null {
-    const segs = path.split('.');
-    if (segs[0] !== this.root || segs.length < 2) return null;
-    let node: ObjectNode | TableNode = this.profile.schema.root;
-    let prefix = `${this.root}.`;
-    for (let k = 1; k < segs.length; k++) {
-      const seg = segs[k];
-      const last = k === segs.length - 1;
-      if (seg === '') {
-        if (!last) return null;
-        return node.kind === 'table' ? { kind: 'table', node, path: prefix } : { kind: 'object', node, path: prefix };
-      }
-      if (node.kind === 'table') {
-        if (!INSTANCE_RE.test(seg) || !this.instancesOf(prefix).includes(Number(seg))) return null;
-        node = node.instance;
-        prefix += `${seg}.`;
-        continue;
-      }
-      const child = node.byName.get(seg);
-      if (!child) return null;
-      if (child.kind === 'param') return last ? { kind: 'param', node: child, path: prefix + seg } : null;
-      node = child;
-      prefix += `${seg}.`;
-    }
-    // An object name without its trailing dot is not a valid path.
-    return null;
+    const e = this.entryOf(path);
+    return e === null ? null : e.resolved;
+  }
+
+  /** The index entry of `path` when it exists on this device (see resolve), else null. */
+  private entryOf(path: string): PathEntry | null {
+    const e = this.index.lookup(path);
+    if (!e) return null;
+    if (!this.ownInstances) return e.inFactory ? e : null;
+    for (const step of e.steps) if (this.instances.get(step.table)?.includes(step.n) !== true) return null;
+    return e;
   }
 
   /** Everything below an object or table (not the object itself), depth first in definition order. */
@@ -364,15 +350,8 @@ export class DeviceModel {
 
   /** Factory value of a concrete parameter path (no device changes). */
   private defaultFor(node: ParamNode, path: string): string {
-    const c = this.profile.concreteDefaults.get(path);
-    if (c !== undefined) return c;
-    const per = this.profile.lastInstanceDefaults.get(node.pattern);
-    if (per) {
-      const v = per.get(lastInstanceNumber(path));
-      if (v !== undefined) return v;
-    }
-    if (node.isInstanceAlias) return `cpe-${lastInstanceNumber(path)}`;
-    return node.defaultValue;
+    const e = this.index.lookup(path);
+    return e?.factoryValue ?? factoryValueOf(this.profile, node, path);
   }
 
   /** The real current value (hidden ones included). */
@@ -387,11 +366,16 @@ export class DeviceModel {
   }
 
   private storeValue(path: string, value: string): void {
-    const r = this.resolve(path);
-    if (!r || r.kind !== 'param') return;
+    const e = this.entryOf(path);
+    if (e) this.storeEntry(e, value);
+  }
+
+  /** Stores a value of an existing parameter (nothing for objects). */
+  private storeEntry(e: PathEntry, value: string): void {
+    if (e.factoryValue === undefined) return;
     // Storing only differences keeps a 10,000-device fleet small.
-    if (value === this.defaultFor(r.node, path)) this.values.delete(path);
-    else this.values.set(path, value);
+    if (value === e.factoryValue) this.values.delete(e.resolved.path);
+    else this.values.set(e.resolved.path, value);
   }
 
   /** The allowed values from an enumerationRef target, or undefined when there is none. */
@@ -487,10 +471,11 @@ export class DeviceModel {
     }
     if (dups.size > 0) throw rpcFault(FaultCode.INVALID_ARGUMENTS, `parameter given more than once: ${[...dups].join(', ')}`);
     const faults: SetParameterValuesFault[] = [];
-    const accepted: { path: string; value: string }[] = [];
+    const accepted: { entry: PathEntry; value: string }[] = [];
     for (const p of list) {
-      const r = this.resolve(p.name);
-      if (!r || r.kind !== 'param') {
+      const e = this.entryOf(p.name);
+      const r = e === null ? null : e.resolved;
+      if (!e || !r || r.kind !== 'param') {
         faults.push(spvFault(p.name, FaultCode.INVALID_PARAMETER_NAME));
         continue;
       }
@@ -509,21 +494,22 @@ export class DeviceModel {
         faults.push(spvFault(p.name, FaultCode.INVALID_PARAMETER_VALUE, checked.reason));
         continue;
       }
-      accepted.push({ path: r.path, value: checked.value });
+      accepted.push({ entry: e, value: checked.value });
     }
     if (faults.length > 0) throw rpcFault(FaultCode.INVALID_ARGUMENTS, undefined, faults);
     for (const a of accepted) {
-      this.storeValue(a.path, a.value);
+      this.storeEntry(a.entry, a.value);
       // The ACS knows the value it has just set: nothing left to report for it.
-      this.pendingPassive.delete(a.path);
-      this.pendingActive.delete(a.path);
+      const path = a.entry.resolved.path;
+      if (this.pendingPassive.size > 0) this.pendingPassive.delete(path);
+      if (this.pendingActive.size > 0) this.pendingActive.delete(path);
     }
     this.storeValue(this.paramKeyPath(), parameterKey);
     return { status: 0 };
   }
 
   private checkParameterKey(key: string): void {
-    if (typeof key !== 'string' || [...key].length > MAX_PARAMETER_KEY) {
+    if (typeof key !== 'string' || codePointsAbove(key, MAX_PARAMETER_KEY)) {
       throw rpcFault(FaultCode.INVALID_ARGUMENTS, `ParameterKey longer than ${MAX_PARAMETER_KEY} characters`);
     }
   }

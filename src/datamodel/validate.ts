@@ -16,6 +16,11 @@ const HEX_RE = /^([0-9a-fA-F]{2})*$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DATETIME_RE = /^-?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$/;
 
+const HIGH_SURROGATE_MIN = 0xd800;
+const HIGH_SURROGATE_MAX = 0xdbff;
+const LOW_SURROGATE_MIN = 0xdc00;
+const LOW_SURROGATE_MAX = 0xdfff;
+
 const INTEGER_BOUNDS: Partial<Record<XsdType, { min: bigint; max: bigint }>> = {
   int: { min: -(2n ** 31n), max: 2n ** 31n - 1n },
   unsignedInt: { min: 0n, max: 2n ** 32n - 1n },
@@ -104,15 +109,46 @@ function compiledPattern(p: string): RegExp | null {
   return re;
 }
 
+const patternListCache = new WeakMap<readonly string[], RegExp[]>();
+
+/** The patterns of a definition that JS can compile (memoised per definition's pattern list). */
+function compiledPatterns(patterns: readonly string[]): RegExp[] {
+  let list = patternListCache.get(patterns);
+  if (!list) {
+    list = patterns.map(compiledPattern).filter((r): r is RegExp => r !== null);
+    patternListCache.set(patterns, list);
+  }
+  return list;
+}
+
+/**
+ * Whether `value` has more than `limit` Unicode code points. A string never has more code points
+ * than UTF-16 units, nor fewer than half of them, so most answers need no count (and no array).
+ */
+export function codePointsAbove(value: string, limit: number): boolean {
+  if (value.length <= limit) return false;
+  if (value.length > 2 * limit) return true;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    // A high surrogate followed by a low one is a single code point.
+    if (c >= HIGH_SURROGATE_MIN && c <= HIGH_SURROGATE_MAX && i + 1 < value.length) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= LOW_SURROGATE_MIN && d <= LOW_SURROGATE_MAX) i++;
+    }
+    if (++n > limit) return true;
+  }
+  return false;
+}
+
 /** Checks one scalar (or one list item) against the definition's facets. */
 function checkScalar(def: ParamDef, type: XsdType, raw: string, allowed: string[] | undefined): CheckResult {
   const base = checkBaseType(type, raw);
   if (!base.ok) return base;
   const value = base.value;
   if (type === 'string') {
-    const len = [...value].length;
-    if (def.maxLength !== undefined && len > def.maxLength) return { ok: false, reason: `longer than ${def.maxLength} characters` };
-    if (def.minLength !== undefined && len < def.minLength) return { ok: false, reason: `shorter than ${def.minLength} characters` };
+    if (def.maxLength !== undefined && codePointsAbove(value, def.maxLength)) return { ok: false, reason: `longer than ${def.maxLength} characters` };
+    if (def.minLength !== undefined && !codePointsAbove(value, def.minLength - 1)) return { ok: false, reason: `shorter than ${def.minLength} characters` };
   } else if (def.ranges && type !== 'boolean' && type !== 'dateTime') {
     if (!inRanges(Number(value), def.ranges)) return { ok: false, reason: `outside ${describeRanges(def.ranges)}` };
   }
@@ -125,7 +161,7 @@ function checkScalar(def: ParamDef, type: XsdType, raw: string, allowed: string[
   // TR-106 _AliasCWMP: non-empty and starting with a letter.
   if (def.dataType === 'Alias' && !/^[A-Za-z]/.test(value)) return { ok: false, reason: 'an Alias must start with a letter' };
   if (def.patterns && def.patterns.length > 0) {
-    const compiled = def.patterns.map(compiledPattern).filter((r): r is RegExp => r !== null);
+    const compiled = compiledPatterns(def.patterns);
     if (compiled.length > 0 && !compiled.some((r) => r.test(value))) return { ok: false, reason: 'does not match the required pattern' };
   }
   return { ok: true, value };
@@ -144,7 +180,7 @@ export function splitList(value: string): string[] {
  */
 export function checkValue(def: ParamDef, raw: string, allowed?: string[]): CheckResult {
   if (!def.list) return checkScalar(def, def.type, raw, allowed);
-  if (def.listMaxLength !== undefined && [...raw].length > def.listMaxLength) {
+  if (def.listMaxLength !== undefined && codePointsAbove(raw, def.listMaxLength)) {
     return { ok: false, reason: `list longer than ${def.listMaxLength} characters` };
   }
   const items = splitList(raw);
