@@ -9,15 +9,27 @@
  *   - for reference, a hand-written tokenizer (parse only, NO well-formedness checks): the upper
  *     bound a hand-written parser could reach.
  *
- * Run: npm run bench -- codec [--quick]. Prints a table, writes bench/results/codec.json and
+ * A second table measures the messages of one storm session (`npm run bench -- storm`: an HT502's
+ * BOOTSTRAP Inform, the empty POST, a ten-parameter SetParameterValues and GetParameterValues and
+ * their responses) on each side: what the ACS parses and builds per device, what the load
+ * generator parses (from bytes, as it receives them) and builds, with the time the garbage
+ * collector took meanwhile (V8 'gc' performance entries) per 1,000 device sessions.
+ *
+ * Run: npm run bench -- codec [--quick]. Prints the tables, writes bench/results/codec.json and
  * prints one JSON line last.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import { buildEnvelope, decodeEnvelopeTree, parseEnvelope, type CwmpEnvelope } from '../src/cwmp/index.ts';
 import { sampleGpvResponse, sampleInform } from '../src/cwmp/samples.ts';
 import { CodecError } from '../src/cwmp/errors.ts';
 import { refuseDtd, XSI_NS_URI, type XmlAttr, type XmlElement } from '../src/cwmp/xml.ts';
+import type { CwmpVersion, EventStruct } from '../src/cwmp/types.ts';
+import { DeviceModel } from '../src/datamodel/model.ts';
+import { loadProfile } from '../src/datamodel/profile.ts';
+import { sipAccountValues } from './lib/sip-accounts.ts';
+import { STORM_MODEL } from './lib/models.ts';
 
 const RESULTS_DIR = new URL('./results/', import.meta.url);
 const FULL_MS = 1500;
@@ -160,17 +172,18 @@ function parseHandwritten(xml: string): CwmpEnvelope {
     }
     const q = m[2];
     const i = q.indexOf(':');
-    const el: XmlElement = { uri: (i === -1 ? local.get('') : local.get(q.slice(0, i))) ?? '', local: q.slice(i + 1), attrs: [], children: [], text: '' };
+    const attrs: XmlAttr[] = [];
+    const el: XmlElement = { uri: (i === -1 ? local.get('') : local.get(q.slice(0, i))) ?? '', local: q.slice(i + 1), attrs, children: [], text: '' };
     for (const [k, v] of raw) {
       const j = k.indexOf(':');
       const uri = j === -1 ? '' : (local.get(k.slice(0, j)) ?? '');
-      el.attrs.push({ uri, local: k.slice(j + 1), value: v });
+      attrs.push({ uri, local: k.slice(j + 1), value: v });
       if (uri === XSI_NS_URI && k.slice(j + 1) === 'type') {
         const c = v.indexOf(':');
         el.xsiType = { raw: v, uri: c === -1 ? '' : (local.get(v.slice(0, c)) ?? null), local: v.slice(c + 1) };
       }
     }
-    if (stack.length) stack[stack.length - 1].el.children.push(el);
+    if (stack.length) (stack[stack.length - 1].el.children as XmlElement[]).push(el);
     else root = el;
     if (m[4] !== '/') {
       stack.push({ el, scope });
@@ -182,6 +195,72 @@ function parseHandwritten(xml: string): CwmpEnvelope {
 }
 
 // ---------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------
+// The storm's messages
+// ---------------------------------------------------------------------------
+
+const STORM_VERSION: CwmpVersion = '1.2';
+const STORM_SERIAL = '000B82000001';
+const STORM_EVENTS: EventStruct[] = [
+  { eventCode: '0 BOOTSTRAP', commandKey: '' },
+  { eventCode: '1 BOOT', commandKey: '' },
+];
+const STORM_TIME = '2026-01-01T00:00:00Z';
+/** Sessions per timed round of the session figures (one round = this many devices' codec work). */
+const SESSIONS_PER_ROUND = 100;
+const PER_THOUSAND = 1000;
+
+/** One storm session's envelopes, as each side sees them. */
+interface StormMessages {
+  inform: CwmpEnvelope;
+  informResponse: CwmpEnvelope;
+  spv: CwmpEnvelope;
+  spvr: CwmpEnvelope;
+  gpv: CwmpEnvelope;
+  gpvr: CwmpEnvelope;
+}
+
+function stormMessages(): StormMessages {
+  const model = DeviceModel.create(loadProfile(STORM_MODEL), { serialNumber: STORM_SERIAL });
+  const values = sipAccountValues(STORM_SERIAL);
+  return {
+    inform: {
+      header: { id: 'cpe-1' },
+      body: { method: 'Inform', deviceId: model.deviceId(), event: STORM_EVENTS, maxEnvelopes: 1, currentTime: STORM_TIME, retryCount: 0, parameterList: model.informParameters() },
+    },
+    informResponse: { header: { id: 'cpe-1' }, body: { method: 'InformResponse', maxEnvelopes: 1 } },
+    spv: { header: { id: 'acs-1' }, body: { method: 'SetParameterValues', parameterList: values, parameterKey: 'preset-1' } },
+    spvr: { header: { id: 'acs-1' }, body: { method: 'SetParameterValuesResponse', status: 0 } },
+    gpv: { header: { id: 'acs-2' }, body: { method: 'GetParameterValues', parameterNames: values.map((v) => v.name) } },
+    gpvr: { header: { id: 'acs-2' }, body: { method: 'GetParameterValuesResponse', parameterList: values } },
+  };
+}
+
+/** Runs `fn` for about `ms` and returns µs per call and GC milliseconds per call (V8 'gc' entries). */
+function timeWithGc(fn: () => unknown, ms: number): { usPerCall: number; gcMsPerCall: number } {
+  const warmEnd = performance.now() + ms * WARMUP_MS_FRACTION;
+  while (performance.now() < warmEnd) fn();
+  let gcMs = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    fn();
+    n++;
+    t = performance.now();
+  }
+  // GC entries are delivered asynchronously; takeRecords collects those still queued.
+  for (const e of obs.takeRecords()) gcMs += e.duration;
+  obs.disconnect();
+  return { usPerCall: ((t - t0) * 1000) / n, gcMsPerCall: gcMs / n };
+}
+
+const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
@@ -236,6 +315,66 @@ export async function run(args: string[]): Promise<void> {
     handwrittenOverChosenGpvrParse: ratio(handwritten.gpvr1000ParamsParsePerSec, chosen.gpvr1000ParamsParsePerSec),
   };
 
+  // One storm session's codec work on each side.
+  const sm = stormMessages();
+  const wire = {
+    inform: buildEnvelope(sm.inform, { version: STORM_VERSION }),
+    informResponse: buildEnvelope(sm.informResponse, { version: STORM_VERSION }),
+    spv: buildEnvelope(sm.spv, { version: STORM_VERSION }),
+    spvr: buildEnvelope(sm.spvr, { version: STORM_VERSION }),
+    gpv: buildEnvelope(sm.gpv, { version: STORM_VERSION }),
+    gpvr: buildEnvelope(sm.gpvr, { version: STORM_VERSION }),
+  };
+  const bytes = { spv: Buffer.from(wire.spv, 'utf8'), gpv: Buffer.from(wire.gpv, 'utf8') };
+  for (const k of ['inform', 'informResponse', 'spv', 'spvr', 'gpv', 'gpvr'] as const) {
+    if (JSON.stringify(parseEnvelope(wire[k]).body) !== JSON.stringify(sm[k].body)) throw new Error(`storm ${k} does not round-trip`);
+  }
+  const b = { version: STORM_VERSION };
+  const perMessage = {
+    parse: {
+      inform: opsPerSec(() => parseEnvelope(wire.inform), ms),
+      emptyPost: opsPerSec(() => parseEnvelope(''), ms),
+      spvr: opsPerSec(() => parseEnvelope(wire.spvr), ms),
+      gpvr: opsPerSec(() => parseEnvelope(wire.gpvr), ms),
+      spvFromBytes: opsPerSec(() => parseEnvelope(bytes.spv), ms),
+      gpvFromBytes: opsPerSec(() => parseEnvelope(bytes.gpv), ms),
+    },
+    build: {
+      informResponse: opsPerSec(() => buildEnvelope(sm.informResponse, b), ms),
+      spv: opsPerSec(() => buildEnvelope(sm.spv, b), ms),
+      gpv: opsPerSec(() => buildEnvelope(sm.gpv, b), ms),
+      spvr: opsPerSec(() => buildEnvelope(sm.spvr, b), ms),
+      gpvr: opsPerSec(() => buildEnvelope(sm.gpvr, b), ms),
+    },
+  };
+  const acsSession = (): void => {
+    for (let i = 0; i < SESSIONS_PER_ROUND; i++) {
+      parseEnvelope(wire.inform);
+      buildEnvelope(sm.informResponse, b);
+      parseEnvelope('');
+      buildEnvelope(sm.spv, b);
+      parseEnvelope(wire.spvr);
+      buildEnvelope(sm.gpv, b);
+      parseEnvelope(wire.gpvr);
+    }
+  };
+  const loadSession = (): void => {
+    for (let i = 0; i < SESSIONS_PER_ROUND; i++) {
+      parseEnvelope(bytes.spv);
+      buildEnvelope(sm.spvr, b);
+      parseEnvelope(bytes.gpv);
+      buildEnvelope(sm.gpvr, b);
+    }
+  };
+  const acs = timeWithGc(acsSession, ms);
+  const load = timeWithGc(loadSession, ms);
+  const session = {
+    acsUsPerDevice: round2(acs.usPerCall / SESSIONS_PER_ROUND),
+    acsGcMsPer1000Devices: round2((acs.gcMsPerCall * PER_THOUSAND) / SESSIONS_PER_ROUND),
+    loadUsPerDevice: round2(load.usPerCall / SESSIONS_PER_ROUND),
+    loadGcMsPer1000Devices: round2((load.gcMsPerCall * PER_THOUSAND) / SESSIONS_PER_ROUND),
+  };
+
   const rows: [string, string, string, string, string][] = [
     ['approach (messages/s)', 'Inform parse', 'Inform build', `GPVR ${GPVR_PARAMS} parse`, `GPVR ${GPVR_PARAMS} build`],
     ['saxes + tree + decoder (chosen)', fmt(chosen.informParsePerSec), fmt(chosen.informBuildPerSec), fmt(chosen.gpvr1000ParamsParsePerSec), fmt(chosen.gpvr1000ParamsBuildPerSec)],
@@ -245,6 +384,15 @@ export async function run(args: string[]): Promise<void> {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log(`codec benchmark (Inform ${informXml.length} B, GPVR ${gpvrXml.length} B, ${ms} ms per figure)`);
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  console.log(`\nstorm session messages (HT502, CWMP ${STORM_VERSION}; Inform ${wire.inform.length} B, SPV ${wire.spv.length} B, GPVR ${wire.gpvr.length} B), messages/s:`);
+  console.log(
+    `  ACS parses:  Inform ${fmt(perMessage.parse.inform)}  empty POST ${fmt(perMessage.parse.emptyPost)}  SPVResponse ${fmt(perMessage.parse.spvr)}  GPVResponse ${fmt(perMessage.parse.gpvr)}`,
+  );
+  console.log(`  ACS builds:  InformResponse ${fmt(perMessage.build.informResponse)}  SPV ${fmt(perMessage.build.spv)}  GPV ${fmt(perMessage.build.gpv)}`);
+  console.log(`  load parses (bytes): SPV ${fmt(perMessage.parse.spvFromBytes)}  GPV ${fmt(perMessage.parse.gpvFromBytes)};  builds: SPVResponse ${fmt(perMessage.build.spvr)}  GPVResponse ${fmt(perMessage.build.gpvr)}`);
+  console.log(
+    `  per device session: ACS ${session.acsUsPerDevice} µs (GC ${session.acsGcMsPer1000Devices} ms per 1,000), load ${session.loadUsPerDevice} µs (GC ${session.loadGcMsPer1000Devices} ms per 1,000)`,
+  );
 
   const result = {
     bench: 'codec',
@@ -252,7 +400,8 @@ export async function run(args: string[]): Promise<void> {
     baseline: { name: 'fast-xml-parser 5 (XMLValidator + XMLParser; XMLBuilder)', ...baseline },
     ratios,
     reference: { name: 'hand-written tokenizer without well-formedness checks', ...handwritten },
-    messageBytes: { inform: informXml.length, gpvr1000: gpvrXml.length },
+    messageBytes: { inform: informXml.length, gpvr1000: gpvrXml.length, stormInform: wire.inform.length, stormSpv: wire.spv.length, stormGpvr: wire.gpvr.length },
+    storm: { perMessage, session },
     node: process.version,
     at: new Date().toISOString(),
   };

@@ -27,7 +27,7 @@
  * and children-per-element are counted while parsing and abort it on the first
  * excess, so every input is handled in time linear in its (bounded) size.
  */
-import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { SaxesParser, type SaxesAttributePlain, type SaxesTagPlain } from 'saxes';
 import { CodecError } from './errors.ts';
 
 export interface XmlAttr {
@@ -40,8 +40,10 @@ export interface XmlElement {
   /** Namespace URI ('' when the element is in no namespace). */
   uri: string;
   local: string;
-  attrs: XmlAttr[];
-  children: XmlElement[];
+  /** Attributes other than namespace declarations (a shared frozen empty array when there are none). */
+  attrs: readonly XmlAttr[];
+  /** Child elements in document order (a shared frozen empty array when there are none). */
+  children: readonly XmlElement[];
   /** Character data directly inside this element (text and CDATA, concatenated). */
   text: string;
   /**
@@ -57,6 +59,17 @@ export interface XmlLimits {
 }
 
 export const XSI_NS_URI = 'http://www.w3.org/2001/XMLSchema-instance';
+/** The namespaces the prefixes `xml` and `xmlns` are bound to by definition (Namespaces in XML 1.0, section 3). */
+const XML_NS_URI = 'http://www.w3.org/XML/1998/namespace';
+const XMLNS_NS_URI = 'http://www.w3.org/2000/xmlns/';
+const XMLNS = 'xmlns';
+const COLON = 0x3a;
+
+/** Shared by every element without attributes / children: leaves are most of a CWMP message. */
+const NO_ATTRS: readonly XmlAttr[] = Object.freeze([]);
+const NO_CHILDREN: readonly XmlElement[] = Object.freeze([]);
+/** Up to this many prefixed attributes on one element, duplicates are looked for pairwise; beyond, with a Set (linear). */
+const PAIRWISE_DUPLICATE_MAX = 8;
 
 /** Attribute value by namespace URI and local name, or undefined. */
 export function attr(el: XmlElement, uri: string, local: string): string | undefined {
@@ -85,6 +98,262 @@ export function refuseDtd(xml: string): void {
 }
 
 /**
+ * One saxes parser (run WITHOUT its namespace mode) and the element tree it builds.
+ *
+ * Why not saxes' `xmlns: true`: it costs an object per attribute and per qualified name, a Set and
+ * a `{uri}local` string per element with attributes, and a prefix lookup walking every open tag
+ * (processAttribsNS was the top saxes function of the storm's profile). CWMP messages declare their
+ * few prefixes on the Envelope, so the bindings in scope are kept here in two flat arrays (innermost
+ * last) and resolved by a short backwards scan, with the same well-formedness rules as saxes'
+ * namespace mode (Namespaces in XML 1.0: malformed qualified names, unbound prefixes, the reserved
+ * `xml`/`xmlns` prefixes and namespaces, no undeclaring a prefix in XML 1.0, duplicate attributes by
+ * expanded name, no colon in a processing instruction target). Errors go through saxes' own `fail`
+ * so that they carry its line:column position.
+ *
+ * An instance is reused from one document to the next (saxes resets itself at the end of a
+ * document): never after a failure (its state is then mid-document), never by two parses at once.
+ *
+ * Handlers are kept to the minimum on purpose: saxes stores each one as a property added to the
+ * parser after construction, and one property too many turns the parser into a dictionary-mode
+ * object in V8, which made every parse about 4x slower (measured: 7 handlers fine, 8 not; xml.test.ts
+ * checks the parser keeps fast properties). So there is no 'doctype' handler (refuseDtd has refused
+ * any DOCTYPE before saxes sees it) and the processing instruction check has its own parser
+ * instance, used only for the (rare) documents that contain a processing instruction.
+ *
+ * Exported for tests only: use parseXmlTree.
+ */
+export class TreeParser {
+  private readonly parser = new SaxesParser({ position: true });
+  private maxDepth = 0;
+  private maxItems = 0;
+  private readonly stack: XmlElement[] = [];
+  private root: XmlElement | null = null;
+  /** Namespace bindings in scope: prefix ('' for the default namespace) and URI, innermost last. */
+  private readonly nsPrefixes: string[] = [];
+  private readonly nsUris: string[] = [];
+  private nsCount = 0;
+  /** nsCount before each open element's own declarations (parallel to `stack`). */
+  private readonly nsMarks: number[] = [];
+  /** Attributes of the tag being opened, as saxes reported them (names still qualified). */
+  private readonly attrNames: string[] = [];
+  private readonly attrValues: string[] = [];
+  private attrCount = 0;
+  /** The prefixed attributes of the tag being opened (duplicate check). */
+  private readonly prefixedAttrs: XmlAttr[] = [];
+
+  /** @param checkPiTargets whether to look at processing instructions (see the class comment). */
+  constructor(checkPiTargets: boolean) {
+    const p = this.parser;
+    p.on('error', (err: Error) => {
+      throw new CodecError('MALFORMED_XML', err.message);
+    });
+    if (checkPiTargets) {
+      p.on('processinginstruction', (pi) => {
+        // saxes' namespace mode requires an NCName target.
+        if (pi.target.includes(':')) p.fail('disallowed character in processing instruction name.');
+      });
+    }
+    p.on('attribute', (a: SaxesAttributePlain) => {
+      this.attrNames[this.attrCount] = a.name;
+      this.attrValues[this.attrCount] = a.value;
+      this.attrCount++;
+    });
+    p.on('opentag', (tag: Pick<SaxesTagPlain, 'name'>) => this.open(tag.name));
+    p.on('closetag', () => {
+      this.stack.pop();
+      this.nsCount = this.nsMarks.pop()!;
+    });
+    p.on('text', (t: string) => {
+      const cur = this.stack[this.stack.length - 1];
+      if (cur) cur.text += t;
+    });
+    p.on('cdata', (t: string) => {
+      const cur = this.stack[this.stack.length - 1];
+      if (cur) cur.text += t;
+    });
+  }
+
+  /** Parses one document; returns its root element. Throws CodecError (see parseXmlTree). */
+  parse(xml: string, limits: XmlLimits): XmlElement {
+    this.maxDepth = limits.maxDepth;
+    this.maxItems = limits.maxItems;
+    try {
+      this.parser.write(xml).close();
+    } catch (e) {
+      if (e instanceof CodecError) throw e;
+      // saxes reports through the error handler; anything else is an internal failure of the parser.
+      throw new CodecError('MALFORMED_XML', e instanceof Error ? e.message : String(e), { cause: e });
+    }
+    const root = this.root;
+    this.root = null;
+    // Nothing of this document stays referenced by the idle parser.
+    this.attrNames.length = 0;
+    this.attrValues.length = 0;
+    this.prefixedAttrs.length = 0;
+    if (!root) throw new CodecError('MALFORMED_XML', 'no root element');
+    return root;
+  }
+
+  /** The URI bound to `prefix` in scope, or undefined. */
+  private lookup(prefix: string): string | undefined {
+    const prefixes = this.nsPrefixes;
+    for (let i = this.nsCount - 1; i >= 0; i--) if (prefixes[i] === prefix) return this.nsUris[i];
+    if (prefix === 'xml') return XML_NS_URI;
+    if (prefix === XMLNS) return XMLNS_NS_URI;
+    return undefined;
+  }
+
+  /** Adds a binding of the element being opened, with saxes' checks. */
+  private declare(prefix: string, value: string): void {
+    const uri = value.trim();
+    if (prefix !== '' && uri === '' && this.parser.xmlDecl.version !== '1.1') this.parser.fail('invalid attempt to undefine prefix in XML 1.0');
+    if (prefix === 'xml' && uri !== XML_NS_URI) this.parser.fail(`xml prefix must be bound to ${XML_NS_URI}.`);
+    if (prefix === XMLNS && uri !== XMLNS_NS_URI) this.parser.fail(`xmlns prefix must be bound to ${XMLNS_NS_URI}.`);
+    if (uri === XMLNS_NS_URI) {
+      this.parser.fail(prefix === '' ? `the default namespace may not be set to ${uri}.` : `may not assign a prefix (even "xmlns") to the URI ${XMLNS_NS_URI}.`);
+    }
+    if (uri === XML_NS_URI && prefix !== 'xml') {
+      this.parser.fail(prefix === '' ? `the default namespace may not be set to ${uri}.` : 'may not assign the xml namespace to another prefix.');
+    }
+    this.nsPrefixes[this.nsCount] = prefix;
+    this.nsUris[this.nsCount] = uri;
+    this.nsCount++;
+  }
+
+  private malformed(name: string): never {
+    this.parser.fail(`malformed name: ${name}.`);
+    throw new CodecError('MALFORMED_XML', `malformed name: ${name}`); // not reached: the error handler throws
+  }
+
+  private open(name: string): void {
+    const p = this.parser;
+    const names = this.attrNames;
+    const values = this.attrValues;
+    const count = this.attrCount;
+    this.attrCount = 0;
+    const mark = this.nsCount;
+
+    // 1. This element's namespace declarations come into scope for its own name and attributes.
+    let others = 0;
+    for (let i = 0; i < count; i++) {
+      const n = names[i];
+      if (n.startsWith(XMLNS)) {
+        if (n.length === XMLNS.length) {
+          this.declare('', values[i]);
+          continue;
+        }
+        if (n.charCodeAt(XMLNS.length) === COLON) {
+          const prefix = n.slice(XMLNS.length + 1);
+          if (prefix === '' || prefix.includes(':')) this.malformed(n);
+          this.declare(prefix, values[i]);
+          continue;
+        }
+      }
+      others++;
+    }
+
+    // 2. The element's name.
+    const colon = name.indexOf(':');
+    let local = name;
+    let uri: string;
+    if (colon === -1) uri = this.lookup('') ?? '';
+    else {
+      const prefix = name.slice(0, colon);
+      local = name.slice(colon + 1);
+      if (prefix === '' || local === '' || local.includes(':')) this.malformed(name);
+      if (prefix === XMLNS) p.fail('tags may not have "xmlns" as prefix.');
+      uri = this.lookup(prefix) ?? '';
+      if (uri === '') p.fail(`unbound namespace prefix: ${JSON.stringify(prefix)}.`);
+    }
+
+    // 3. Other attributes: unprefixed ones are in no namespace (the default namespace does not apply).
+    let attrs = NO_ATTRS;
+    let xsiType: XmlElement['xsiType'];
+    if (others > 0) {
+      const list: XmlAttr[] = [];
+      let prefixed = 0;
+      for (let i = 0; i < count; i++) {
+        const n = names[i];
+        if (n.startsWith(XMLNS) && (n.length === XMLNS.length || n.charCodeAt(XMLNS.length) === COLON)) continue;
+        const value = values[i];
+        const c = n.indexOf(':');
+        if (c === -1) {
+          list.push({ uri: '', local: n, value });
+          continue;
+        }
+        const prefix = n.slice(0, c);
+        const aLocal = n.slice(c + 1);
+        if (prefix === '' || aLocal === '' || aLocal.includes(':')) this.malformed(n);
+        const aUri = this.lookup(prefix);
+        if (aUri === undefined) p.fail(`unbound namespace prefix: ${JSON.stringify(prefix)}.`);
+        const a: XmlAttr = { uri: aUri!, local: aLocal, value };
+        list.push(a);
+        this.prefixedAttrs[prefixed++] = a;
+        if (aLocal === 'type' && aUri === XSI_NS_URI) {
+          const raw = value.trim();
+          const tc = raw.indexOf(':');
+          const tPrefix = tc === -1 ? '' : raw.slice(0, tc);
+          xsiType = { raw: value, uri: this.lookup(tPrefix) ?? (tPrefix === '' ? '' : null), local: raw.slice(tc + 1) };
+        }
+      }
+      // saxes refused a repeated raw name; two prefixes bound to one URI can still clash. An unprefixed
+      // attribute never clashes with a prefixed one (saxes' namespace mode compares `name` with `{uri}local`).
+      if (prefixed > 1) this.refuseDuplicates(prefixed);
+      attrs = list;
+    }
+
+    // 4. Limits, then the tree.
+    const stack = this.stack;
+    if (stack.length >= this.maxDepth) throw new CodecError('TOO_DEEP', `elements nested deeper than ${this.maxDepth}`);
+    const el: XmlElement = { uri, local, attrs, children: NO_CHILDREN, text: '', xsiType };
+    const parent = stack[stack.length - 1];
+    if (parent) {
+      let kids = parent.children;
+      if (kids.length >= this.maxItems) throw new CodecError('TOO_MANY_ITEMS', `<${parent.local}> has more than ${this.maxItems} child elements`);
+      if (kids === NO_CHILDREN) parent.children = kids = [];
+      (kids as XmlElement[]).push(el);
+    } else {
+      this.root = el;
+    }
+    stack.push(el);
+    this.nsMarks.push(mark);
+  }
+
+  /** Fails on two of the first `n` entries of `prefixedAttrs` with the same expanded name ({uri}local). */
+  private refuseDuplicates(n: number): void {
+    const list = this.prefixedAttrs;
+    if (n <= PAIRWISE_DUPLICATE_MAX) {
+      for (let i = 0; i < n; i++) {
+        const a = list[i];
+        for (let j = i + 1; j < n; j++) if (list[j].local === a.local && list[j].uri === a.uri) this.duplicate(list[j]);
+      }
+      return;
+    }
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const key = `{${list[i].uri}}${list[i].local}`;
+      if (seen.has(key)) this.duplicate(list[i]);
+      seen.add(key);
+    }
+  }
+
+  private duplicate(a: XmlAttr): void {
+    this.parser.fail(`duplicate attribute: {${a.uri}}${a.local}.`);
+  }
+}
+/** Parsers ready for the next document (see TreeParser): without and with the processing instruction check. */
+let idleParser: TreeParser | null = null;
+let idlePiParser: TreeParser | null = null;
+
+/** True when `xml` has a processing instruction other than an XML declaration at its very start. */
+function hasProcessingInstruction(xml: string): boolean {
+  let from = 0;
+  // saxes takes "<?xml" + whitespace at offset 0 as the declaration; anywhere else it is a PI (and an error).
+  if (xml.startsWith('<?xml') && /^[ \t\n\r]$/.test(xml.charAt(5))) from = 5;
+  return xml.indexOf('<?', from) !== -1;
+}
+
+/**
  * Parses an XML document into a namespace-resolved element tree.
  * Returns the root element. Throws CodecError: DTD_FORBIDDEN, MALFORMED_XML,
  * TOO_DEEP (more than limits.maxDepth nested elements), TOO_MANY_ITEMS (an element
@@ -92,67 +361,18 @@ export function refuseDtd(xml: string): void {
  */
 export function parseXmlTree(xml: string, limits: XmlLimits): XmlElement {
   refuseDtd(xml);
-  const parser = new SaxesParser({ xmlns: true, position: true });
-  const stack: XmlElement[] = [];
-  let root: XmlElement | null = null;
-
-  parser.on('error', (err: Error) => {
-    throw new CodecError('MALFORMED_XML', err.message);
-  });
-  parser.on('doctype', () => {
-    throw new CodecError('DTD_FORBIDDEN', 'DOCTYPE declaration');
-  });
-  parser.on('opentag', (tag: SaxesTagNS) => {
-    if (stack.length >= limits.maxDepth) {
-      throw new CodecError('TOO_DEEP', `elements nested deeper than ${limits.maxDepth}`);
-    }
-    const attrs: XmlAttr[] = [];
-    let xsiType: XmlElement['xsiType'];
-    for (const key in tag.attributes) {
-      const a = tag.attributes[key];
-      if (a.uri === 'http://www.w3.org/2000/xmlns/') continue;
-      attrs.push({ uri: a.uri, local: a.local, value: a.value });
-      if (a.local === 'type' && a.uri === XSI_NS_URI) {
-        const raw = a.value.trim();
-        const colon = raw.indexOf(':');
-        const prefix = colon === -1 ? '' : raw.slice(0, colon);
-        const uri = parser.resolve(prefix);
-        xsiType = { raw: a.value, uri: uri ?? (prefix === '' ? '' : null), local: raw.slice(colon + 1) };
-      }
-    }
-    const el: XmlElement = { uri: tag.uri, local: tag.local, attrs, children: [], text: '' };
-    if (xsiType) el.xsiType = xsiType;
-    const parent = stack[stack.length - 1];
-    if (parent) {
-      if (parent.children.length >= limits.maxItems) {
-        throw new CodecError('TOO_MANY_ITEMS', `<${parent.local}> has more than ${limits.maxItems} child elements`);
-      }
-      parent.children.push(el);
-    } else {
-      root = el;
-    }
-    stack.push(el);
-  });
-  parser.on('closetag', () => {
-    stack.pop();
-  });
-  parser.on('text', (t: string) => {
-    const cur = stack[stack.length - 1];
-    if (cur) cur.text += t;
-  });
-  parser.on('cdata', (t: string) => {
-    const cur = stack[stack.length - 1];
-    if (cur) cur.text += t;
-  });
-
-  try {
-    parser.write(xml).close();
-  } catch (e) {
-    if (e instanceof CodecError) throw e;
-    // saxes reports through the error handler; anything else is an internal failure of the parser.
-    throw new CodecError('MALFORMED_XML', e instanceof Error ? e.message : String(e), { cause: e });
+  // Taken out while in use: a parse that fails leaves its parser mid-document, and it is dropped.
+  if (hasProcessingInstruction(xml)) {
+    const parser = idlePiParser ?? new TreeParser(true);
+    idlePiParser = null;
+    const root = parser.parse(xml, limits);
+    idlePiParser = parser;
+    return root;
   }
-  if (!root) throw new CodecError('MALFORMED_XML', 'no root element');
+  const parser = idleParser ?? new TreeParser(false);
+  idleParser = null;
+  const root = parser.parse(xml, limits);
+  idleParser = parser;
   return root;
 }
 
