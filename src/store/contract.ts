@@ -227,6 +227,49 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(await values(), [`Device.P.b=20@${T1}`]);
       }));
 
+      it('a commit of many parameters with different field sets stores each as given and merges into stored rows', withStore(async (store) => {
+        const id = '000B82-HT502-A1';
+        // 129 values (more than one statement's worth of rows, and a last one alone), objects, attributes
+        const values = Array.from({ length: 129 }, (_, i) => ({ name: `Device.V.${String(i).padStart(3, '0')}`, value: `v${i}`, type: 'string' }));
+        await store.commitSession(inform('A1', T0, {
+          parameters: [
+            ...values,
+            { name: 'Device.V.', writable: false },
+            { name: 'Device.W.', writable: true },
+            { name: 'Device.W.a', notification: 2, accessList: ['Subscriber'] },
+            { name: 'Device.W.b', notification: 0, accessList: [] },
+            { name: 'Device.W.c', value: null, type: null },
+          ],
+        }));
+        const all = await store.getParameters(id);
+        assert.equal(all.length, 129 + 5);
+        const byName = new Map(all.map((p) => [p.name, p]));
+        for (const [i, v] of values.entries()) {
+          const p = byName.get(v.name);
+          assert.deepEqual([p?.value, p?.type, p?.writable, p?.object, p?.updatedAt], [`v${i}`, 'string', null, false, T0], v.name);
+        }
+        assert.deepEqual([byName.get('Device.V.')?.object, byName.get('Device.V.')?.writable, byName.get('Device.W.')?.writable], [true, false, true]);
+        assert.deepEqual([byName.get('Device.W.a')?.notification, byName.get('Device.W.a')?.accessList, byName.get('Device.W.a')?.value], [2, ['Subscriber'], null]);
+        assert.deepEqual([byName.get('Device.W.b')?.notification, byName.get('Device.W.b')?.accessList], [0, []]);
+        assert.deepEqual([byName.get('Device.W.c')?.value, byName.get('Device.W.c')?.type], [null, null]);
+        // later: new values for some, attributes for others; fields not given are kept
+        await store.commitSession(inform('A1', T1, {
+          parameters: [
+            { name: 'Device.V.000', value: 'new0', type: 'string' },
+            { name: 'Device.V.001', value: 'new1', type: 'string' },
+            { name: 'Device.V.002', writable: true },
+            { name: 'Device.V.003', writable: true },
+            { name: 'Device.W.a', value: 'x', type: 'int' },
+          ],
+        }));
+        const again = new Map((await store.getParameters(id)).map((p) => [p.name, p]));
+        assert.deepEqual([again.get('Device.V.000')?.value, again.get('Device.V.000')?.updatedAt], ['new0', T1]);
+        assert.equal(again.get('Device.V.001')?.value, 'new1');
+        assert.deepEqual([again.get('Device.V.002')?.value, again.get('Device.V.002')?.writable, again.get('Device.V.002')?.updatedAt], ['v2', true, T1]);
+        assert.deepEqual([again.get('Device.W.a')?.value, again.get('Device.W.a')?.type, again.get('Device.W.a')?.notification, again.get('Device.W.a')?.accessList], ['x', 'int', 2, ['Subscriber']]);
+        assert.deepEqual([again.get('Device.V.128')?.value, again.get('Device.V.128')?.updatedAt], ['v128', T0]);
+      }));
+
       it('getParameters() selects by prefix and by names', withStore(async (store) => {
         const id = '000B82-HT502-A1';
         await store.commitSession(inform('A1', T0, {
