@@ -152,6 +152,18 @@ function sweep(): void {
   for (const c of inFlight) c.checkDeadline(now);
 }
 
+/*
+ * A Promise executor runs synchronously inside `new Promise`: one module-level executor hands
+ * the settle functions over through these variables, instead of a closure allocated per request.
+ */
+let capturedResolve: ((r: LeanReply) => void) | null = null;
+let capturedReject: ((e: Error) => void) | null = null;
+
+function captureSettlers(resolve: (r: LeanReply) => void, reject: (e: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 interface Waiting {
   resolve: (r: LeanReply) => void;
   reject: (e: Error) => void;
@@ -209,18 +221,19 @@ export class LeanConnection {
   request(head: string, body: string | Buffer | null, timeoutMs: number): Promise<LeanReply> {
     if (this.dead) return Promise.reject(new LeanHttpError('connection is closed'));
     if (this.waiting) return Promise.reject(new LeanHttpError('a request is already in flight on this connection'));
-    return new Promise<LeanReply>((resolve, reject) => {
-      this.waiting = { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs };
-      watch(this);
-      if (body === null || body.length === 0) this.socket.write(head, 'latin1');
-      else if (typeof body === 'string') this.socket.write(head + body, 'utf8');
-      else {
-        const out = Buffer.allocUnsafe(head.length + body.length);
-        out.write(head, 0, 'latin1');
-        body.copy(out, head.length);
-        this.socket.write(out);
-      }
-    });
+    const promise = new Promise<LeanReply>(captureSettlers);
+    this.waiting = { resolve: capturedResolve!, reject: capturedReject!, deadline: performance.now() + timeoutMs, timeoutMs };
+    capturedResolve = capturedReject = null;
+    watch(this);
+    if (body === null || body.length === 0) this.socket.write(head, 'latin1');
+    else if (typeof body === 'string') this.socket.write(head + body, 'utf8');
+    else {
+      const out = Buffer.allocUnsafe(head.length + body.length);
+      out.write(head, 0, 'latin1');
+      body.copy(out, head.length);
+      this.socket.write(out);
+    }
+    return promise;
   }
 
   /** Fails the request in flight when its deadline passed (called by the shared sweeper). */

@@ -35,6 +35,7 @@ import { loadProfile, DeviceModel, type DeviceProfile } from '../../src/datamode
 import { runSession, type SessionHandler } from '../../src/cpe/session.ts';
 import { handleRpc, type RpcContext } from '../../src/cpe/rpc-handler.ts';
 import type { AgentSource } from '../../src/cpe/transport.ts';
+import type { TransferRecord } from '../../src/cpe/transfers.ts';
 import { fleetSerial } from '../../src/cpe/fleet.ts';
 import { formatDateTime } from '../../src/cwmp/values.ts';
 import { buildEnvelope, parseEnvelope, type CwmpEnvelope } from '../../src/cwmp/index.ts';
@@ -165,23 +166,75 @@ class SimDevice {
 
   /** The RPC context of the agent's handler: no persistence, no transfers (none are benchmarked). Built once per device. */
   rpcContext(): RpcContext {
-    return (this.ctx ??= {
-      model: this.model,
-      now: Date.now,
-      persist: () => {},
-      transfers: [],
-      transferQueued: () => {},
-      scheduleInform: () => {},
-      rebootAfterSession: () => {},
-      factoryResetAfterSession: () => {},
-    });
+    return (this.ctx ??= new SimRpcContext(this.model));
   }
+}
+
+/**
+ * The RPC context of a simulated device. A class, not an object of arrow functions: under tsx
+ * every named closure costs a `__name` call (Object.defineProperty) when it is created, and
+ * there is one context per device.
+ */
+class SimRpcContext implements RpcContext {
+  readonly transfers: TransferRecord[] = [];
+
+  constructor(readonly model: DeviceModel) {}
+
+  now(): number {
+    return Date.now();
+  }
+
+  // Nothing to persist, schedule, reboot or reset: the simulated device lives in memory for one run.
+  persist(): void {}
+  transferQueued(): void {}
+  scheduleInform(): void {}
+  rebootAfterSession(): void {}
+  factoryResetAfterSession(): void {}
 }
 
 /** What a session needs of its CWMP URL, parsed once per URL. */
 interface LeanTarget {
   pool: LeanConnectionPool;
   heads: PostHeads;
+}
+
+/**
+ * The connection of one lean session (a class rather than a per-session closure, see
+ * SimRpcContext): POSTs go out on it; a `Connection: close` reply swaps it for another.
+ */
+class LeanExchange {
+  conn: LeanConnection | null = null;
+
+  constructor(
+    private readonly target: LeanTarget,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Takes a connection from the pool. Rejects when none can be opened. */
+  async open(): Promise<void> {
+    this.conn = await this.target.pool.acquire(this.timeoutMs);
+  }
+
+  /** POSTs `body` (null: an empty POST) with the session cookie; resolves the reply. Rejects with LeanHttpError. */
+  async post(body: string | null, cookie: string | null): Promise<LeanReply> {
+    const reply = await this.conn!.request(this.target.heads.head(body === null ? 0 : Buffer.byteLength(body, 'utf8'), cookie), body, this.timeoutMs);
+    if (reply.close) {
+      // the next POST of this session needs a connection: the cookie keeps the session
+      this.target.pool.release(this.conn!);
+      this.conn = null;
+      this.conn = await this.target.pool.acquire(this.timeoutMs);
+    }
+    return reply;
+  }
+
+  /** Returns the connection to the pool, or closes it after a failure. */
+  finish(ok: boolean): void {
+    const c = this.conn;
+    this.conn = null;
+    if (!c) return;
+    if (ok) this.target.pool.release(c);
+    else c.destroy();
+  }
 }
 
 /** The bytes that mark an InformResponse (searched in the reply without decoding it). */
@@ -337,7 +390,6 @@ export class LoadGenerator {
     const started = performance.now();
     const version = spec.cwmpVersion ?? DEFAULT_VERSION;
     const timeoutMs = spec.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
-    const { pool, heads } = this.target(spec.url);
     const id = `cpe-${++this.informSeq}`;
     const now = this.currentTime();
     let xml: string;
@@ -349,23 +401,15 @@ export class LoadGenerator {
       xml = t.render(d.serial, id, now);
     }
     let acsRequests = 0;
-    let conn: LeanConnection | null = null;
+    const x = new LeanExchange(this.target(spec.url), timeoutMs);
+    let ok = false;
     try {
-      conn = await pool.acquire(timeoutMs);
-      const post = async (body: string | null, cookie: string | null): Promise<LeanReply> => {
-        const reply = await conn!.request(heads.head(body === null ? 0 : Buffer.byteLength(body, 'utf8'), cookie), body, timeoutMs);
-        if (reply.close) {
-          // the next POST of this session needs a connection: the cookie keeps the session
-          pool.release(conn!);
-          conn = await pool.acquire(timeoutMs);
-        }
-        return reply;
-      };
-      let reply = await post(xml, null);
+      await x.open();
+      let reply = await x.post(xml, null);
       if (reply.status !== 200 || reply.body.length === 0) throw new LeanHttpError(`ACS answered the Inform with HTTP ${reply.status}`);
       if (reply.body.indexOf(INFORM_RESPONSE) < 0) throw new LeanHttpError(`expected InformResponse, got ${reply.body.indexOf(FAULT) >= 0 ? 'a fault' : 'something else'}`);
       const cookie = reply.cookie;
-      reply = await post(null, cookie);
+      reply = await x.post(null, cookie);
       const ctx = d.rpcContext();
       while (!(reply.status === 204 || (reply.status === 200 && reply.body.length === 0))) {
         if (reply.status !== 200) throw new LeanHttpError(`ACS answered with HTTP ${reply.status}`);
@@ -382,15 +426,14 @@ export class LoadGenerator {
         }
         d.changed = true;
         acsRequests++;
-        reply = await post(buildEnvelope({ header: env.header.id === undefined ? {} : { id: env.header.id }, body: answer }, { version }), cookie);
+        reply = await x.post(buildEnvelope({ header: env.header.id === undefined ? {} : { id: env.header.id }, body: answer }, { version }), cookie);
       }
+      ok = true;
       return { ok: true, acsRequests, durationMs: performance.now() - started };
     } catch (err) {
-      conn?.destroy();
-      conn = null;
       return { ok: false, failure: { message: err instanceof Error ? err.message : String(err) }, acsRequests, durationMs: performance.now() - started };
     } finally {
-      if (conn) pool.release(conn);
+      x.finish(ok);
     }
   }
 

@@ -23,7 +23,7 @@ import { ConfigFileError, FaultCode, LocalWriteError, SnapshotError, rpcFault, s
 import type { DeviceProfile, RootName } from './profile.ts';
 import type { ObjectNode, ParamNode, TableNode } from './schema.ts';
 import { checkValue, codePointsAbove, splitList } from './validate.ts';
-import { factoryValueOf, pathIndexOf, type PathEntry, type PathIndex, type Resolved } from './path-index.ts';
+import { factoryValueOf, ownCopy, pathIndexOf, type PathEntry, type PathIndex, type Resolved } from './path-index.ts';
 
 export { loadProfile, listProfiles, loadProfileFile, validateProfileFile } from './profile.ts';
 export type { DeviceProfile, ProfileFile, RootName } from './profile.ts';
@@ -375,7 +375,7 @@ export class DeviceModel {
     if (e.factoryValue === undefined) return;
     // Storing only differences keeps a 10,000-device fleet small.
     if (value === e.factoryValue) this.values.delete(e.resolved.path);
-    else this.values.set(e.resolved.path, value);
+    else this.values.set(e.resolved.path, ownCopy(value));
   }
 
   /** The allowed values from an enumerationRef target, or undefined when there is none. */

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DeviceModel, loadProfile } from './model.ts';
-import { MAX_PATH_ENTRIES, PathIndex, pathIndexOf } from './path-index.ts';
+import { MAX_PATH_ENTRIES, PathIndex, ownCopy, pathIndexOf } from './path-index.ts';
 
 const VP = 'Device.Services.VoiceService.1.VoiceProfile.';
 const RUNS = 25;
@@ -141,5 +141,14 @@ describe('path index', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+});
+
+describe('ownCopy', () => {
+  test('returns an equal string for short, long, sliced and non-ASCII input', () => {
+    const big = `${'x'.repeat(500)}voip.example.net/é€😀${'y'.repeat(500)}`;
+    for (const s of ['', 'a', 'short value', big, big.slice(500, 530), big.slice(510, 522), 'é€😀'.repeat(9)]) {
+      assert.equal(ownCopy(s), s);
+    }
   });
 });

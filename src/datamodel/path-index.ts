@@ -46,6 +46,19 @@ export const MAX_PATH_ENTRIES = 50_000;
 
 const INSTANCE_RE = /^[1-9][0-9]*$/;
 
+/** V8 makes shorter substrings copies, longer ones views of their parent string. */
+const MIN_SLICED_STRING = 13;
+
+/**
+ * `s` as a string of its own. Why: values come from an XML parser as views into the whole
+ * message text, so storing them as they are would keep every device's last SetParameterValues
+ * message alive (kilobytes per device in a fleet). Concatenating flattens into a new string; the
+ * view taken of it keeps only that small copy alive.
+ */
+export function ownCopy(s: string): string {
+  return s.length < MIN_SLICED_STRING ? s : (' ' + s).slice(1);
+}
+
 /** The instance number of the object that holds `path` (`...List.3.Codec` -> 3), or 0. */
 export function lastInstanceNumber(path: string): number {
   const m = /\.([0-9]+)\.[^.]*$/.exec(path);
@@ -91,12 +104,14 @@ export class PathIndex {
     const e = this.build(path);
     if (e) {
       if (this.entries.size >= this.maxEntries) this.entries.clear();
-      this.entries.set(path, e);
+      this.entries.set(e.resolved.path, e);
     }
     return e;
   }
 
-  private build(path: string): PathEntry | null {
+  private build(lookedUp: string): PathEntry | null {
+    // shared by all devices for long: not a view into the message it came from
+    const path = ownCopy(lookedUp);
     const root = this.profile.root;
     const segs = path.split('.');
     if (segs[0] !== root || segs.length < 2) return null;
@@ -127,6 +142,7 @@ export class PathIndex {
     return null;
   }
 
+  /** `resolved.path` is the looked-up string itself: every device of the profile shares it. */
   private entry(resolved: Resolved, steps: InstanceStep[]): PathEntry {
     const factory = this.profile.factoryInstances;
     return Object.freeze({
