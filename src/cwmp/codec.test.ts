@@ -233,6 +233,69 @@ describe('parser: values and types', () => {
     throwsCode(() => parseEnvelope(wrap('<cwmp:GetParameterValuesResponse><ParameterList><ParameterValueStruct><Value>1</Value></ParameterValueStruct></ParameterList></cwmp:GetParameterValuesResponse>')), 'INVALID_MESSAGE', /ParameterList\[0\]\/Name/);
   });
 
+  it('error paths are exact at every depth (built only when a message fails)', () => {
+    const failure = (fn: () => unknown): { path: string | undefined; message: string } => {
+      try {
+        fn();
+      } catch (e) {
+        assert.ok(e instanceof CodecError && e.code === 'INVALID_MESSAGE', String(e));
+        return { path: e.path, message: e.message };
+      }
+      assert.fail('no error');
+    };
+    const cases: [string, () => unknown, string, string][] = [
+      [
+        'repeated element item',
+        () => parseEnvelope(wrap('<cwmp:ChangeDUState><Operations xsi:type="cwmp:InstallOpStruct"><URL>http://a</URL></Operations><Operations xsi:type="cwmp:Nope"/><CommandKey/></cwmp:ChangeDUState>')),
+        'ChangeDUState/Operations[1]',
+        'xsi:type "cwmp:Nope" is not InstallOpStruct, UpdateOpStruct or UninstallOpStruct',
+      ],
+      ['repeated element count', () => parseEnvelope(wrap('<cwmp:ChangeDUState><CommandKey/></cwmp:ChangeDUState>')), 'ChangeDUState/Operations', 'at least 1 expected'],
+      [
+        'array item field',
+        () =>
+          parseEnvelope(
+            wrap(
+              `<cwmp:GetParameterAttributesResponse><ParameterList>${['0', '1', 'x'].map((n) => `<ParameterAttributeStruct><Name>A</Name><Notification>${n}</Notification><AccessList/></ParameterAttributeStruct>`).join('')}</ParameterList></cwmp:GetParameterAttributesResponse>`,
+            ),
+          ),
+        'GetParameterAttributesResponse/ParameterList[2]/Notification',
+        '"x" is not an integer',
+      ],
+      ['struct field', () => parseEnvelope(wrap('<cwmp:Inform><DeviceId><Manufacturer>M</Manufacturer><ProductClass>P</ProductClass><SerialNumber>S</SerialNumber></DeviceId><CurrentTime>2020-01-01T00:00:00Z</CurrentTime></cwmp:Inform>')), 'Inform/DeviceId/OUI', 'missing'],
+      ['header', () => parseEnvelope(wrap('<cwmp:Reboot/>').replace('<soapenv:Body>', '<soapenv:Header><cwmp:HoldRequests>maybe</cwmp:HoldRequests></soapenv:Header><soapenv:Body>')), 'Header/HoldRequests', '"maybe" is not a boolean'],
+      [
+        'built name too long',
+        () => buildEnvelope({ header: {}, body: { method: 'SetParameterValues', parameterList: [{ name: 'A', value: '', type: 'string' }, { name: 'B'.repeat(300), value: '', type: 'string' }], parameterKey: '' } }, { version: '1.2' }),
+        'SetParameterValues/ParameterList[1]/Name',
+        '300 characters, at most 256 allowed',
+      ],
+      [
+        'built value: an illegal character is reported before the length',
+        () => buildEnvelope({ header: {}, body: { method: 'SetParameterValues', parameterList: [{ name: `${'N'.repeat(300)}\u0001`, value: '', type: 'string' }], parameterKey: '' } }, { version: '1.2' }),
+        'SetParameterValues/ParameterList[0]/Name',
+        'character U+0001 at index 300 cannot be carried by XML 1.0',
+      ],
+      [
+        'built struct in array',
+        () => buildEnvelope({ header: {}, body: { ...SAMPLE_MESSAGES.ScheduleDownload, timeWindowList: [{ windowStart: -1, windowEnd: 1, windowMode: '1 At Any Time', userMessage: '', maxRetries: 0 }] } as CwmpMessage }, { version: '1.2' }),
+        'ScheduleDownload/TimeWindowList[0]/WindowStart',
+        '-1 is out of range 0..4294967295',
+      ],
+      [
+        'built repeated element',
+        () => buildEnvelope({ header: {}, body: { method: 'ChangeDUState', operations: [{ op: 'Uninstall', uuid: '6ba7b810-9dad-11d1-80b4-00c04fd430c8' }, { op: 'Nope' }], commandKey: '' } as unknown as CwmpMessage }, { version: '1.2' }),
+        'ChangeDUState/Operations[1]',
+        'op must be Install, Update or Uninstall',
+      ],
+      ['built header', () => buildEnvelope({ header: { id: 7 as unknown as string }, body: null }, { version: '1.2' }), 'Header/ID', 'expected a string, got number'],
+      ['built PVS value type', () => buildEnvelope({ header: {}, body: { method: 'GetParameterValuesResponse', parameterList: [{ name: 'A', value: 'x', type: 'int' }] } }, { version: '1.2' }), 'GetParameterValuesResponse/ParameterList[0]/Value', '"x": not an xsd:int (digits with optional sign)'],
+    ];
+    for (const [name, fn, path, reason] of cases) {
+      assert.deepEqual(failure(fn), { path, message: `INVALID_MESSAGE: ${path}: ${reason}` }, name);
+    }
+  });
+
   it('GetParameterNames with xsi:nil ParameterPath (1.0/1.1 nillable) gives ""', () => {
     const p = parseEnvelope(wrap('<cwmp:GetParameterNames><ParameterPath xsi:nil="true"/><NextLevel>false</NextLevel></cwmp:GetParameterNames>', CWMP_NAMESPACES['1.0']));
     assert.deepEqual(p.body, { method: 'GetParameterNames', parameterPath: '', nextLevel: false });

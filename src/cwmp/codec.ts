@@ -40,7 +40,7 @@ import {
   type XsdType,
 } from './types.ts';
 import { isXsdType, parseBoolean, parseXsdInteger, validateXsdValue } from './values.ts';
-import { attr, escapeXml, findIllegalXmlChar, parseXmlTree, type XmlElement } from './xml.ts';
+import { attr, escapeXml, findIllegalXmlChar, isPlainXmlText, parseXmlTree, type XmlElement } from './xml.ts';
 
 export interface ParseOptions {
   /** Maximum body size in bytes (UTF-8 for strings). Default 4 MiB. */
@@ -100,6 +100,34 @@ function isCwmpNamespace(uri: string): uri is CwmpNamespace {
 
 function invalid(path: string, message: string): CodecError {
   return new CodecError('INVALID_MESSAGE', `${path}: ${message}`, { path });
+}
+
+/**
+ * A failure inside a message, thrown with the path below the element that failed and completed
+ * on the way up (`under`), then turned into an INVALID_MESSAGE CodecError (`asCodecError`). So the
+ * path strings ("Inform/ParameterList[3]/Name") are only built for a message that fails, not for
+ * every element of every message.
+ */
+class Where {
+  constructor(
+    public path: string,
+    readonly reason: string,
+  ) {}
+}
+
+function fail(reason: string, path = ''): Where {
+  return new Where(path, reason);
+}
+
+/** `e` with `segment` put in front of its path when it is a Where; else `e`. Returns what to rethrow. */
+function under(e: unknown, segment: string): unknown {
+  if (e instanceof Where) e.path = segment + e.path;
+  return e;
+}
+
+/** The CodecError for a Where below `root`; anything else unchanged. Returns what to rethrow. */
+function asCodecError(e: unknown, root: string): unknown {
+  return e instanceof Where ? invalid(root + e.path, e.reason) : e;
 }
 
 function utf8Length(s: string): number {
@@ -201,19 +229,18 @@ function decodeHeader(headerEl: XmlElement | undefined): {
   for (const h of headerEl.children) {
     if (!isCwmpNamespace(h.uri)) continue; // foreign headers are ignored
     headerNamespace ??= h.uri;
-    const path = `Header/${h.local}`;
     switch (h.local) {
       case 'ID':
         header.id = h.text;
         break;
       case 'HoldRequests':
-        header.holdRequests = boolOrThrow(h.text, path);
+        header.holdRequests = boolOrThrow(h.text, `Header/${h.local}`);
         break;
       case 'NoMoreRequests':
-        header.noMoreRequests = boolOrThrow(h.text, path);
+        header.noMoreRequests = boolOrThrow(h.text, `Header/${h.local}`);
         break;
       case 'SessionTimeout':
-        header.sessionTimeout = intOrThrow(h.text, path, 0, UINT_MAX);
+        header.sessionTimeout = intOrThrow(h.text, `Header/${h.local}`, 0, UINT_MAX);
         if (headerVersion === null) headerVersion = '1.3';
         break;
       case 'SupportedCWMPVersions':
@@ -232,15 +259,33 @@ function decodeHeader(headerEl: XmlElement | undefined): {
 }
 
 function boolOrThrow(text: string, path: string): boolean {
-  const b = parseBoolean(text);
-  if (b === null) throw invalid(path, `${JSON.stringify(truncate(text))} is not a boolean`);
-  return b;
+  try {
+    return boolOf(text);
+  } catch (e) {
+    throw asCodecError(e, path);
+  }
 }
 
 function intOrThrow(text: string, path: string, min: number, max: number): number {
+  try {
+    return intOf(text, min, max);
+  } catch (e) {
+    throw asCodecError(e, path);
+  }
+}
+
+/** The boolean `text` stands for; throws a Where. */
+function boolOf(text: string): boolean {
+  const b = parseBoolean(text);
+  if (b === null) throw fail(`${JSON.stringify(truncate(text))} is not a boolean`);
+  return b;
+}
+
+/** The integer `text` stands for, within min..max; throws a Where. */
+function intOf(text: string, min: number, max: number): number {
   const n = parseXsdInteger(text);
-  if (n === null) throw invalid(path, `${JSON.stringify(truncate(text))} is not an integer`);
-  if (n < min || n > max) throw invalid(path, `${n} is out of range ${min}..${max}`);
+  if (n === null) throw fail(`${JSON.stringify(truncate(text))} is not an integer`);
+  if (n < min || n > max) throw fail(`${n} is out of range ${min}..${max}`);
   return n;
 }
 
@@ -283,30 +328,45 @@ function decodeFault(el: XmlElement): { fault: SoapFault; namespace: CwmpNamespa
 
 function decodeMessage(el: XmlElement, spec: MessageSpec): CwmpMessage {
   const out: Record<string, unknown> = { method: spec.method };
-  decodeFields(el, spec.fields, spec.method, out);
+  try {
+    decodeFields(el, spec.fields, out);
+  } catch (e) {
+    throw asCodecError(e, spec.method);
+  }
   return out as unknown as CwmpMessage;
 }
 
-function decodeFields(el: XmlElement, fields: readonly FieldSpec[], path: string, out: Record<string, unknown>): void {
+/** Decodes `fields` of `el` into `out`. Throws a Where (path relative to `el`). */
+function decodeFields(el: XmlElement, fields: readonly FieldSpec[], out: Record<string, unknown>): void {
   for (const field of fields) {
-    const fpath = `${path}/${field.el}`;
-    if (field.repeated) {
-      const items: unknown[] = [];
-      for (const c of el.children) if (c.local === field.el) items.push(decodeValue(c, field.type, `${fpath}[${items.length}]`));
-      if (items.length < field.repeated.minItems) throw invalid(fpath, `at least ${field.repeated.minItems} expected`);
-      out[field.prop] = items;
-      continue;
-    }
-    const c = child(el, field.el);
-    if (!c) {
-      if (field.optional) continue;
-      if (field.parseDefault !== undefined) {
-        out[field.prop] = Array.isArray(field.parseDefault) ? [] : field.parseDefault;
+    try {
+      if (field.repeated) {
+        const items: unknown[] = [];
+        for (const c of el.children) {
+          if (c.local !== field.el) continue;
+          try {
+            items.push(decodeValue(c, field.type));
+          } catch (e) {
+            throw under(e, `[${items.length}]`);
+          }
+        }
+        if (items.length < field.repeated.minItems) throw fail(`at least ${field.repeated.minItems} expected`);
+        out[field.prop] = items;
         continue;
       }
-      throw invalid(fpath, 'missing');
+      const c = child(el, field.el);
+      if (!c) {
+        if (field.optional) continue;
+        if (field.parseDefault !== undefined) {
+          out[field.prop] = Array.isArray(field.parseDefault) ? [] : field.parseDefault;
+          continue;
+        }
+        throw fail('missing');
+      }
+      out[field.prop] = decodeValue(c, field.type);
+    } catch (e) {
+      throw under(e, `/${field.el}`);
     }
-    out[field.prop] = decodeValue(c, field.type, fpath);
   }
 }
 
@@ -315,27 +375,35 @@ function isNil(el: XmlElement): boolean {
   return v !== undefined && (v.trim() === 'true' || v.trim() === '1');
 }
 
-function decodeValue(el: XmlElement, type: ValueType, path: string): unknown {
+/** Decodes one element as `type`. Throws a Where (path relative to `el`). */
+function decodeValue(el: XmlElement, type: ValueType): unknown {
   switch (type.t) {
     case 'scalar':
-      return decodeScalar(el, type, path);
+      return decodeScalar(el, type);
     case 'struct': {
       const out: Record<string, unknown> = {};
-      decodeFields(el, type.fields, path, out);
+      decodeFields(el, type.fields, out);
       return out;
     }
     case 'array': {
       // Items are the element children whatever their name; soap-enc:arrayType (and its count) is not trusted.
-      const items: unknown[] = new Array(el.children.length);
-      for (let i = 0; i < el.children.length; i++) items[i] = decodeValue(el.children[i], type.of, `${path}[${i}]`);
+      const kids = el.children;
+      const items: unknown[] = new Array(kids.length);
+      for (let i = 0; i < kids.length; i++) {
+        try {
+          items[i] = decodeValue(kids[i], type.of);
+        } catch (e) {
+          throw under(e, `[${i}]`);
+        }
+      }
       return items;
     }
     case 'custom':
-      return type.name === 'ParameterValueStruct' ? decodePvs(el, path) : decodeOperation(el, path);
+      return type.name === 'ParameterValueStruct' ? decodePvs(el) : decodeOperation(el);
   }
 }
 
-function decodeScalar(el: XmlElement, type: ScalarType, path: string): unknown {
+function decodeScalar(el: XmlElement, type: ScalarType): unknown {
   const text = el.text;
   if (type.nillable && isNil(el)) return '';
   switch (type.kind) {
@@ -348,11 +416,11 @@ function decodeScalar(el: XmlElement, type: ScalarType, path: string): unknown {
       return text.trim();
     case 'bool':
     case 'intBool':
-      return boolOrThrow(text, path);
+      return boolOf(text);
     case 'uint':
     case 'int': {
-      const n = type.kind === 'uint' ? intOrThrow(text, path, 0, UINT_MAX) : intOrThrow(text, path, INT_MIN, INT_MAX);
-      if (type.enumeration && !type.enumeration.includes(n)) throw invalid(path, `${n} is not one of ${type.enumeration.join(', ')}`);
+      const n = type.kind === 'uint' ? intOf(text, 0, UINT_MAX) : intOf(text, INT_MIN, INT_MAX);
+      if (type.enumeration && !type.enumeration.includes(n)) throw fail(`${n} is not one of ${type.enumeration.join(', ')}`);
       return n;
     }
   }
@@ -361,16 +429,13 @@ function decodeScalar(el: XmlElement, type: ScalarType, path: string): unknown {
 /** xsi:type local names accepted for each codec type (xsd:base64Binary and soap-enc:base64 are both "base64"). */
 const TYPE_ALIASES: ReadonlyMap<string, XsdType> = new Map([['base64Binary', 'base64']]);
 
-function decodePvs(el: XmlElement, path: string): ParameterValueStruct {
+function decodePvs(el: XmlElement): ParameterValueStruct {
   const nameEl = child(el, 'Name');
-  if (!nameEl) throw invalid(`${path}/Name`, 'missing');
+  if (!nameEl) throw fail('missing', '/Name');
   const valueEl = child(el, 'Value');
-  const pvs: ParameterValueStruct = { name: nameEl.text, value: valueEl?.text ?? '', type: 'string' };
   const t = valueEl?.xsiType;
-  if (!t) {
-    pvs.untyped = true;
-    return pvs;
-  }
+  if (!t) return { name: nameEl.text, value: valueEl?.text ?? '', type: 'string', untyped: true };
+  const pvs: ParameterValueStruct = { name: nameEl.text, value: valueEl.text, type: 'string' };
   // Known when the prefix maps to the XSD or SOAP-ENC namespace, or is unbound (a common peer mistake).
   const nsOk = t.uri === null || t.uri === XSD_NS || t.uri === SOAP_ENC_NS || t.uri === '';
   const local = TYPE_ALIASES.get(t.local) ?? t.local;
@@ -379,12 +444,12 @@ function decodePvs(el: XmlElement, path: string): ParameterValueStruct {
   return pvs;
 }
 
-function decodeOperation(el: XmlElement, path: string): ChangeDUStateOperation {
+function decodeOperation(el: XmlElement): ChangeDUStateOperation {
   const kind = el.xsiType?.local;
   const op = kind === 'InstallOpStruct' ? 'Install' : kind === 'UpdateOpStruct' ? 'Update' : kind === 'UninstallOpStruct' ? 'Uninstall' : null;
-  if (!op) throw invalid(path, `xsi:type ${JSON.stringify(el.xsiType?.raw ?? '')} is not InstallOpStruct, UpdateOpStruct or UninstallOpStruct`);
+  if (!op) throw fail(`xsi:type ${JSON.stringify(el.xsiType?.raw ?? '')} is not InstallOpStruct, UpdateOpStruct or UninstallOpStruct`);
   const out: Record<string, unknown> = { op };
-  decodeFields(el, OPERATION_FIELDS[op], path, out);
+  decodeFields(el, OPERATION_FIELDS[op], out);
   return out as unknown as ChangeDUStateOperation;
 }
 
@@ -396,6 +461,20 @@ const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
 const ENVELOPE_OPEN = (ns: string): string =>
   `<soap-env:Envelope xmlns:soap-env="${SOAP_ENV_NS}" xmlns:soap-enc="${SOAP_ENC_NS}" xmlns:xsd="${XSD_NS}" xmlns:xsi="${XSI_NS}" xmlns:cwmp="${ns}">`;
 const ENVELOPE_CLOSE = '</soap-env:Envelope>';
+/** XML declaration + Envelope start tag of each version, made once. */
+const ENVELOPE_HEAD: Readonly<Record<CwmpVersion, string>> = {
+  '1.0': XML_DECL + ENVELOPE_OPEN(namespaceForVersion('1.0')),
+  '1.1': XML_DECL + ENVELOPE_OPEN(namespaceForVersion('1.1')),
+  '1.2': XML_DECL + ENVELOPE_OPEN(namespaceForVersion('1.2')),
+  '1.3': XML_DECL + ENVELOPE_OPEN(namespaceForVersion('1.3')),
+  '1.4': XML_DECL + ENVELOPE_OPEN(namespaceForVersion('1.4')),
+};
+const BODY_CLOSE = `</soap-env:Body>${ENVELOPE_CLOSE}`;
+
+/** Body element tags of each method, made once: `<cwmp:M>`, `</cwmp:M>`, `<cwmp:M/>`. */
+const BODY_TAGS: ReadonlyMap<string, { open: string; close: string; empty: string }> = new Map(
+  [...MESSAGES.keys()].map((m) => [m, { open: `<cwmp:${m}>`, close: `</cwmp:${m}>`, empty: `<cwmp:${m}/>` }]),
+);
 
 /** Header elements and the versions whose schema declares them. NoMoreRequests is in none of the BBF schemas. */
 const HEADER_VERSIONS: Readonly<Record<keyof CwmpHeader, readonly CwmpVersion[]>> = {
@@ -423,8 +502,7 @@ export function buildEnvelope(envelope: CwmpEnvelope, options: { version: CwmpVe
   const headerXml = buildHeader(envelope.header ?? {}, version);
   const body = envelope.body;
   if (body === null && headerXml === '') return '';
-  const out = new Out();
-  out.push(XML_DECL, ENVELOPE_OPEN(namespaceForVersion(version)));
+  const out = new Out(ENVELOPE_HEAD[version]);
   if (headerXml) out.push('<soap-env:Header>', headerXml, '</soap-env:Header>');
   out.push('<soap-env:Body>');
   if (body !== null) {
@@ -436,21 +514,26 @@ export function buildEnvelope(envelope: CwmpEnvelope, options: { version: CwmpVe
       const spec = MESSAGES.get(body.method);
       if (!spec) throw new CodecError('UNKNOWN_METHOD', `unknown CWMP method ${JSON.stringify(body.method)}`);
       if (spec.since > gen) throw new CodecError('UNKNOWN_METHOD', `${body.method} does not exist in CWMP ${version}`);
-      if (spec.fields.length === 0) out.push(`<cwmp:${spec.method}/>`);
+      const tags = BODY_TAGS.get(spec.method)!;
+      if (spec.fields.length === 0) out.push(tags.empty);
       else {
-        out.push(`<cwmp:${spec.method}>`);
-        buildFields(body as unknown as Record<string, unknown>, spec.fields, gen, spec.method, out);
-        out.push(`</cwmp:${spec.method}>`);
+        out.push(tags.open);
+        try {
+          buildFields(body as unknown as Record<string, unknown>, spec.fields, gen, out);
+        } catch (e) {
+          throw asCodecError(e, spec.method);
+        }
+        out.push(tags.close);
       }
     }
   }
-  out.push('</soap-env:Body>', ENVELOPE_CLOSE);
+  out.push(BODY_CLOSE);
   return out.s;
 }
 
 /** Output accumulator: V8 string concatenation (ropes) beats pushing to an array and joining. */
 class Out {
-  s = '';
+  constructor(public s: string) {}
   push(a: string, b?: string, c?: string, d?: string, e?: string, f?: string): void {
     this.s += a;
     if (b !== undefined) this.s += b;
@@ -462,7 +545,7 @@ class Out {
 }
 
 function buildHeader(header: CwmpHeader, version: CwmpVersion): string {
-  const parts: string[] = [];
+  let out = '';
   for (const key of Object.keys(header) as (keyof CwmpHeader)[]) {
     if (header[key] === undefined) continue;
     const allowed = HEADER_VERSIONS[key];
@@ -471,168 +554,224 @@ function buildHeader(header: CwmpHeader, version: CwmpVersion): string {
       throw new CodecError('UNSUPPORTED_HEADER', `header ${key} is not defined by the CWMP ${version} schema`, { path: `Header/${key}` });
     }
   }
-  if (header.id !== undefined) parts.push(`<cwmp:ID soap-env:mustUnderstand="1">${text(header.id, 'Header/ID')}</cwmp:ID>`);
+  if (header.id !== undefined) out += `<cwmp:ID soap-env:mustUnderstand="1">${text(header.id, 'Header/ID')}</cwmp:ID>`;
   if (header.holdRequests !== undefined) {
-    parts.push(`<cwmp:HoldRequests soap-env:mustUnderstand="1">${bool(header.holdRequests, 'Header/HoldRequests')}</cwmp:HoldRequests>`);
+    out += `<cwmp:HoldRequests soap-env:mustUnderstand="1">${bool(header.holdRequests, 'Header/HoldRequests')}</cwmp:HoldRequests>`;
   }
   if (header.sessionTimeout !== undefined) {
-    parts.push(`<cwmp:SessionTimeout soap-env:mustUnderstand="0">${integer(header.sessionTimeout, 0, UINT_MAX, 'Header/SessionTimeout')}</cwmp:SessionTimeout>`);
+    out += `<cwmp:SessionTimeout soap-env:mustUnderstand="0">${integer(header.sessionTimeout, 0, UINT_MAX, 'Header/SessionTimeout')}</cwmp:SessionTimeout>`;
   }
   if (header.supportedCwmpVersions !== undefined) {
-    parts.push(
-      `<cwmp:SupportedCWMPVersions soap-env:mustUnderstand="0">${text(header.supportedCwmpVersions, 'Header/SupportedCWMPVersions')}</cwmp:SupportedCWMPVersions>`,
-    );
+    out += `<cwmp:SupportedCWMPVersions soap-env:mustUnderstand="0">${text(header.supportedCwmpVersions, 'Header/SupportedCWMPVersions')}</cwmp:SupportedCWMPVersions>`;
   }
   if (header.useCwmpVersion !== undefined) {
-    parts.push(`<cwmp:UseCWMPVersion soap-env:mustUnderstand="1">${text(header.useCwmpVersion, 'Header/UseCWMPVersion')}</cwmp:UseCWMPVersion>`);
+    out += `<cwmp:UseCWMPVersion soap-env:mustUnderstand="1">${text(header.useCwmpVersion, 'Header/UseCWMPVersion')}</cwmp:UseCWMPVersion>`;
   }
-  return parts.join('');
+  return out;
 }
 
-/** Checks a string can travel in XML 1.0 and returns it escaped. */
+/** Checks a string can travel in XML 1.0 and returns it escaped; throws CodecError INVALID_MESSAGE at `path`. */
 function text(value: unknown, path: string, maxLength?: number): string {
-  if (typeof value !== 'string') throw invalid(path, `expected a string, got ${typeof value}`);
-  const bad = findIllegalXmlChar(value);
-  if (bad !== -1) {
-    throw invalid(path, `character U+${value.charCodeAt(bad).toString(16).toUpperCase().padStart(4, '0')} at index ${bad} cannot be carried by XML 1.0`);
+  try {
+    return textOf(value, maxLength);
+  } catch (e) {
+    throw asCodecError(e, path);
+  }
+}
+
+/** Checks a string can travel in XML 1.0 and returns it escaped; throws a Where. */
+function textOf(value: unknown, maxLength?: number): string {
+  if (typeof value !== 'string') throw fail(`expected a string, got ${typeof value}`);
+  // Most values hold nothing to refuse or escape: one scan instead of two.
+  const plain = isPlainXmlText(value);
+  if (!plain) {
+    const bad = findIllegalXmlChar(value);
+    if (bad !== -1) {
+      throw fail(`character U+${value.charCodeAt(bad).toString(16).toUpperCase().padStart(4, '0')} at index ${bad} cannot be carried by XML 1.0`);
+    }
   }
   if (maxLength !== undefined && value.length > maxLength) {
     // xs:maxLength counts characters (code points), not UTF-16 units.
     let n = 0;
     for (const _ of value) n++;
-    if (n > maxLength) throw invalid(path, `${n} characters, at most ${maxLength} allowed`);
+    if (n > maxLength) throw fail(`${n} characters, at most ${maxLength} allowed`);
   }
-  return escapeXml(value);
+  return plain ? value : escapeXml(value);
 }
 
 function bool(value: unknown, path: string): string {
-  if (typeof value !== 'boolean') throw invalid(path, `expected a boolean, got ${typeof value}`);
+  try {
+    return boolText(value);
+  } catch (e) {
+    throw asCodecError(e, path);
+  }
+}
+
+function boolText(value: unknown): string {
+  if (typeof value !== 'boolean') throw fail(`expected a boolean, got ${typeof value}`);
   return value ? 'true' : 'false';
 }
 
 function integer(value: unknown, min: number, max: number, path: string): string {
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw invalid(path, `expected an integer, got ${String(value)}`);
-  if (value < min || value > max) throw invalid(path, `${value} is out of range ${min}..${max}`);
+  try {
+    return integerText(value, min, max);
+  } catch (e) {
+    throw asCodecError(e, path);
+  }
+}
+
+function integerText(value: unknown, min: number, max: number): string {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw fail(`expected an integer, got ${String(value)}`);
+  if (value < min || value > max) throw fail(`${value} is out of range ${min}..${max}`);
   return String(value);
 }
 
-function buildFields(obj: Record<string, unknown>, fields: readonly FieldSpec[], gen: SchemaGen, path: string, out: Out): void {
-  if (typeof obj !== 'object' || obj === null) throw invalid(path, 'expected an object');
+/** Writes `fields` of `obj`. Throws a Where (path relative to the element holding the fields). */
+function buildFields(obj: Record<string, unknown>, fields: readonly FieldSpec[], gen: SchemaGen, out: Out): void {
+  if (typeof obj !== 'object' || obj === null) throw fail('expected an object');
   for (const field of fields) {
     const v = obj[field.prop];
-    const fpath = `${path}/${field.el}`;
-    if (v === undefined) {
-      if (field.optional) continue;
-      throw invalid(fpath, `missing (${field.prop})`);
+    try {
+      if (v === undefined) {
+        if (field.optional) continue;
+        throw fail(`missing (${field.prop})`);
+      }
+      if (field.repeated) {
+        if (!Array.isArray(v)) throw fail('expected an array');
+        if (v.length < field.repeated.minItems) throw fail(`at least ${field.repeated.minItems} item(s) required`);
+        for (let i = 0; i < v.length; i++) {
+          try {
+            buildElement(field.el, field.open, field.close, v[i], field.type, gen, out);
+          } catch (e) {
+            throw under(e, `[${i}]`);
+          }
+        }
+        continue;
+      }
+      buildElement(field.el, field.open, field.close, v, field.type, gen, out);
+    } catch (e) {
+      throw under(e, `/${field.el}`);
     }
-    if (field.repeated) {
-      if (!Array.isArray(v)) throw invalid(fpath, 'expected an array');
-      if (v.length < field.repeated.minItems) throw invalid(fpath, `at least ${field.repeated.minItems} item(s) required`);
-      for (let i = 0; i < v.length; i++) buildElement(field.el, v[i], field.type, gen, `${fpath}[${i}]`, out);
-      continue;
-    }
-    buildElement(field.el, v, field.type, gen, fpath, out);
   }
 }
 
-function buildElement(el: string, v: unknown, type: ValueType, gen: SchemaGen, path: string, out: Out): void {
+/** Writes element `el` (start and end tags `open`, `close`) holding `v`. Throws a Where (path relative to it). */
+function buildElement(el: string, open: string, close: string, v: unknown, type: ValueType, gen: SchemaGen, out: Out): void {
   switch (type.t) {
     case 'scalar':
-      out.push(`<${el}>`, buildScalar(v, type, gen, path), `</${el}>`);
+      out.push(open, buildScalar(v, type, gen), close);
       return;
     case 'struct':
-      out.push(`<${el}>`);
-      buildFields(v as Record<string, unknown>, type.fields, gen, path, out);
-      out.push(`</${el}>`);
+      out.push(open);
+      buildFields(v as Record<string, unknown>, type.fields, gen, out);
+      out.push(close);
       return;
     case 'array': {
-      if (!Array.isArray(v)) throw invalid(path, 'expected an array');
-      if (type.minItems !== undefined && v.length < type.minItems) throw invalid(path, `at least ${type.minItems} item(s) required`);
-      if (type.maxItems !== undefined && v.length > type.maxItems) throw invalid(path, `at most ${type.maxItems} item(s) allowed`);
+      if (!Array.isArray(v)) throw fail('expected an array');
+      if (type.minItems !== undefined && v.length < type.minItems) throw fail(`at least ${type.minItems} item(s) required`);
+      if (type.maxItems !== undefined && v.length > type.maxItems) throw fail(`at most ${type.maxItems} item(s) allowed`);
       out.push(`<${el} soap-enc:arrayType="${type.arrayType}[${v.length}]">`);
-      for (let i = 0; i < v.length; i++) buildElement(type.itemEl, v[i], type.of, gen, `${path}[${i}]`, out);
-      out.push(`</${el}>`);
+      for (let i = 0; i < v.length; i++) {
+        try {
+          buildElement(type.itemEl, type.itemOpen, type.itemClose, v[i], type.of, gen, out);
+        } catch (e) {
+          throw under(e, `[${i}]`);
+        }
+      }
+      out.push(close);
       return;
     }
     case 'custom':
-      if (type.name === 'ParameterValueStruct') buildPvs(el, v, path, out);
-      else buildOperation(el, v, gen, path, out);
+      if (type.name === 'ParameterValueStruct') buildPvs(open, close, v, out);
+      else buildOperation(el, close, v, gen, out);
       return;
   }
 }
 
-function buildScalar(v: unknown, type: ScalarType, gen: SchemaGen, path: string): string {
+/** The text of scalar `v`. Throws a Where. */
+function buildScalar(v: unknown, type: ScalarType, gen: SchemaGen): string {
   let result: string;
   switch (type.kind) {
     case 'string':
     case 'anyURI': {
-      result = text(v, path, type.maxLength);
-      if (type.kind === 'anyURI' && /[ \t\n\r]/.test(v as string)) throw invalid(path, 'a URI cannot contain whitespace');
-      if (type.enumeration && !type.enumeration.includes(v as string)) throw invalid(path, `${JSON.stringify(v)} is not one of ${type.enumeration.join(', ')}`);
+      result = textOf(v, type.maxLength);
+      if (type.kind === 'anyURI' && /[ \t\n\r]/.test(v as string)) throw fail('a URI cannot contain whitespace');
+      if (type.enumeration && !type.enumeration.includes(v as string)) throw fail(`${JSON.stringify(v)} is not one of ${type.enumeration.join(', ')}`);
       break;
     }
     case 'dateTime':
     case 'base64':
     case 'uintText': {
-      result = text(v, path);
+      result = textOf(v);
       const err = validateXsdValue(type.kind === 'uintText' ? 'unsignedInt' : type.kind, v as string);
-      if (err) throw invalid(path, err);
+      if (err) throw fail(err);
       break;
     }
     case 'bool':
-      return bool(v, path);
+      return boolText(v);
     case 'intBool':
-      if (typeof v !== 'boolean') throw invalid(path, `expected a boolean, got ${typeof v}`);
+      if (typeof v !== 'boolean') throw fail(`expected a boolean, got ${typeof v}`);
       return v ? '1' : '0';
     case 'uint':
     case 'int': {
-      result = type.kind === 'uint' ? integer(v, type.min ?? 0, UINT_MAX, path) : integer(v, type.min ?? INT_MIN, INT_MAX, path);
-      if (type.enumeration && !type.enumeration.includes(v as number)) throw invalid(path, `${String(v)} is not one of ${type.enumeration.join(', ')}`);
+      result = type.kind === 'uint' ? integerText(v, type.min ?? 0, UINT_MAX) : integerText(v, type.min ?? INT_MIN, INT_MAX);
+      if (type.enumeration && !type.enumeration.includes(v as number)) throw fail(`${String(v)} is not one of ${type.enumeration.join(', ')}`);
       break;
     }
   }
   if (type.check) {
     const err = (type.check as (value: unknown, gen: SchemaGen) => string | null)(v, gen);
-    if (err) throw invalid(path, err);
+    if (err) throw fail(err);
   }
   return result;
 }
 
-/** xsi:type written for each codec type. base64 uses soap-enc:base64, the type the CWMP schemas themselves use. */
-const XSI_TYPE_OUT: Readonly<Record<XsdType, string>> = {
-  string: 'xsd:string',
-  int: 'xsd:int',
-  unsignedInt: 'xsd:unsignedInt',
-  long: 'xsd:long',
-  unsignedLong: 'xsd:unsignedLong',
-  boolean: 'xsd:boolean',
-  dateTime: 'xsd:dateTime',
-  base64: 'soap-enc:base64',
-  hexBinary: 'xsd:hexBinary',
-  decimal: 'xsd:decimal',
+/** xsi:type attribute written for each codec type. base64 uses soap-enc:base64, the type the CWMP schemas themselves use. */
+const XSI_TYPE_ATTR: Readonly<Record<XsdType, string>> = {
+  string: ' xsi:type="xsd:string"',
+  int: ' xsi:type="xsd:int"',
+  unsignedInt: ' xsi:type="xsd:unsignedInt"',
+  long: ' xsi:type="xsd:long"',
+  unsignedLong: ' xsi:type="xsd:unsignedLong"',
+  boolean: ' xsi:type="xsd:boolean"',
+  dateTime: ' xsi:type="xsd:dateTime"',
+  base64: ' xsi:type="soap-enc:base64"',
+  hexBinary: ' xsi:type="xsd:hexBinary"',
+  decimal: ' xsi:type="xsd:decimal"',
 };
 
 const NAME_MAX = 256;
 
-function buildPvs(el: string, v: unknown, path: string, out: Out): void {
-  if (typeof v !== 'object' || v === null) throw invalid(path, 'expected a ParameterValueStruct');
+function buildPvs(open: string, close: string, v: unknown, out: Out): void {
+  if (typeof v !== 'object' || v === null) throw fail('expected a ParameterValueStruct');
   const p = v as ParameterValueStruct;
-  const name = text(p.name, `${path}/Name`, NAME_MAX);
-  const value = text(p.value, `${path}/Value`);
-  if (!isXsdType(p.type)) throw invalid(`${path}/Value`, `unknown type ${JSON.stringify(p.type)}`);
+  let name: string;
+  try {
+    name = textOf(p.name, NAME_MAX);
+  } catch (e) {
+    throw under(e, '/Name');
+  }
+  let value: string;
+  try {
+    value = textOf(p.value);
+  } catch (e) {
+    throw under(e, '/Value');
+  }
+  if (!isXsdType(p.type)) throw fail(`unknown type ${JSON.stringify(p.type)}`, '/Value');
   const err = validateXsdValue(p.type, p.value);
-  if (err) throw invalid(`${path}/Value`, `${JSON.stringify(truncate(p.value))}: ${err}`);
+  if (err) throw fail(`${JSON.stringify(truncate(p.value))}: ${err}`, '/Value');
   // A value that arrived without xsi:type is passed on without one (valid: Value is xs:anySimpleType).
-  const typeAttr = p.untyped === true && p.type === 'string' ? '' : ` xsi:type="${XSI_TYPE_OUT[p.type]}"`;
-  out.push(`<${el}><Name>${name}</Name><Value${typeAttr}>${value}</Value></${el}>`);
+  const typeAttr = p.untyped === true && p.type === 'string' ? '' : XSI_TYPE_ATTR[p.type];
+  out.push(open, '<Name>', name, '</Name><Value', typeAttr, '>');
+  out.push(value, '</Value>', close);
 }
 
-function buildOperation(el: string, v: unknown, gen: SchemaGen, path: string, out: Out): void {
+function buildOperation(el: string, close: string, v: unknown, gen: SchemaGen, out: Out): void {
   const op = (v as { op?: unknown } | null)?.op;
-  if (op !== 'Install' && op !== 'Update' && op !== 'Uninstall') throw invalid(path, `op must be Install, Update or Uninstall`);
+  if (op !== 'Install' && op !== 'Update' && op !== 'Uninstall') throw fail(`op must be Install, Update or Uninstall`);
   out.push(`<${el} xsi:type="cwmp:${op}OpStruct">`);
-  buildFields(v as Record<string, unknown>, OPERATION_FIELDS[op], gen, path, out);
-  out.push(`</${el}>`);
+  buildFields(v as Record<string, unknown>, OPERATION_FIELDS[op], gen, out);
+  out.push(close);
 }
 
 function buildFault(fault: SoapFault, gen: SchemaGen, out: Out): void {

@@ -65,6 +65,9 @@ export interface StructType {
 export interface ArrayType {
   t: 'array';
   itemEl: string;
+  /** `<itemEl>` and `</itemEl>`, made once for the builder. */
+  itemOpen: string;
+  itemClose: string;
   /** The arrayType base, e.g. "cwmp:EventStruct" or "xsd:string". */
   arrayType: string;
   of: ValueType;
@@ -85,6 +88,9 @@ export interface FieldSpec {
   prop: string;
   /** Element local name on the wire (unqualified). */
   el: string;
+  /** `<el>` and `</el>`, made once for the builder. */
+  open: string;
+  close: string;
   type: ValueType;
   /** The element may be absent (minOccurs=0); the property is then undefined. */
   optional?: boolean;
@@ -206,11 +212,13 @@ const INT: ScalarType = { t: 'scalar', kind: 'int' };
 const BOOL: ScalarType = { t: 'scalar', kind: 'bool' };
 const DATETIME: ScalarType = { t: 'scalar', kind: 'dateTime' };
 const STATUS: ScalarType = { t: 'scalar', kind: 'int', enumeration: [0, 1] };
-const f = (prop: string, el: string, type: ValueType, extra?: Partial<FieldSpec>): FieldSpec => ({ prop, el, type, ...extra });
+const f = (prop: string, el: string, type: ValueType, extra?: Partial<FieldSpec>): FieldSpec => ({ prop, el, open: `<${el}>`, close: `</${el}>`, type, ...extra });
 const struct = (...fields: FieldSpec[]): StructType => ({ t: 'struct', fields });
 const array = (itemEl: string, arrayType: string, of: ValueType, bounds?: { minItems?: number; maxItems?: number }): ArrayType => ({
   t: 'array',
   itemEl,
+  itemOpen: `<${itemEl}>`,
+  itemClose: `</${itemEl}>`,
   arrayType,
   of,
   ...bounds,

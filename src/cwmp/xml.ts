@@ -77,15 +77,26 @@ export function attr(el: XmlElement, uri: string, local: string): string | undef
   return undefined;
 }
 
+/** Markup starting with "<!" (comment, CDATA, declaration) or "<?" (XML declaration, processing instruction). */
+const BANG_OR_PI = /<[!?]/g;
+
 /**
- * Refuses DTDs and entity declarations before any parsing. XML is case-sensitive,
- * but a lower-case `<!doctype` is refused too (it would be malformed anyway).
- * Returns nothing; throws CodecError DTD_FORBIDDEN.
+ * One pass over the text before parsing: refuses DTDs and entity declarations (XML is
+ * case-sensitive, but a lower-case `<!doctype` is refused too: it would be malformed anyway),
+ * and tells whether there is a processing instruction other than the XML declaration at the start.
+ * Returns that flag; throws CodecError DTD_FORBIDDEN.
  */
-export function refuseDtd(xml: string): void {
-  let i = xml.indexOf('<!');
-  while (i !== -1) {
+function prescan(xml: string): boolean {
+  let pi = false;
+  BANG_OR_PI.lastIndex = 0;
+  for (let m = BANG_OR_PI.exec(xml); m !== null; m = BANG_OR_PI.exec(xml)) {
+    const i = m.index;
     const next = xml.charCodeAt(i + 2);
+    if (xml.charCodeAt(i + 1) === 0x3f) {
+      // saxes takes "<?xml" + whitespace at offset 0 as the declaration; anywhere else it is a PI (and an error).
+      if (!(i === 0 && xml.startsWith('xml', 2) && isXmlSpace(xml.charCodeAt(5)))) pi = true;
+      continue;
+    }
     // '<!-' (comment) and '<![' (CDATA) are fine; anything else starting with a letter is a declaration.
     if (next !== 0x2d && next !== 0x5b) {
       const word = xml.slice(i + 2, i + 9).toUpperCase();
@@ -93,8 +104,20 @@ export function refuseDtd(xml: string): void {
         throw new CodecError('DTD_FORBIDDEN', `${word.startsWith('DOCTYPE') ? 'DOCTYPE' : 'ENTITY'} declaration at offset ${i} (DTDs and entities are not accepted)`);
       }
     }
-    i = xml.indexOf('<!', i + 2);
   }
+  return pi;
+}
+
+function isXmlSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/**
+ * Refuses DTDs and entity declarations before any parsing (see prescan).
+ * Returns nothing; throws CodecError DTD_FORBIDDEN.
+ */
+export function refuseDtd(xml: string): void {
+  prescan(xml);
 }
 
 /**
@@ -116,7 +139,7 @@ export function refuseDtd(xml: string): void {
  * Handlers are kept to the minimum on purpose: saxes stores each one as a property added to the
  * parser after construction, and one property too many turns the parser into a dictionary-mode
  * object in V8, which made every parse about 4x slower (measured: 7 handlers fine, 8 not; xml.test.ts
- * checks the parser keeps fast properties). So there is no 'doctype' handler (refuseDtd has refused
+ * checks the parser keeps fast properties). So there is no 'doctype' handler (prescan has refused
  * any DOCTYPE before saxes sees it) and the processing instruction check has its own parser
  * instance, used only for the (rare) documents that contain a processing instruction.
  *
@@ -132,6 +155,8 @@ export class TreeParser {
   private readonly nsPrefixes: string[] = [];
   private readonly nsUris: string[] = [];
   private nsCount = 0;
+  /** The default namespace in scope ('' when none): most CWMP elements are unprefixed. */
+  private defaultUri = '';
   /** nsCount before each open element's own declarations (parallel to `stack`). */
   private readonly nsMarks: number[] = [];
   /** Attributes of the tag being opened, as saxes reported them (names still qualified). */
@@ -161,7 +186,12 @@ export class TreeParser {
     p.on('opentag', (tag: Pick<SaxesTagPlain, 'name'>) => this.open(tag.name));
     p.on('closetag', () => {
       this.stack.pop();
-      this.nsCount = this.nsMarks.pop()!;
+      const mark = this.nsMarks.pop()!;
+      if (mark !== this.nsCount) {
+        // The element had declarations: back to its parent's scope.
+        this.nsCount = mark;
+        this.defaultUri = this.lookup('') ?? '';
+      }
     });
     p.on('text', (t: string) => {
       const cur = this.stack[this.stack.length - 1];
@@ -218,6 +248,7 @@ export class TreeParser {
     this.nsPrefixes[this.nsCount] = prefix;
     this.nsUris[this.nsCount] = uri;
     this.nsCount++;
+    if (prefix === '') this.defaultUri = uri;
   }
 
   private malformed(name: string): never {
@@ -256,7 +287,7 @@ export class TreeParser {
     const colon = name.indexOf(':');
     let local = name;
     let uri: string;
-    if (colon === -1) uri = this.lookup('') ?? '';
+    if (colon === -1) uri = this.defaultUri;
     else {
       const prefix = name.slice(0, colon);
       local = name.slice(colon + 1);
@@ -345,14 +376,6 @@ export class TreeParser {
 let idleParser: TreeParser | null = null;
 let idlePiParser: TreeParser | null = null;
 
-/** True when `xml` has a processing instruction other than an XML declaration at its very start. */
-function hasProcessingInstruction(xml: string): boolean {
-  let from = 0;
-  // saxes takes "<?xml" + whitespace at offset 0 as the declaration; anywhere else it is a PI (and an error).
-  if (xml.startsWith('<?xml') && /^[ \t\n\r]$/.test(xml.charAt(5))) from = 5;
-  return xml.indexOf('<?', from) !== -1;
-}
-
 /**
  * Parses an XML document into a namespace-resolved element tree.
  * Returns the root element. Throws CodecError: DTD_FORBIDDEN, MALFORMED_XML,
@@ -360,9 +383,8 @@ function hasProcessingInstruction(xml: string): boolean {
  * with more than limits.maxItems child elements).
  */
 export function parseXmlTree(xml: string, limits: XmlLimits): XmlElement {
-  refuseDtd(xml);
   // Taken out while in use: a parse that fails leaves its parser mid-document, and it is dropped.
-  if (hasProcessingInstruction(xml)) {
+  if (prescan(xml)) {
     const parser = idlePiParser ?? new TreeParser(true);
     idlePiParser = null;
     const root = parser.parse(xml, limits);
@@ -385,6 +407,18 @@ const XML_ILLEGAL_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[
 const XML_ILLEGAL_CHAR_G = new RegExp(XML_ILLEGAL_CHAR.source, 'g');
 const NEEDS_ESCAPE = /[&<>"'\r\u007F-\u009F]/;
 const NEEDS_ESCAPE_G = /[&<>"'\r\u007F-\u009F]/g;
+
+/**
+ * Any character that is not plainly safe as XML text: markup and quote characters, CR, controls
+ * (C0 other than TAB/LF, DEL and C1), surrogates (paired or not) and U+FFFE/FFFF. Most values have
+ * none, and one scan for this saves the two precise scans (illegal characters, escaping) below.
+ */
+const NOT_PLAIN_TEXT = /[^\t\n\x20\x21\x23-\x25\x28-\x3B\x3D\x3F-\x7E\u00A0-\uD7FF\uE000-\uFFFD]/;
+
+/** True when `s` can be written as XML text or attribute value as it is (nothing to refuse, nothing to escape). */
+export function isPlainXmlText(s: string): boolean {
+  return !NOT_PLAIN_TEXT.test(s);
+}
 
 /** Index of the first character illegal in XML 1.0 in `s`, or -1. */
 export function findIllegalXmlChar(s: string): number {
