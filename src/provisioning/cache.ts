@@ -18,11 +18,20 @@
  */
 import type { BootstrapRecord, Preset, ProvisioningChange, ProvisioningChangeKind, ProvisioningStore, Rollout, RolloutDevice, VariableSet, Webhook } from '../store/provisioning/types.ts';
 
-/** One cached value with its invalidation generation. */
+/**
+ * One cached value with its loader and invalidation generation (the loader is given once: a hit,
+ * what nearly every call is, allocates nothing).
+ */
 class CachedValue<T> {
   private value: { v: T } | null = null;
   private loading: Promise<T> | null = null;
   private generation = 0;
+
+  /** @param load reads the value from the store; @param onLoad is told of each load started. */
+  constructor(
+    readonly load: () => Promise<T>,
+    private readonly onLoad: () => void,
+  ) {}
 
   /** Drops the value and forgets a load in flight (its result will not be kept). */
   invalidate(): void {
@@ -37,11 +46,12 @@ class CachedValue<T> {
   }
 
   /** The cached value, or `load()`'s (shared by concurrent callers, kept unless invalidated meanwhile). */
-  get(load: () => Promise<T>): Promise<T> {
+  get(): Promise<T> {
     if (this.value) return Promise.resolve(this.value.v);
     if (this.loading) return this.loading;
     const generation = this.generation;
-    const p: Promise<T> = load().then(
+    this.onLoad();
+    const p: Promise<T> = this.load().then(
       (v) => {
         if (generation === this.generation) {
           this.value = { v };
@@ -101,6 +111,12 @@ export interface CachedProvisioningStore {
    * yet, or not caching): lets a caller skip building an event nobody subscribed to.
    */
   cachedWebhooks(): readonly Webhook[] | undefined;
+  /**
+   * True when the view knows, from memory, that no record of `kind` exists (then
+   * `rolloutsOfDevice` / `findBootstrap` answer empty without a query, and a caller may skip the
+   * call); false when it does not know or some exist.
+   */
+  knownNone(kind: 'rollout' | 'bootstrap'): boolean;
 }
 
 /**
@@ -109,23 +125,18 @@ export interface CachedProvisioningStore {
  */
 export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisioningStore {
   const stats: ProvisioningCacheStats = { loads: 0 };
-  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {}, cachedWebhooks: () => undefined };
+  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {}, cachedWebhooks: () => undefined, knownNone: () => false };
 
-  const presets = new CachedValue<Preset[]>();
-  const webhooks = new CachedValue<Webhook[]>();
-  const anyRollout = new CachedValue<boolean>();
-  const anyBootstrap = new CachedValue<boolean>();
-  /** Every variable set by key; null when there are more than MAX_CACHED_VARIABLE_SETS. */
-  const variables = new CachedValue<Map<string, VariableSet> | null>();
+  const onLoad = () => {
+    stats.loads++;
+  };
+  const presets = new CachedValue<Preset[]>(() => inner.listPresets(), onLoad);
+  const webhooks = new CachedValue<Webhook[]>(() => inner.listWebhooks(), onLoad);
+  // a rollout's devices exist only with the rollout, whose creation is a 'rollout' change
+  const anyRollout = new CachedValue<boolean>(async () => (await inner.listRollouts({ limit: 1 })).items.length > 0, onLoad);
+  const anyBootstrap = new CachedValue<boolean>(async () => (await inner.listBootstrap({ limit: 1 })).items.length > 0, onLoad);
   /** Settings by name (read per unknown device: the unknown-device policy). */
   const settings = new Map<string, CachedValue<unknown>>();
-  const byKind: Partial<Record<ProvisioningChangeKind, CachedValue<unknown>[]>> = {
-    preset: [presets],
-    webhook: [webhooks],
-    rollout: [anyRollout],
-    bootstrap: [anyBootstrap],
-    variables: [variables],
-  };
   const loadVariables = async (): Promise<Map<string, VariableSet> | null> => {
     const all = new Map<string, VariableSet>();
     let cursor: string | undefined;
@@ -136,6 +147,15 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     return all;
+  };
+  /** Every variable set by key; null when there are more than MAX_CACHED_VARIABLE_SETS. */
+  const variables = new CachedValue<Map<string, VariableSet> | null>(loadVariables, onLoad);
+  const byKind: Partial<Record<ProvisioningChangeKind, CachedValue<unknown>[]>> = {
+    preset: [presets],
+    webhook: [webhooks],
+    rollout: [anyRollout],
+    bootstrap: [anyBootstrap],
+    variables: [variables],
   };
   const invalidate = (kind: ProvisioningChangeKind) => {
     // every setting at once: few, small, and a change names one only as an id
@@ -151,46 +171,41 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
   };
 
   // detached: no more notifications, so nothing may be served from memory any longer
-  const counted = <T>(cache: CachedValue<T>, load: () => Promise<T>): Promise<T> =>
-    detached ? load() : cache.get(() => {
-      stats.loads++;
-      return load();
-    });
+  const counted = <T>(cache: CachedValue<T>): Promise<T> => (detached ? cache.load() : cache.get());
 
   const overrides: Partial<ProvisioningStore> = {
     async listPresets(): Promise<Preset[]> {
       // a copy of the list: callers may sort or filter it; the presets themselves are read-only
-      return [...(await counted(presets, () => inner.listPresets()))];
+      return [...(await counted(presets))];
     },
     async listWebhooks(): Promise<Webhook[]> {
-      return [...(await counted(webhooks, () => inner.listWebhooks()))];
+      return [...(await counted(webhooks))];
     },
     async rolloutsOfDevice(deviceId: string): Promise<{ rollout: Rollout; device: RolloutDevice }[]> {
-      // a rollout's devices exist only with the rollout, whose creation is a 'rollout' change
-      if (!(await counted(anyRollout, async () => (await inner.listRollouts({ limit: 1 })).items.length > 0))) {
+      if (!(await counted(anyRollout))) {
         return [];
       }
       return inner.rolloutsOfDevice(deviceId);
     },
     async findBootstrap(keys: string[]): Promise<BootstrapRecord | null> {
-      if (!(await counted(anyBootstrap, async () => (await inner.listBootstrap({ limit: 1 })).items.length > 0))) {
+      if (!(await counted(anyBootstrap))) {
         return null;
       }
       return inner.findBootstrap(keys);
     },
     async getVariables(keys: string[]): Promise<VariableSet[]> {
       // a storm reads one set per device: the whole table in a few pages once, not a query each
-      const all = await counted(variables, loadVariables);
+      const all = await counted(variables);
       if (!all) return inner.getVariables(keys);
       return keys.map((k) => all.get(k)).filter((set): set is VariableSet => set !== undefined);
     },
     async getSetting<T>(name: string): Promise<T | null> {
       let cache = settings.get(name);
       if (!cache) {
-        cache = new CachedValue<unknown>();
+        cache = new CachedValue<unknown>(() => inner.getSetting<unknown>(name), onLoad);
         settings.set(name, cache);
       }
-      const value = await counted(cache, () => inner.getSetting<unknown>(name));
+      const value = await counted(cache);
       // settings are JSON: an object is copied, so a caller changing it does not change the cache
       return (value !== null && typeof value === 'object' ? structuredClone(value) : value) as T | null;
     },
@@ -225,5 +240,12 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
       return fn;
     },
   });
-  return { store, caching: true, stats, detach, cachedWebhooks: () => (detached ? undefined : webhooks.peek()) };
+  return {
+    store,
+    caching: true,
+    stats,
+    detach,
+    cachedWebhooks: () => (detached ? undefined : webhooks.peek()),
+    knownNone: (kind) => !detached && (kind === 'rollout' ? anyRollout : anyBootstrap).peek() === false,
+  };
 }

@@ -270,6 +270,18 @@ describe('planner: a device the ACS has never seen', () => {
     assert.deepEqual(acs.session(desired, device), []);
   });
 
+  it('plans the first write from the same analysis a fresh one gives once the read is skipped', () => {
+    const d = resolveDesired([contribution({ parameters: [{ name: `${MS}PeriodicInformInterval`, value: 600 }, { name: `${MS}ConnectionRequestPassword`, value: 'pw' }] })], ctx);
+    const session = newPlanSession(neverSeen);
+    const known = knownStateFrom([]);
+    const { step, analysis } = nextStep(d, known, emptyMemory(), session);
+    assert.equal(step?.kind, 'set-values');
+    const fresh = analyze(d, known, emptyMemory(), session);
+    assert.deepEqual(analysis.values.map((v) => [v.name, v.status]), fresh.values.map((v) => [v.name, v.status]));
+    assert.deepEqual(analysis.values.map((v) => [v.name, v.status]), [[`${MS}PeriodicInformInterval`, 'differs'], [`${MS}ConnectionRequestPassword`, 'differs']]);
+    assert.deepEqual([analysis.toRead, fresh.toRead], [[], []]);
+  });
+
   it('a name the device lacks is refused by the write (one fault), the others are written and verified', () => {
     const d = resolveDesired([contribution({ parameters: [{ name: `${MS}PeriodicInformInterval`, value: 600 }, { name: `${MS}X_Nope`, value: 'x' }] })], ctx);
     const device = new FakeDevice({ [`${MS}PeriodicInformInterval`]: ['300', 'unsignedInt'] });

@@ -49,27 +49,46 @@ export interface KnownState {
   hasUnder(path: string): boolean;
 }
 
-/** Builds a `KnownState` over a list of stored parameters. */
+/**
+ * `KnownState` over a map of stored parameters (a class, not closures: three planning steps of
+ * every session build one, and each closure costs its creation and naming under tsx).
+ */
+class KnownMap implements KnownState {
+  /** Sorted names, once and only when a table asks (plain values, all a storm has, never do). */
+  private sortedNames: string[] | null = null;
+
+  constructor(private readonly byName: ReadonlyMap<string, StoredParameter>) {}
+
+  get(name: string): StoredParameter | undefined {
+    return this.byName.get(name);
+  }
+
+  private sorted(): string[] {
+    return (this.sortedNames ??= [...this.byName.keys()].sort());
+  }
+
+  instances(table: string): number[] {
+    const out = new Set<number>();
+    const re = /^(\d+)\./;
+    for (const n of this.sorted()) {
+      if (!n.startsWith(table)) continue;
+      const m = re.exec(n.slice(table.length));
+      if (m) out.add(Number(m[1]));
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  hasUnder(path: string): boolean {
+    for (const n of this.sorted()) if (n.startsWith(path) && n !== path) return true;
+    return false;
+  }
+}
+
+/** Builds a `KnownState` over a list of stored parameters (the last one of a name wins). */
 export function knownStateFrom(params: readonly StoredParameter[]): KnownState {
   const byName = new Map<string, StoredParameter>();
   for (const p of params) byName.set(p.name, p);
-  // sorted once and only when a table asks (plain values, all a storm has, never do)
-  let sortedNames: string[] | null = null;
-  const sorted = (): string[] => (sortedNames ??= [...byName.keys()].sort());
-  return {
-    get: (name) => byName.get(name),
-    instances(table) {
-      const out = new Set<number>();
-      const re = /^(\d+)\./;
-      for (const n of sorted()) {
-        if (!n.startsWith(table)) continue;
-        const m = re.exec(n.slice(table.length));
-        if (m) out.add(Number(m[1]));
-      }
-      return [...out].sort((a, b) => a - b);
-    },
-    hasUnder: (path) => sorted().some((n) => n.startsWith(path) && n !== path),
-  };
+  return new KnownMap(byName);
 }
 
 export interface Refusal {
@@ -576,7 +595,7 @@ function invalidEffects(analysis: Analysis, memory: PlannerMemory): StepEffects 
  */
 export function nextStep(desired: ResolvedDesired, known: KnownState, memory: PlannerMemory, session: PlanSession): { step: PlanStep | null; effects: StepEffects; analysis: Analysis } {
   let analysis = analyze(desired, known, memory, session);
-  if (skipFirstRead(analysis, desired, session)) analysis = analyze(desired, known, memory, session);
+  if (skipFirstRead(analysis, desired, session)) analysis = readSkipped(analysis);
   const effects = invalidEffects(analysis, memory);
   const step = pick(analysis, desired, known, memory, session);
   if (step) session.steps += 1;
@@ -597,6 +616,17 @@ function skipFirstRead(analysis: Analysis, desired: ResolvedDesired, session: Pl
   if (toRead.length === 0 || desired.objects.length > 0 || session.validateNames || !toRead.every((n) => desired.values.has(n))) return false;
   for (const n of toRead) session.gpvAsked.add(n);
   return true;
+}
+
+/**
+ * The analysis as `analyze` gives it again after `skipFirstRead` marked every name to read as
+ * read: only those values change, from `unknown` to `differs` (nothing else depends on
+ * `gpvAsked` when there are no tables), and nothing is left to read. Saves a second analysis of
+ * every value in each never-seen device's first step.
+ */
+function readSkipped(analysis: Analysis): Analysis {
+  const values = analysis.values.map((v) => (v.status === 'unknown' ? new ValueEntry(v.name, v.desired, v.current, 'differs') : v));
+  return { values, attributes: analysis.attributes, tables: analysis.tables, toRead: [], attributesToRead: analysis.attributesToRead };
 }
 
 function pick(analysis: Analysis, desired: ResolvedDesired, known: KnownState, memory: PlannerMemory, session: PlanSession): PlanStep | null {

@@ -378,8 +378,8 @@ export class ProvisioningService implements SessionHooks {
     const now = this.now();
     const events = new Set(view.events.map((e) => e.eventCode));
     let device = await this.store.getDevice(view.deviceId);
-    const keys = deviceKeys(view.deviceId, view.identity.serialNumber);
-    const record = await this.provisioning.findBootstrap(keys);
+    // no bootstrap record at all (known from memory): no call, no keys to compute
+    const record = this.cache.knownNone('bootstrap') ? null : await this.provisioning.findBootstrap(deviceKeys(view.deviceId, view.identity.serialNumber));
     // Registered at this Inform: the ACS holds nothing about it yet (no read of stored values).
     let registered = false;
     if (!device) {
@@ -407,10 +407,9 @@ export class ProvisioningService implements SessionHooks {
     let rawMemory = await this.provisioning.getDeviceMemory(view.deviceId);
     if (events.has('0 BOOTSTRAP')) {
       // Factory state: the device lost what the ACS set, including write-only secrets.
-      const lost = (e: DeviceMemoryEntry) => FORGOTTEN_AT_BOOTSTRAP.has(e.kind);
-      if (rawMemory.some(lost)) {
+      if (rawMemory.some(lostAtBootstrap)) {
         await this.provisioning.deleteDeviceMemory(view.deviceId, [...FORGOTTEN_AT_BOOTSTRAP]);
-        rawMemory = rawMemory.filter((e) => !lost(e));
+        rawMemory = rawMemory.filter((e) => !lostAtBootstrap(e));
       }
       this.emit('device.bootstrapped', { deviceId: view.deviceId });
     }
@@ -419,12 +418,13 @@ export class ProvisioningService implements SessionHooks {
       const missing = record.tags.filter((t) => !device!.tags.includes(t));
       if (missing.length > 0) device = (await this.store.updateDevice(view.deviceId, { tags: [...device.tags, ...missing] })) ?? device;
     }
-    await this.recordHistory(view, events, now, registered);
+    // A device registered at this Inform has nothing stored, and nothing changed unless it says so.
+    if (view.informParameters.length > 0 && (!registered || events.has('4 VALUE CHANGE'))) await this.recordHistory(view, events, now, registered);
     // Never in a session before (registered now, or pre-registered and silent until now): the
     // planner knows none of its values (see PlanSession.neverSeen).
     const neverSeen = registered || (device !== null && device.firstContact === null);
     const reported = this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion');
-    await this.rollouts.onInform(view.deviceId, reported, events.has('1 BOOT'));
+    if (!this.cache.knownNone('rollout')) await this.rollouts.onInform(view.deviceId, reported, events.has('1 BOOT'));
     const bootstrapPending = record !== null && !rawMemory.some((e) => e.kind === 'bootstrap' && e.name === record.key && e.hash === String(record.revision));
     this.sessions.set(view.sessionId, {
       sessionId: view.sessionId,
@@ -609,7 +609,8 @@ export class ProvisioningService implements SessionHooks {
       identity: view.identity,
       device,
       events: [...ctx.events],
-      lookup: async (names) => new Map((await view.parameters({ names })).map((p) => [p.name, p.value])),
+      // bound, not an arrow: nothing is created per session unless a precondition reads a parameter
+      lookup: lookupInSession.bind(null, view),
       rootHint: ctx.informParameters.map((p) => p.name),
       memory: ctx.rawMemory,
       presets,
@@ -664,7 +665,7 @@ export class ProvisioningService implements SessionHooks {
       serialNumber: input.identity.serialNumber,
       softwareVersion: input.device?.softwareVersion ?? null,
       tags: input.device?.tags ?? [],
-      parameter: (n) => values.get(n) ?? undefined,
+      parameter: values.size === 0 ? noParameter : (n) => values.get(n) ?? undefined,
     };
     const lastRuns = new Map(input.memory.filter((e) => e.kind === 'preset-run').map((e) => [e.name, Date.parse(e.at)]));
     const selections = selectPresets(input.presets, { facts, events: input.events, nowMs: this.now(), lastScheduledRun: lastRuns });
@@ -738,15 +739,18 @@ export class ProvisioningService implements SessionHooks {
       }
     }
     // 2. A rollout covering the device decides its firmware.
-    const identity = { id: view.deviceId, oui: view.identity.oui, productClass: view.identity.productClass, softwareVersion: version };
-    const fromRollout = await this.rollouts.planDownload(identity, ctx.requestedFirmware);
-    if (fromRollout) {
-      ctx.inflight = { kind: 'rollout', rolloutId: fromRollout.rollout.id, payload: fromRollout.payload };
-      ctx.requestedFirmware = false;
-      return { payload: fromRollout.payload, maxAttempts: 1 };
+    // no rollout at all (known from memory): nothing to ask the rollout manager
+    if (!this.cache.knownNone('rollout')) {
+      const identity = { id: view.deviceId, oui: view.identity.oui, productClass: view.identity.productClass, softwareVersion: version };
+      const fromRollout = await this.rollouts.planDownload(identity, ctx.requestedFirmware);
+      if (fromRollout) {
+        ctx.inflight = { kind: 'rollout', rolloutId: fromRollout.rollout.id, payload: fromRollout.payload };
+        ctx.requestedFirmware = false;
+        return { payload: fromRollout.payload, maxAttempts: 1 };
+      }
+      const inRollout = (await this.provisioning.rolloutsOfDevice(view.deviceId)).some((e) => e.device.state === 'pending' || e.device.state === 'downloading');
+      if (inRollout) return null;
     }
-    const inRollout = (await this.provisioning.rolloutsOfDevice(view.deviceId)).some((e) => e.device.state === 'pending' || e.device.state === 'downloading');
-    if (inRollout) return null;
     // 3. The firmware version presets ask for.
     if (desired.firmware && version !== null && !ctx.considered.has('firmware')) {
       ctx.considered.add('firmware');
@@ -1118,15 +1122,37 @@ function knownQueryOf(desired: ResolvedDesired): KnownQuery {
     // Sub-trees read once: a table inside another one read anyway adds nothing.
     const prefixes = desired.objects.map((o) => o.path).sort((a, b) => a.length - b.length);
     const subtrees = prefixes.filter((p, i) => !prefixes.slice(0, i).some((r) => p.startsWith(r)));
-    const covered = (n: string) => subtrees.some((r) => n.startsWith(r));
     const names = new Set<string>();
-    for (const n of desired.values.keys()) if (!covered(n)) names.add(n);
-    for (const n of desired.attributes.keys()) if (!covered(n)) names.add(n);
+    for (const n of desired.values.keys()) if (!coveredBy(subtrees, n)) names.add(n);
+    for (const n of desired.attributes.keys()) if (!coveredBy(subtrees, n)) names.add(n);
     // read-only from here on: the same array is handed to every read of the session
     q = { names: [...names], subtrees };
     knownQueries.set(desired, q);
   }
   return q;
+}
+
+/** True when `name` is under one of `subtrees`. */
+function coveredBy(subtrees: readonly string[], name: string): boolean {
+  for (const t of subtrees) if (name.startsWith(t)) return true;
+  return false;
+}
+
+/** True for memory a `0 BOOTSTRAP` forgets. */
+function lostAtBootstrap(e: DeviceMemoryEntry): boolean {
+  return FORGOTTEN_AT_BOOTSTRAP.has(e.kind);
+}
+
+/** Values of `names` as the session knows them (`buildDesired`'s lookup, bound to a session view). */
+async function lookupInSession(view: SessionView, names: string[]): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  for (const p of await view.parameters({ names })) out.set(p.name, p.value);
+  return out;
+}
+
+/** `DeviceFacts.parameter` when no precondition reads a parameter. */
+function noParameter(): undefined {
+  return undefined;
 }
 
 /** Parameter names each preset's precondition reads (presets come from the cache: the same objects every session). */

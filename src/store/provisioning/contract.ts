@@ -155,6 +155,12 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
         { deviceId: 'F', kind: 'applied', name: 'B', hash: 'h7', detail: null, at },
       ]);
       await p.putDeviceMemory([]);
+      // a large batch (the SQLite store writes it in several statements): every row, the last entry winning
+      const big = [0, 1].flatMap((round) => Array.from({ length: 35 }, (_, i) => ({ deviceId: 'G', kind: 'applied' as const, name: `N${String(i).padStart(2, '0')}`, hash: `r${round}`, detail: null, at })));
+      await p.putDeviceMemory(big);
+      const g = await p.getDeviceMemory('G');
+      assert.equal(g.length, 35);
+      assert.ok(g.every((e) => e.hash === 'r1'), 'the later entry of each name wins');
       assert.deepEqual(await p.getDeviceMemory('F'), [
         { deviceId: 'F', kind: 'applied', name: 'B', hash: 'h7', detail: null, at },
         { deviceId: 'F', kind: 'refused', name: "it's", hash: 'h6', detail, at },

@@ -118,13 +118,18 @@ function storeErrorOf(err: unknown): unknown {
   return err;
 }
 
+/** Device memory rows one upsert statement writes at most (a storm device's session writes ten). */
+const MEMORY_ROWS_PER_STATEMENT = 32;
+
 /**
- * Upserts device memory rows from one JSON array of `[deviceId, kind, name, hash, detail, at]`
- * (`WHERE true`: SQLite's grammar needs it before an upsert clause of an INSERT ... SELECT).
+ * The upsert of `rows` device memory rows in one statement (multi-row VALUES: measured faster
+ * than one statement per row, and than INSERT ... SELECT FROM json_each). SQLite applies the rows
+ * in order, so a later row for the same (device, kind, name) updates the one an earlier inserted.
  */
-const PUT_DEVICE_MEMORY_SQL = `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at)
-  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?) WHERE true ORDER BY key
-  ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`;
+function putDeviceMemorySql(rows: number): string {
+  return `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}
+    ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`;
+}
 
 /** Distinct SQL texts whose prepared statements are kept (see `prepare`). */
 const STATEMENT_CACHE_LIMIT = 256;
@@ -134,6 +139,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   readonly name: string;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
+  /** `putDeviceMemory`'s statements by row count (1..MEMORY_ROWS_PER_STATEMENT). */
+  private readonly memoryStatements: Database.Statement[] = [];
   private readonly clock: () => number;
   private readonly changes = new ChangeListeners();
   private closed = false;
@@ -434,18 +441,35 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   }
 
   /**
-   * One statement for the whole batch (a storm device's session writes ten entries at once): the
-   * rows go in as one JSON array read by `json_each`, in order, so a later entry for the same
-   * (device, kind, name) updates the row an earlier one inserted (the last entry wins).
+   * One statement per MEMORY_ROWS_PER_STATEMENT entries (a session's batch is one statement; the
+   * statement per row count is prepared once), in a transaction when there are several.
    */
   putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
     if (entries.length === 0) return this.run(() => undefined);
-    const rows: (string | null)[][] = [];
-    for (const e of entries) rows.push([e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at]);
-    const json = JSON.stringify(rows);
     return this.runWrite(() => {
-      this.prepare(PUT_DEVICE_MEMORY_SQL).run(json);
+      if (entries.length <= MEMORY_ROWS_PER_STATEMENT) this.putMemoryRows(entries, 0, entries.length);
+      else {
+        this.db.transaction(() => {
+          for (let i = 0; i < entries.length; i += MEMORY_ROWS_PER_STATEMENT) this.putMemoryRows(entries, i, Math.min(entries.length, i + MEMORY_ROWS_PER_STATEMENT));
+        })();
+      }
     });
+  }
+
+  /** Upserts entries[from, to) with one statement. */
+  private putMemoryRows(entries: DeviceMemoryEntry[], from: number, to: number): void {
+    const count = to - from;
+    let st = this.memoryStatements[count];
+    if (st === undefined) {
+      st = this.db.prepare(putDeviceMemorySql(count));
+      this.memoryStatements[count] = st;
+    }
+    const args: (string | null)[] = [];
+    for (let i = from; i < to; i++) {
+      const e = entries[i];
+      args.push(e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at);
+    }
+    st.run(args);
   }
 
   deleteDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[], name?: string): Promise<number> {
