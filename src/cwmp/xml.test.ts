@@ -135,6 +135,8 @@ describe('XML namespace resolution (own, without saxes namespace mode) = saxes n
     'whitespace-padded namespace URI (trimmed)': `<p:a xmlns:p="  urn:p  "/>`,
     'comments and a processing instruction': `<?xml version="1.0"?><!-- c --><a><?pi data?><b/></a>`,
     'XML 1.1 may undeclare a prefix': `<?xml version="1.1"?><a xmlns:p="urn:p"><b xmlns:p=""><c p:x="1"/></b></a>`,
+    'the same attribute on consecutive elements, its prefix redeclared in between': `<a xmlns:xsi="${XSI}" xmlns:t="urn:1"><V xsi:type="t:int"/><V xsi:type="t:int"/><b xmlns:t="urn:2"><V xsi:type="t:int"/></b><V xsi:type="t:int"/><c xmlns:xsi="urn:not-xsi"><V xsi:type="t:int"/></c></a>`,
+    'the same attribute with another value, and beside a declaration': `<a xmlns:p="urn:p"><V p:x="1"/><V p:x="2"/><V p:x="2" xmlns:q="urn:q"/><V p:x="2"/></a>`,
     'nine prefixed attributes (duplicate check with a set), none clashing': `<a xmlns:p="urn:p" ${Array.from({ length: 9 }, (_, i) => `p:a${i}="${i}"`).join(' ')}/>`,
   };
   for (const [name, xml] of Object.entries(accepted)) {
@@ -159,6 +161,24 @@ describe('XML namespace resolution (own, without saxes namespace mode) = saxes n
       { uri: '', local: 'x', value: '1' },
       { uri: 'urn:p', local: 'x', value: '2' },
     ]);
+  });
+
+  it('an attribute shared by consecutive elements is resolved again when the bindings change', () => {
+    const root = parseXmlTree(accepted['the same attribute on consecutive elements, its prefix redeclared in between'], LIMITS);
+    const values = [root.children[0], root.children[1], root.children[2].children[0], root.children[3], root.children[4].children[0]];
+    assert.deepEqual(
+      values.map((v) => v.xsiType?.uri ?? null),
+      ['urn:1', 'urn:1', 'urn:2', 'urn:1', null],
+    );
+    assert.equal(values[4].attrs[0].uri, 'urn:not-xsi');
+    // Shared when nothing changed (and then frozen, so no element can alter another's).
+    assert.equal(values[0].attrs, values[1].attrs);
+    assert.ok(Object.isFrozen(values[0].attrs) && Object.isFrozen(values[0].attrs[0]) && Object.isFrozen(values[0].xsiType));
+    // Across documents: same text, other binding.
+    const doc = (ns: string) => `<a xmlns:xsi="${XSI}" xmlns:t="${ns}"><V xsi:type="t:int"/></a>`;
+    assert.equal(parseXmlTree(doc('urn:1'), LIMITS).children[0].xsiType?.uri, 'urn:1');
+    assert.equal(parseXmlTree(doc('urn:2'), LIMITS).children[0].xsiType?.uri, 'urn:2');
+    assert.equal(parseXmlTree('<a><V t="1"/></a>', LIMITS).children[0].xsiType, undefined);
   });
 
   const refused: Record<string, string> = {

@@ -30,10 +30,11 @@
 import { SaxesParser, type SaxesAttributePlain, type SaxesTagPlain } from 'saxes';
 import { CodecError } from './errors.ts';
 
+/** An attribute. Possibly shared by several elements of a document (frozen then): never modify one. */
 export interface XmlAttr {
-  uri: string;
-  local: string;
-  value: string;
+  readonly uri: string;
+  readonly local: string;
+  readonly value: string;
 }
 
 export interface XmlElement {
@@ -50,7 +51,7 @@ export interface XmlElement {
    * xsi:type resolved against the in-scope namespaces when present:
    * `typeUri` is the namespace of the prefix ('' when unprefixed, null when the prefix is not bound).
    */
-  xsiType?: { raw: string; uri: string | null; local: string };
+  xsiType?: { readonly raw: string; readonly uri: string | null; readonly local: string };
 }
 
 export interface XmlLimits {
@@ -157,6 +158,18 @@ export class TreeParser {
   private nsCount = 0;
   /** The default namespace in scope ('' when none): most CWMP elements are unprefixed. */
   private defaultUri = '';
+  /** Changes whenever the bindings in scope change (never repeats, even across documents). */
+  private scope = 0;
+  /**
+   * The last element with exactly one attribute (not a declaration): that attribute's raw name and
+   * value, the scope it was resolved in, and the results. The next element with the same attribute
+   * in the same scope shares them (frozen): in CWMP that is every `<Value xsi:type="xsd:string">`.
+   */
+  private lastAttrName = '';
+  private lastAttrValue = '';
+  private lastAttrScope = -1;
+  private lastAttrs: readonly XmlAttr[] = NO_ATTRS;
+  private lastXsiType: XmlElement['xsiType'];
   /** nsCount before each open element's own declarations (parallel to `stack`). */
   private readonly nsMarks: number[] = [];
   /** Attributes of the tag being opened, as saxes reported them (names still qualified). */
@@ -190,6 +203,7 @@ export class TreeParser {
       if (mark !== this.nsCount) {
         // The element had declarations: back to its parent's scope.
         this.nsCount = mark;
+        this.scope++;
         this.defaultUri = this.lookup('') ?? '';
       }
     });
@@ -217,6 +231,10 @@ export class TreeParser {
     const root = this.root;
     this.root = null;
     // Nothing of this document stays referenced by the idle parser.
+    this.lastAttrName = this.lastAttrValue = '';
+    this.lastAttrScope = -1;
+    this.lastAttrs = NO_ATTRS;
+    this.lastXsiType = undefined;
     this.attrNames.length = 0;
     this.attrValues.length = 0;
     this.prefixedAttrs.length = 0;
@@ -248,6 +266,7 @@ export class TreeParser {
     this.nsPrefixes[this.nsCount] = prefix;
     this.nsUris[this.nsCount] = uri;
     this.nsCount++;
+    this.scope++;
     if (prefix === '') this.defaultUri = uri;
   }
 
@@ -300,7 +319,10 @@ export class TreeParser {
     // 3. Other attributes: unprefixed ones are in no namespace (the default namespace does not apply).
     let attrs = NO_ATTRS;
     let xsiType: XmlElement['xsiType'];
-    if (others > 0) {
+    if (count === 1 && others === 1 && names[0] === this.lastAttrName && values[0] === this.lastAttrValue && this.scope === this.lastAttrScope) {
+      attrs = this.lastAttrs;
+      xsiType = this.lastXsiType;
+    } else if (others > 0) {
       const list: XmlAttr[] = [];
       let prefixed = 0;
       for (let i = 0; i < count; i++) {
@@ -331,6 +353,15 @@ export class TreeParser {
       // attribute never clashes with a prefixed one (saxes' namespace mode compares `name` with `{uri}local`).
       if (prefixed > 1) this.refuseDuplicates(prefixed);
       attrs = list;
+      if (count === 1) {
+        Object.freeze(list[0]);
+        attrs = this.lastAttrs = Object.freeze(list);
+        if (xsiType) Object.freeze(xsiType);
+        this.lastXsiType = xsiType;
+        this.lastAttrName = names[0];
+        this.lastAttrValue = values[0];
+        this.lastAttrScope = this.scope;
+      }
     }
 
     // 4. Limits, then the tree.
