@@ -304,10 +304,15 @@ export class LeanConnectionPool {
     private readonly maxIdle: number,
   ) {}
 
-  /** An idle connection, or a new one. */
+  /** An idle connection, or a new one. Rejects when a new one cannot be opened within `timeoutMs`. */
   async acquire(timeoutMs: number): Promise<LeanConnection> {
+    return this.takeIdle() ?? LeanConnection.open(this.host, this.port, timeoutMs);
+  }
+
+  /** An idle usable connection, or null (then `acquire` opens one): no promise when one is at hand. */
+  takeIdle(): LeanConnection | null {
     for (let c = this.idle.pop(); c; c = this.idle.pop()) if (c.usable) return c;
-    return LeanConnection.open(this.host, this.port, timeoutMs);
+    return null;
   }
 
   release(c: LeanConnection): void {

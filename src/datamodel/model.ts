@@ -447,6 +447,12 @@ export class DeviceModel {
   getParameterValues(names: string[]): ParameterValueStruct[] {
     const out: ParameterValueStruct[] = [];
     for (const name of names) {
+      // a full parameter name (the common case) needs no selection list
+      const r = name === '' ? null : this.resolve(name);
+      if (r !== null && r.kind === 'param') {
+        out.push(this.outputValue(r.node, r.path));
+        continue;
+      }
       const sel = this.selectParams(name);
       if (!sel) throw rpcFault(FaultCode.INVALID_PARAMETER_NAME, name);
       for (const p of sel) out.push(this.outputValue(p.node, p.path));
@@ -464,12 +470,12 @@ export class DeviceModel {
   setParameterValues(list: ParameterValueStruct[], parameterKey: string): { status: 0 | 1 } {
     this.checkParameterKey(parameterKey);
     const seen = new Set<string>();
-    const dups = new Set<string>();
+    let dups: Set<string> | null = null;
     for (const p of list) {
-      if (seen.has(p.name)) dups.add(p.name);
+      if (seen.has(p.name)) (dups ??= new Set()).add(p.name);
       seen.add(p.name);
     }
-    if (dups.size > 0) throw rpcFault(FaultCode.INVALID_ARGUMENTS, `parameter given more than once: ${[...dups].join(', ')}`);
+    if (dups !== null) throw rpcFault(FaultCode.INVALID_ARGUMENTS, `parameter given more than once: ${[...dups].join(', ')}`);
     const faults: SetParameterValuesFault[] = [];
     const accepted: { entry: PathEntry; value: string }[] = [];
     for (const p of list) {

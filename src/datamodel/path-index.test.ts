@@ -92,6 +92,19 @@ describe('path index', () => {
     assert.equal(a.has(newName), false);
   });
 
+  test('GetParameterValues mixes full names and partial paths; a deleted instance is 9005', () => {
+    const m = device('000B82000041');
+    const name = `${VP}1.Line.1.SIP.AuthUserName`;
+    m.setParameterValues([{ name, value: 'dave', type: 'string' }], 'k');
+    const got = m.getParameterValues([name, `${VP}1.Line.1.SIP.`, 'Device.DeviceInfo.SerialNumber']);
+    assert.deepEqual(got[0], { name, value: 'dave', type: 'string' });
+    assert.ok(got.slice(1, -1).some((v) => v.name === name && v.value === 'dave'), 'the partial path lists it too');
+    assert.deepEqual(got[got.length - 1], { name: 'Device.DeviceInfo.SerialNumber', value: '000B82000041', type: 'string' });
+    m.deleteObject(`${VP}1.`, 'k');
+    assert.throws(() => m.getParameterValues([name]), (e: unknown) => (e as { fault?: { faultCode: number } }).fault?.faultCode === 9005);
+    assert.throws(() => m.getParameterValues([`${VP}1.`]), (e: unknown) => (e as { fault?: { faultCode: number } }).fault?.faultCode === 9005);
+  });
+
   test('storing the factory value keeps nothing; another value is kept', () => {
     const m = device('000B82000021');
     const name = `${VP}1.Line.1.SIP.AuthUserName`;
