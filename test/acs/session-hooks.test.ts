@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCpe, makeEngine, informMessage, deviceIdOf, methodOf, param } from './engine-harness.ts';
 import type { SessionHooks, PlannedTask, TaskOutcome } from '../../src/provisioning/hooks.ts';
-import type { JsonObject } from '../../src/store/types.ts';
+import type { JsonObject, Store } from '../../src/store/types.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 
 const DEV = deviceIdOf('SN0001');
 
@@ -67,6 +68,50 @@ describe('provisioning hooks', () => {
     const [interval] = await store.getParameters(DEV, { names: ['InternetGatewayDevice.ManagementServer.PeriodicInformInterval'] });
     assert.equal(interval.value, '600');
     await cpe.assertAllValid();
+  });
+
+  it('a planned task is stored running (attempt 1) when its RPC goes out, with no separate running write or re-read', async () => {
+    const { hooks } = recorder([{ payload: { type: 'getParameterValues', names: ['InternetGatewayDevice.DeviceInfo.UpTime'] } }]);
+    const base = openSqliteStore({ file: ':memory:' });
+    const storeCalls: string[] = [];
+    // counts the store calls the engine makes for tasks (Object.create: the store's own state is shared)
+    const store: Store = Object.create(base, {
+      updateTasks: { value: (u: Parameters<Store['updateTasks']>[0]) => (storeCalls.push(`updateTasks ${u.map((x) => x.status).join(',')}`), base.updateTasks(u)) },
+      getTask: { value: (id: string) => (storeCalls.push('getTask'), base.getTask(id)) },
+    });
+    const { engine, clock } = makeEngine({ hooks }, store);
+    const cpe = new ScriptedCpe(engine);
+    let ex = await cpe.informAndEmpty({ events: ['0 BOOTSTRAP', '1 BOOT'] });
+    assert.equal(methodOf(ex), 'GetParameterValues');
+    const [task] = (await base.listTasks({ deviceId: DEV })).tasks;
+    assert.deepEqual([task.status, task.attempts, task.startedAt], ['running', 1, new Date(clock.now()).toISOString()]);
+    const taskNotices = ex.reply.notices.filter((n) => n.type === 'task');
+    assert.deepEqual(taskNotices.map((n) => (n.type === 'task' ? n.task.status : '')), ['running'], 'one notice, the task as stored');
+    ex = await cpe.answer(ex, { method: 'GetParameterValuesResponse', parameterList: [param('InternetGatewayDevice.DeviceInfo.UpTime', '7', 'unsignedInt')] });
+    assert.equal(methodOf(ex), '204');
+    assert.deepEqual(storeCalls, [], 'neither read back nor marked running in a write of its own');
+    const done = await base.getTask(task.id);
+    assert.deepEqual([done?.status, done?.attempts], ['done', 1]);
+    await cpe.assertAllValid();
+  });
+
+  it('a planned task whose RPC cannot be built for the CPE fails at once and the session goes on', async () => {
+    // ScheduleDownload exists from CWMP 1.2 on: a 1.0 CPE cannot be sent one
+    const { hooks } = recorder([
+      { payload: { type: 'scheduleDownload', fileType: '1 Firmware Upgrade Image', url: 'http://f/fw.bin', timeWindows: [{ windowStart: 0, windowEnd: 3600, windowMode: '1 At Any Time' }] } },
+      { payload: { type: 'getRPCMethods' } },
+    ]);
+    const { engine, store } = makeEngine({ hooks });
+    const cpe = new ScriptedCpe(engine, { version: '1.0' });
+    let ex = await cpe.informAndEmpty();
+    assert.equal(methodOf(ex), 'GetRPCMethods');
+    ex = await cpe.answer(ex, { method: 'GetRPCMethodsResponse', methodList: ['Inform', 'GetRPCMethods'] });
+    assert.equal(methodOf(ex), '204');
+    const { tasks } = await store.listTasks({ deviceId: DEV });
+    const byType = new Map(tasks.map((t) => [t.type, t]));
+    assert.equal(byType.get('scheduleDownload')?.status, 'failed');
+    assert.match(byType.get('scheduleDownload')?.faultString ?? '', /cannot send ScheduleDownload in CWMP 1\.0/);
+    assert.equal(byType.get('getRPCMethods')?.status, 'done');
   });
 
   it('a refused Inform gets 403, stores nothing and frees the lock', async () => {

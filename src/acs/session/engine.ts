@@ -407,6 +407,7 @@ export class SessionEngine {
       informParameters: inform.parameterList,
       planned: new Set(),
       planningStopped: false,
+      startedTask: null,
       deviceStored: tasks.length > 0,
     };
     // A factory-fresh device: what we knew about its parameters no longer holds.
@@ -645,6 +646,13 @@ export class SessionEngine {
     const now = this.clock();
     while (session.queue.length > 0 || (await this.planNext(session, notices))) {
       const queued = session.queue.shift()!;
+      // A task provisioning just planned was stored running, for this RPC (see planNext).
+      if (queued.id === session.startedTask) {
+        session.startedTask = null;
+        const started = await this.startPlanned(session, queued, notices);
+        if (started) return started;
+        continue;
+      }
       // The operator may have cancelled it since the session started.
       const task = (await this.store.getTask(queued.id)) ?? null;
       if (!task || (task.status !== 'pending' && task.status !== 'running')) continue;
@@ -678,9 +686,25 @@ export class SessionEngine {
   }
 
   /**
+   * Sends the first RPC of a task provisioning planned a moment ago and stored already running.
+   * Returns null when it cannot be sent (the task is failed and the queue goes on).
+   */
+  private async startPlanned(session: SessionState, task: Task, notices: EngineNotice[]): Promise<EngineReply | null> {
+    let started;
+    try {
+      started = await startTask(validateTaskPayload(task.payload), task, this.handlerContext(session));
+    } catch (err) {
+      this.finishTask(session, task, { status: 'failed', faultCode: null, faultString: `could not build the request: ${err instanceof Error ? err.message : String(err)}` });
+      return null;
+    }
+    return this.sendRpc(session, task, started.request, started.step, false, notices, true);
+  }
+
+  /**
    * Builds and sends one RPC of `task` (first or later step). Marks the task running (persisted at
-   * once, so the API sees it and a crash leaves a visible orphan). Returns null when the message
-   * cannot be built for this CPE (the task fails permanently).
+   * once, so the API sees it and a crash leaves a visible orphan) unless `storedRunning` (planNext
+   * stored it so). Returns null when the message cannot be built for this CPE (the task fails
+   * permanently).
    */
   private async sendRpc(
     session: SessionState,
@@ -689,6 +713,7 @@ export class SessionEngine {
     step: JsonObject,
     laterStep: boolean,
     notices: EngineNotice[],
+    storedRunning = false,
   ): Promise<EngineReply | null> {
     session.seq += 1;
     const id = `${session.id.slice(0, 8)}.${session.seq}`;
@@ -701,17 +726,20 @@ export class SessionEngine {
       return null;
     }
     const now = this.clock();
-    const update: Omit<TaskUpdate, 'id'> = { status: 'running', nextAttemptAt: null };
-    // One attempt per task per session: later steps of a multi-step task do not count again.
-    if (!laterStep) update.attempts = task.attempts + 1;
-    if (task.startedAt === null) update.startedAt = iso(now);
-    const running = this.updateTask(session, task, update);
-    try {
-      await this.store.updateTasks([{ id: task.id, ...update }]);
-      notices.push({ type: 'task', task: running });
-    } catch (err) {
-      // Not fatal: the session commit carries the same update.
-      this.log.warn({ err, taskId: task.id }, 'could not mark task running');
+    let running = task;
+    if (!storedRunning) {
+      const update: Omit<TaskUpdate, 'id'> = { status: 'running', nextAttemptAt: null };
+      // One attempt per task per session: later steps of a multi-step task do not count again.
+      if (!laterStep) update.attempts = task.attempts + 1;
+      if (task.startedAt === null) update.startedAt = iso(now);
+      running = this.updateTask(session, task, update);
+      try {
+        await this.store.updateTasks([{ id: task.id, ...update }]);
+        notices.push({ type: 'task', task: running });
+      } catch (err) {
+        // Not fatal: the session commit carries the same update.
+        this.log.warn({ err, taskId: task.id }, 'could not mark task running');
+      }
     }
     session.inflight = { id, task: running, request, step, sentAt: now };
     session.rpcCount += 1;
@@ -869,14 +897,18 @@ export class SessionEngine {
         await this.checkpoint(session, notices, true);
         session.deviceStored = true;
       }
+      // Stored already running: it is sent at once (nextRpc), which saves marking it so in a
+      // write of its own (a boot storm plans two tasks for every device).
       const task = await this.store.createTask({
         deviceId: session.deviceId,
         payload: payload as unknown as JsonObject & { type: string },
         maxAttempts: planned.maxAttempts ?? 1,
+        running: { at: iso(this.clock()) },
       });
       session.planned.add(task.id);
       session.seenTasks.add(task.id);
       session.queue.push(task);
+      session.startedTask = task.id;
       notices.push({ type: 'task', task });
       return true;
     } catch (err) {
