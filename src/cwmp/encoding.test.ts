@@ -55,4 +55,28 @@ describe('decodeHttpBody', () => {
     assert.equal(charsetFromContentType('text/xml'), undefined);
     assert.equal(charsetFromContentType(undefined), undefined);
   });
+
+  it('charsetFromContentType: the same header again (remembered), then others', () => {
+    const seq: [string, string | undefined][] = [
+      ['text/xml; charset=UTF-8', 'utf-8'],
+      ['text/xml; charset=UTF-8', 'utf-8'],
+      ['text/xml', undefined],
+      ['text/xml', undefined],
+      ['text/xml; charset=windows-1252', 'windows-1252'],
+      ['text/xml; charset=UTF-8', 'utf-8'],
+    ];
+    for (const [header, want] of seq) assert.equal(charsetFromContentType(header), want, header);
+    const latin1 = Buffer.from('<a>é</a>', 'latin1');
+    assert.equal(decodeHttpBody(latin1, { contentType: 'text/xml; charset=iso-8859-1' }), '<a>é</a>');
+    assert.equal(code(() => decodeHttpBody(latin1, { contentType: 'text/xml; charset=utf-8' })), 'BAD_ENCODING');
+    assert.equal(decodeHttpBody(latin1, { contentType: 'text/xml; charset=iso-8859-1' }), '<a>é</a>');
+  });
+
+  it('no or empty Content-Encoding: the body as it is, or gzip recognised by its magic bytes', () => {
+    const b = Buffer.from(XML);
+    for (const contentEncoding of [undefined, '', 'identity', ' , identity']) {
+      assert.equal(decodeHttpBody(b, { contentEncoding }), XML, String(contentEncoding));
+      assert.equal(decodeHttpBody(gzipSync(b), { contentEncoding }), XML, String(contentEncoding));
+    }
+  });
 });

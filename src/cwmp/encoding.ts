@@ -48,12 +48,19 @@ function inflateOne(buf: Uint8Array, coding: string, maxBytes: number): Uint8Arr
   }
 }
 
+/** The last Content-Type seen and its charset: a peer sends the same header on every request. */
+let lastContentType = '';
+let lastCharset: string | undefined;
+
 /** charset parameter of a Content-Type header value, lower-cased, or undefined. */
 export function charsetFromContentType(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
+  if (contentType === lastContentType) return lastCharset;
   const m = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;,\s]+))/i.exec(contentType);
   const cs = (m?.[1] ?? m?.[2])?.trim().toLowerCase();
-  return cs ? cs : undefined;
+  lastContentType = contentType;
+  lastCharset = cs ? cs : undefined;
+  return lastCharset;
 }
 
 function charsetFromXmlDecl(bytes: Uint8Array): string | undefined {
@@ -103,6 +110,8 @@ function decodeText(bytes: Uint8Array, label: string): string {
   }
 }
 
+const NO_CODINGS: readonly string[] = [];
+
 /**
  * Decodes an HTTP body to text: undoes Content-Encoding (gzip/x-gzip, deflate
  * zlib or raw, br; a gzip body without the header is recognised by its magic
@@ -120,10 +129,15 @@ export function decodeHttpBody(
   const maxBytes = options?.maxBytes ?? DEFAULT_MAX_BYTES;
   if (body.length > maxBytes) throw new CodecError('TOO_LARGE', `body of ${body.length} bytes exceeds ${maxBytes}`);
   let bytes = body;
-  const codings = (headers.contentEncoding ?? '')
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '' && c !== 'identity');
+  const encoding = headers.contentEncoding;
+  // Almost every CWMP body is sent without Content-Encoding: no list to make then.
+  const codings =
+    encoding === undefined || encoding === '' || encoding === 'identity'
+      ? NO_CODINGS
+      : encoding
+          .split(',')
+          .map((c) => c.trim().toLowerCase())
+          .filter((c) => c !== '' && c !== 'identity');
   // Codings are listed in the order they were applied: undo them from the last.
   for (let i = codings.length - 1; i >= 0; i--) bytes = inflateOne(bytes, codings[i], maxBytes);
   if (codings.length === 0 && bytes.length >= 2 && bytes[0] === GZIP_MAGIC_0 && bytes[1] === GZIP_MAGIC_1) {
