@@ -20,7 +20,7 @@ import type {
   PresetTrigger,
   XsdTypeName,
 } from '../store/provisioning/types.ts';
-import { explainFilter, type DeviceFacts } from './filter.ts';
+import { explainFilter, matchesFilter, type DeviceFacts } from './filter.ts';
 import { compiledTemplate, isTemplate, renderNodes, type TemplateContext } from './template.ts';
 import { inWindow } from './window.ts';
 
@@ -114,7 +114,15 @@ export interface SelectionContext {
   nowMs: number;
   /** Last scheduled run per preset id (ms), from the device memory. */
   lastScheduledRun: ReadonlyMap<string, number>;
+  /**
+   * False: a preset whose precondition does not match gets the one reason `NOT_MATCHING` instead
+   * of the list of fields that fail (a session reads no reasons; a dry run does). Default true.
+   */
+  explain?: boolean;
 }
+
+/** The reason of a non-matching preset when `SelectionContext.explain` is false. */
+export const NOT_MATCHING = 'the precondition does not match';
 
 function triggeredBy(preset: Preset, events: readonly string[] | null): string | null {
   for (const t of preset.triggers) {
@@ -143,8 +151,12 @@ function scheduleDue(preset: Preset, ctx: SelectionContext): boolean {
 export function selectPresets(presets: readonly Preset[], ctx: SelectionContext): PresetSelection[] {
   return presets.map((preset) => {
     if (!preset.enabled) return { preset, applies: false, reasons: ['disabled'], bySchedule: false };
-    const mismatch = explainFilter(preset.precondition, ctx.facts);
-    if (mismatch.length > 0) return { preset, applies: false, reasons: mismatch, bySchedule: false };
+    if (ctx.explain === false) {
+      if (!matchesFilter(preset.precondition, ctx.facts)) return { preset, applies: false, reasons: [NOT_MATCHING], bySchedule: false };
+    } else {
+      const mismatch = explainFilter(preset.precondition, ctx.facts);
+      if (mismatch.length > 0) return { preset, applies: false, reasons: mismatch, bySchedule: false };
+    }
     const trigger = triggeredBy(preset, ctx.events);
     if (trigger) return { preset, applies: true, reasons: [trigger], bySchedule: false };
     if (scheduleDue(preset, ctx)) return { preset, applies: true, reasons: ['schedule due'], bySchedule: true };

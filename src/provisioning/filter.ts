@@ -91,9 +91,23 @@ export function explainFilter(filter: DeviceFilter, d: DeviceFacts): string[] {
   return why;
 }
 
-/** Returns true when the device matches every field of the filter. */
+/**
+ * Returns true when the device matches every field of the filter: `explainFilter(...).length === 0`
+ * without building the reasons (every session tests every preset's precondition, and most do not
+ * match a given device).
+ */
 export function matchesFilter(filter: DeviceFilter, d: DeviceFacts): boolean {
-  return explainFilter(filter, d).length === 0;
+  if (!inList(filter.ids, d.id) || !inList(filter.oui, d.oui, true) || !inList(filter.productClass, d.productClass)) return false;
+  if (!inList(filter.manufacturer, d.manufacturer) || !inList(filter.serialNumber, d.serialNumber)) return false;
+  const t = filter.tags;
+  if (t) {
+    if (t.all && !t.all.every((x) => d.tags.includes(x))) return false;
+    if (t.any && t.any.length > 0 && !t.any.some((x) => d.tags.includes(x))) return false;
+    if (t.none && t.none.some((x) => d.tags.includes(x))) return false;
+  }
+  if (filter.softwareVersion && !versionInRange(d.softwareVersion, filter.softwareVersion)) return false;
+  if (filter.parameters) for (const c of filter.parameters) if (!conditionHolds(c, d.parameter(c.name))) return false;
+  return true;
 }
 
 /** Names of the parameters a filter reads (to load only those). */

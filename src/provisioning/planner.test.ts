@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { StoredParameter } from '../store/types.ts';
 import type { Preset } from '../store/provisioning/types.ts';
-import { desiredHash, resolveDesired, selectPresets, valueHash, type Contribution, type ResolvedDesired } from './desired.ts';
+import { desiredHash, NOT_MATCHING, resolveDesired, selectPresets, valueHash, type Contribution, type ResolvedDesired } from './desired.ts';
 import {
   analyze,
   applyStepResult,
@@ -407,6 +407,11 @@ describe('desired state', () => {
     const boot = selectPresets(presets, { facts, events: ['1 BOOT'], nowMs: Date.parse('2025-06-01T12:00:00Z'), lastScheduledRun: new Map() });
     assert.deepEqual(boot.filter((s) => s.applies).map((s) => s.preset.name), ['old', 'boot-only']);
     assert.match(boot.find((s) => s.preset.name === 'new')!.reasons[0], /software version 1.0.3.10 is outside/);
+    // without explanations (a session): the same selection, one short reason for a precondition that fails
+    const quick = selectPresets(presets, { facts, events: ['1 BOOT'], nowMs: Date.parse('2025-06-01T12:00:00Z'), lastScheduledRun: new Map(), explain: false });
+    assert.deepEqual(quick.map((s) => [s.preset.name, s.applies, s.bySchedule]), boot.map((s) => [s.preset.name, s.applies, s.bySchedule]));
+    assert.deepEqual(quick.find((s) => s.preset.name === 'new')!.reasons, [NOT_MATCHING]);
+    assert.deepEqual(quick.find((s) => s.preset.name === 'off')!.reasons, ['disabled']);
   });
 
   it('shares plain desired values between devices (same preset revision), never templated ones', () => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { makeFixture, MS, type Fixture } from '../../test/provisioning/fixtures.ts';
 import { HarnessEngine, SimDevice } from '../../test/provisioning/harness.ts';
 import type { PresetSpec } from '../store/provisioning/types.ts';
+import { deviceKeys } from './service.ts';
 
 const INTERVAL = `${MS}PeriodicInformInterval`;
 const URL_NAME = `${MS}URL`;
@@ -37,6 +38,15 @@ function countCalls(target: object, names: string[]): Record<string, number> {
   }
   return counts;
 }
+
+describe('deviceKeys', () => {
+  it('lists the device id, the serial number and its MAC form, most specific first, without repeats', () => {
+    assert.deepEqual(deviceKeys('000B82-HT502-000b82aabbcc', '000b82aabbcc'), ['000B82-HT502-000b82aabbcc', '000b82aabbcc', '000B82AABBCC']);
+    assert.deepEqual(deviceKeys('D', '000B82AABBCC'), ['D', '000B82AABBCC']);
+    assert.deepEqual(deviceKeys('SN1', 'SN1'), ['SN1']);
+    assert.deepEqual(deviceKeys('000B82AABBCC', '00:0b:82:aa:bb:cc'), ['000B82AABBCC', '00:0b:82:aa:bb:cc']);
+  });
+});
 
 describe('provisioning service: a never-seen device', () => {
   let f: Fixture;

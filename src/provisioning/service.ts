@@ -211,12 +211,14 @@ export function rootOf(names: Iterable<string>): string {
   return 'Device';
 }
 
-/** Keys a device's variables and bootstrap record may be stored under, most specific first. */
-export function deviceKeys(deviceId: string, serialNumber: string): string[] {
-  const keys = [deviceId, serialNumber];
-  const mac = normaliseMac(serialNumber);
-  if (mac && mac !== serialNumber) keys.push(mac);
-  return [...new Set(keys)];
+/**
+ * Keys a device's variables and bootstrap record may be stored under, most specific first.
+ * @param mac `normaliseMac(serialNumber)` when the caller has it already.
+ */
+export function deviceKeys(deviceId: string, serialNumber: string, mac = normaliseMac(serialNumber)): string[] {
+  const keys = deviceId === serialNumber ? [deviceId] : [deviceId, serialNumber];
+  if (mac && !keys.includes(mac)) keys.push(mac);
+  return keys;
 }
 
 /** Normalises a variable or bootstrap key: a MAC becomes 12 upper-case hex digits, anything else is trimmed. */
@@ -616,6 +618,7 @@ export class ProvisioningService implements SessionHooks {
       presets,
       bootstrapRecord: ctx.bootstrapRecord,
       bootstrap: ctx.bootstrap,
+      explain: false,
     });
     ctx.desired = built.desired;
     ctx.selections = built.selections;
@@ -653,6 +656,8 @@ export class ProvisioningService implements SessionHooks {
     bootstrapRecord: BootstrapRecord | null;
     /** The record when its values are still to be applied. */
     bootstrap: BootstrapRecord | null;
+    /** False: presets that do not apply get no detailed reasons (a session reads none). Default true. */
+    explain?: boolean;
   }): Promise<{ desired: ResolvedDesired; selections: PresetSelection[]; parameterKey: string }> {
     const wanted = new Set<string>();
     for (const p of input.presets) for (const n of filterNamesOf(p)) wanted.add(n);
@@ -668,13 +673,14 @@ export class ProvisioningService implements SessionHooks {
       parameter: values.size === 0 ? noParameter : (n) => values.get(n) ?? undefined,
     };
     const lastRuns = new Map(input.memory.filter((e) => e.kind === 'preset-run').map((e) => [e.name, Date.parse(e.at)]));
-    const selections = selectPresets(input.presets, { facts, events: input.events, nowMs: this.now(), lastScheduledRun: lastRuns });
+    const selections = selectPresets(input.presets, { facts, events: input.events, nowMs: this.now(), lastScheduledRun: lastRuns, explain: input.explain ?? true });
     const contributions: Contribution[] = selections
       .filter((s) => s.applies)
       .map((s) => ({ source: { kind: 'preset', id: s.preset.id, name: s.preset.name, revision: s.preset.revision }, weight: s.preset.weight, spec: s.preset.desired }));
     if (input.bootstrap) contributions.push(this.bootstrapContribution(input.bootstrap, rootOf(input.rootHint)));
     // The variables are read only when a template will use them (a query per session saved otherwise).
-    const variables = contributions.some((c) => hasTemplates(c.spec)) ? await this.variablesFor(input.deviceId, input.identity.serialNumber, input.bootstrapRecord) : {};
+    const mac = normaliseMac(input.identity.serialNumber);
+    const variables = contributions.some((c) => hasTemplates(c.spec)) ? await this.variablesFor(input.deviceId, input.identity.serialNumber, input.bootstrapRecord, mac) : {};
     const ctx: TemplateContext = {
       variables,
       device: {
@@ -685,7 +691,7 @@ export class ProvisioningService implements SessionHooks {
         manufacturer: input.identity.manufacturer,
         softwareVersion: input.device?.softwareVersion ?? null,
         hardwareVersion: input.device?.hardwareVersion ?? null,
-        mac: normaliseMac(input.identity.serialNumber),
+        mac,
       },
     };
     const desired = resolveDesired(contributions, ctx);
@@ -711,9 +717,12 @@ export class ProvisioningService implements SessionHooks {
     return { source, weight: BOOTSTRAP_WEIGHT, spec: { parameters, tags: { add: record.tags } } };
   }
 
-  /** A device's variables: bootstrap record < MAC row < serial row < device-id row. */
-  async variablesFor(deviceId: string, serialNumber: string, bootstrap: BootstrapRecord | null): Promise<Record<string, string>> {
-    const keys = deviceKeys(deviceId, serialNumber);
+  /**
+   * A device's variables: bootstrap record < MAC row < serial row < device-id row.
+   * @param mac `normaliseMac(serialNumber)` when the caller has it already.
+   */
+  async variablesFor(deviceId: string, serialNumber: string, bootstrap: BootstrapRecord | null, mac = normaliseMac(serialNumber)): Promise<Record<string, string>> {
+    const keys = deviceKeys(deviceId, serialNumber, mac);
     const sets = await this.provisioning.getVariables(keys);
     const out: Record<string, string> = { ...(bootstrap?.variables ?? {}) };
     for (const key of [...keys].reverse()) {

@@ -53,6 +53,11 @@ describe('templates', () => {
     assert.equal(normaliseMac('00-0B-82-AA-BB-CC'), '000B82AABBCC');
     assert.equal(normaliseMac('000b.82aa.bbcc'), '000B82AABBCC');
     assert.equal(normaliseMac('SN12345'), null);
+    // already 12 hex digits (a Grandstream serial number): the quick path, same answer
+    assert.equal(normaliseMac('000b82aabbcc'), '000B82AABBCC');
+    assert.equal(normaliseMac('000B82AABBCC'), '000B82AABBCC');
+    assert.equal(normaliseMac('000B82AABBCG'), null);
+    assert.equal(normaliseMac('000B82AABBC '), null);
   });
 });
 

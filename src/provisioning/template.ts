@@ -229,8 +229,12 @@ export function renderTemplate(text: string, ctx: TemplateContext): RenderResult
   return renderNodes(parseTemplate(text), ctx);
 }
 
+const PLAIN_MAC = /^[0-9A-Fa-f]{12}$/;
+
 /** The 12 upper-case hex digits of a MAC address written in any usual way, or null when it is not one. */
 export function normaliseMac(text: string): string | null {
+  // the usual case (serial numbers of Grandstream devices): 12 hex digits already
+  if (text.length === 12 && PLAIN_MAC.test(text)) return text.toUpperCase();
   const hex = text.replace(/[:\-. ]/g, '').toUpperCase();
   return /^[0-9A-F]{12}$/.test(hex) ? hex : null;
 }
