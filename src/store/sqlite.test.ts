@@ -224,4 +224,41 @@ describe('SQLite group commit', () => {
       await store.close();
     }
   });
+  it('getDevice() while a group commit is pending reads inside its transaction, after the writes queued before it', async () => {
+    const { store, statements } = tracedStore();
+    try {
+      await store.commitSession(inform('A', T0));
+      statements.length = 0;
+      const write = store.commitSession(inform('A', T1, { device: { ...device('A'), lastContact: T1, softwareVersion: '2.0' } }));
+      const [read, missing] = await Promise.all([store.getDevice('000B82-HT502-A'), store.getDevice('000B82-HT502-none'), write]);
+      assert.deepEqual([read?.lastContact, read?.softwareVersion], [T1, '2.0']);
+      assert.equal(missing, null);
+      // one transaction: BEGIN, the commit's statements and both reads, COMMIT
+      const selects = statements.map((sql, i) => ({ sql, i })).filter(({ sql }) => sql.startsWith('SELECT * FROM devices'));
+      const begin = statements.indexOf('BEGIN');
+      const commit = statements.indexOf('COMMIT');
+      assert.equal(selects.length, 3, statements.join('\n'));
+      assert.ok(selects.every(({ i }) => begin < i && i < commit), statements.join('\n'));
+      // with nothing pending, a read runs alone
+      statements.length = 0;
+      assert.equal((await store.getDevice('000B82-HT502-A'))?.softwareVersion, '2.0');
+      assert.deepEqual(statements.filter((sql) => sql === 'BEGIN'), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('getDevice() joined to a group commit that fails reads again on its own', async () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    try {
+      await store.commitSession(inform('A', T0));
+      // ends the batch's transaction early: its COMMIT then fails and every write of the batch rejects
+      const breaker = store.groupWrite(() => store.connection.exec('COMMIT'));
+      const read = store.getDevice('000B82-HT502-A');
+      await assert.rejects(breaker, /no transaction is active/);
+      assert.equal((await read)?.lastContact, T0);
+    } finally {
+      await store.close();
+    }
+  });
 });
