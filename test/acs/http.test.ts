@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { request } from 'node:http';
 import pino from 'pino';
 import { buildBasicAuthorization, buildDigestAuthorization, parseAuthenticate, selectChallenge, type DigestChallenge } from '../../src/cwmp/auth.ts';
 import { startAcs, type Acs, type AcsOptions } from '../../src/acs/app.ts';
@@ -176,6 +177,38 @@ describe('CWMP listener: session binding', () => {
       assert.equal(res.status, 405);
       const big = await post(acs.cwmpUrl, connection(), 'x'.repeat(5000));
       assert.equal(big.status, 413);
+    } finally {
+      await acs.close();
+    }
+  });
+});
+
+describe('CWMP listener: request bodies', () => {
+  it('takes a body sent in several chunks (chunked transfer) as one message', async () => {
+    const acs = await acsWith();
+    try {
+      const body = Buffer.from(xml(informMessage({ serial: 'CHUNKS' })));
+      const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(acs.cwmpUrl, { method: 'POST', headers: { 'content-type': 'text/xml; charset="utf-8"', 'transfer-encoding': 'chunked' } }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+        });
+        req.on('error', reject);
+        // three pieces, each on its own turn of the event loop, cutting through tags
+        const cuts = [0, 97, Math.floor(body.length / 2), body.length];
+        let i = 0;
+        const next = () => {
+          if (i === cuts.length - 1) return req.end();
+          req.write(body.subarray(cuts[i], cuts[i + 1]));
+          i++;
+          setTimeout(next, 5);
+        };
+        next();
+      });
+      assert.equal(reply.status, 200);
+      assert.match(reply.text, /InformResponse/);
+      assert.equal((await acs.store.getDevice(deviceIdOf('CHUNKS')))?.serialNumber, 'CHUNKS');
     } finally {
       await acs.close();
     }

@@ -386,7 +386,8 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(over ? null : Buffer.concat(chunks, size)));
+    // a CWMP message usually arrives in one chunk: it is the body as is (no copy)
+    req.on('end', () => resolve(over ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
 }

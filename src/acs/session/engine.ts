@@ -163,8 +163,16 @@ function informDeviceField(name: string) {
   return undefined;
 }
 
+/** The last timestamp formatted, and its text: a session formats the same millisecond many times. */
+const lastIso = { ms: Number.NaN, text: '' };
+
+/** `ms` as an ISO 8601 timestamp (UTC, milliseconds). */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastIso.ms) {
+    lastIso.text = new Date(ms).toISOString();
+    lastIso.ms = ms;
+  }
+  return lastIso.text;
 }
 
 function emptyBuffer(): CommitBuffer {
