@@ -261,4 +261,26 @@ describe('SQLite group commit', () => {
       await store.close();
     }
   });
+  it('groupRead() runs at once when nothing is pending, inside the pending group commit otherwise; its errors reject', async () => {
+    const { store, statements } = tracedStore();
+    try {
+      const count = () => (store.connection.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n;
+      statements.length = 0;
+      assert.equal(await store.groupRead(count), 0);
+      assert.deepEqual(statements.filter((sql) => sql === 'BEGIN'), []);
+      const write = store.commitSession(inform('A', T0));
+      const read = store.groupRead(count);
+      await write;
+      assert.equal(await read, 1);
+      assert.ok(statements.indexOf('BEGIN') < statements.lastIndexOf('SELECT count(*) AS n FROM devices'));
+      await assert.rejects(store.groupRead(() => { throw new Error('read failed'); }), /read failed/);
+      const pending = store.commitSession(inform('B', T0));
+      await assert.rejects(store.groupRead(() => { throw new Error('joined read failed'); }), /joined read failed/);
+      assert.equal((await pending).created, true);
+      await store.close();
+      await assert.rejects(store.groupRead(count), (e: unknown) => e instanceof StoreError && e.code === 'unavailable');
+    } finally {
+      await store.close();
+    }
+  });
 });
