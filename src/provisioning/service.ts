@@ -45,6 +45,7 @@ import {
   selectPresets,
   type Contribution,
   type DesiredSource,
+  type DesiredValue,
   type PresetSelection,
   type ResolvedDesired,
 } from './desired.ts';
@@ -322,12 +323,12 @@ export class ProvisioningService implements SessionHooks {
       if (task.status !== 'done' && task.status !== 'failed') return;
       // a change relayed from another instance: that instance sends the webhooks (once per cluster)
       if (isRelayedTask(task)) return;
+      // every planner task ends here: nothing to do (not even remembering it) when no one takes the events
+      if (!this.wants(task.status === 'done' ? 'task.done' : 'task.failed') && !(task.status === 'failed' && this.wants('fault'))) return;
       const key = `${task.id}:${task.status}`;
       if (this.seenTaskNotices.has(key)) return;
       this.seenTaskNotices.add(key);
       if (this.seenTaskNotices.size > TASK_NOTICE_MEMORY) this.seenTaskNotices.delete(this.seenTaskNotices.values().next().value!);
-      // every planner task ends here: build the event only for someone who takes it
-      if (!this.wants(task.status === 'done' ? 'task.done' : 'task.failed') && !(task.status === 'failed' && this.wants('fault'))) return;
       const data: JsonObject = { deviceId: task.deviceId, taskId: task.id, type: task.type, status: task.status, faultCode: task.faultCode, faultString: task.faultString };
       this.emit(task.status === 'done' ? 'task.done' : 'task.failed', data);
       if (task.status === 'failed' && task.faultCode !== null) this.emit('fault', { ...data, source: 'cpe', code: String(task.faultCode), message: task.faultString ?? '' });
@@ -844,7 +845,7 @@ export class ProvisioningService implements SessionHooks {
           await this.persistEffects(view, ctx, effects);
           if (!failed && inflight.step.kind === 'set-values') {
             ctx.changed += inflight.step.values.length;
-            await this.afterSet(view, ctx, inflight.step.values.map((v) => ({ name: v.name, value: v.desired.value, source: v.desired.source })));
+            await this.afterSet(view, ctx, inflight.step.values);
           }
           return;
         }
@@ -879,16 +880,16 @@ export class ProvisioningService implements SessionHooks {
   }
 
   /** Credentials and bootstrap bookkeeping after a successful SetParameterValues. */
-  private async afterSet(view: SessionView, ctx: SessionContext, values: { name: string; value: unknown; source: DesiredSource }[]): Promise<void> {
+  private async afterSet(view: SessionView, ctx: SessionContext, values: readonly { name: string; desired: DesiredValue }[]): Promise<void> {
     let creds: Record<string, string> | null = null;
     for (const v of values) {
       const field = CREDENTIAL_FIELDS.get(v.name.slice(v.name.indexOf('.') + 1));
-      if (field !== undefined) (creds ??= {})[field] = String(v.value);
+      if (field !== undefined) (creds ??= {})[field] = String(v.desired.value);
     }
     // The device now authenticates with these: the ACS must expect them from the next session on.
     if (creds !== null) await this.store.updateDevice(view.deviceId, { credentials: creds });
     const record = ctx.bootstrap;
-    if (record && values.some((v) => v.source.kind === 'bootstrap')) {
+    if (record && values.some((v) => v.desired.source.kind === 'bootstrap')) {
       const desired = ctx.desired!;
       const all = [...desired.values.values()].filter((d) => d.source.kind === 'bootstrap');
       const done = all.every((d) => ctx.memory.applied.has(d.name) || values.some((v) => v.name === d.name));
