@@ -58,8 +58,8 @@ function writeInPieces(socket: net.Socket, bytes: Buffer, size: number): void {
 }
 
 const OK_BODY = '<soap:Envelope>InformResponse ünïcode</soap:Envelope>';
-function okResponse(extraHeaders = ''): Buffer {
-  const body = Buffer.from(OK_BODY, 'utf8');
+function okResponse(extraHeaders = '', text = OK_BODY): Buffer {
+  const body = Buffer.from(text, 'utf8');
   return Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\n${extraHeaders}content-length: ${body.length}\r\n\r\n`, 'latin1'), body]);
 }
 
@@ -101,7 +101,12 @@ describe('LeanConnection', () => {
   });
 
   test('sends head and UTF-8 body in one request and reads a response that arrives in small pieces', async () => {
-    const srv = await server((_req, socket) => writeInPieces(socket, okResponse('Set-Cookie: sid=7; Path=/\r\n'), 7));
+    let n = 0;
+    // each reply differs (XXXX... then YYYY...), so a body that were a view of a reused buffer would change
+    const srv = await server((_req, socket) => {
+      const piece = n === 0 ? 7 : 4096;
+      writeInPieces(socket, okResponse('Set-Cookie: sid=7; Path=/\r\n', `${OK_BODY}${String.fromCharCode(0x58 + n++).repeat(40)}`), piece);
+    });
     servers.push(srv);
     const c = await LeanConnection.open('127.0.0.1', srv.port, TIMEOUT_MS);
     const heads = new PostHeads('/cwmp', `127.0.0.1:${srv.port}`);
@@ -110,7 +115,7 @@ describe('LeanConnection', () => {
     assert.equal(reply.status, 200);
     assert.equal(reply.cookie, 'sid=7');
     assert.equal(reply.close, false);
-    assert.equal(reply.body.toString('utf8'), OK_BODY);
+    assert.equal(reply.body.toString('utf8'), `${OK_BODY}${'X'.repeat(40)}`);
     assert.ok(srv.requests[0].endsWith(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`), srv.requests[0]);
     // the connection is reusable: an empty POST, then a Buffer body
     const again = await c.request(heads.head(0, 'sid=7'), null, TIMEOUT_MS);
@@ -118,6 +123,9 @@ describe('LeanConnection', () => {
     const bytes = Buffer.from('<x/>');
     await c.request(heads.head(bytes.length, 'sid=7'), bytes, TIMEOUT_MS);
     assert.ok(srv.requests[1].includes('Cookie: sid=7\r\nContent-Length: 0\r\n\r\n'));
+    // reads share one buffer: an earlier reply's body must be a copy, unchanged by later reads
+    assert.equal(reply.body.toString('utf8'), `${OK_BODY}${'X'.repeat(40)}`);
+    assert.equal(again.body.toString('utf8'), `${OK_BODY}${'Y'.repeat(40)}`);
     assert.ok(srv.requests[2].endsWith('\r\n\r\n<x/>'));
     c.destroy();
   });

@@ -126,6 +126,14 @@ export function parseResponseHead(head: string, bodyStart: number): HeadParse {
   return { ok: true, head: { status, cookie, close, bodyStart, length } };
 }
 
+/** Bytes of one socket read; a response is a few KB. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * The buffer every connection reads into (net's `onread`): no Buffer allocated per read and no
+ * stream machinery per chunk. One is enough because each read is consumed synchronously.
+ */
+const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+
 /** Connections with a request in flight, checked by one interval (see TIMEOUT_SWEEP_MS). */
 const inFlight = new Set<LeanConnection>();
 let sweeper: NodeJS.Timeout | null = null;
@@ -173,7 +181,7 @@ interface Waiting {
 
 /** One keep-alive connection; `request` must not be called again before the previous one settled. */
 export class LeanConnection {
-  /** Received bytes not yet consumed (a chunk as received when possible: no copy). */
+  /** Received bytes not yet consumed (during a read possibly a view of the shared read buffer). */
   private buf: Buffer = EMPTY;
   /** Head of the response being received, once its blank line arrived. */
   private head: ResponseHead | null = null;
@@ -182,7 +190,6 @@ export class LeanConnection {
 
   private constructor(private readonly socket: net.Socket) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new LeanHttpError(`connection error: ${err.message}`)));
     socket.on('close', () => this.fail(new LeanHttpError('connection closed by the server')));
   }
@@ -190,7 +197,20 @@ export class LeanConnection {
   /** Opens a connection. Rejects when the server cannot be reached within `timeoutMs`. */
   static open(host: string, port: number, timeoutMs: number): Promise<LeanConnection> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host, port, noDelay: true });
+      let conn: LeanConnection | null = null;
+      const s = net.connect({
+        host,
+        port,
+        noDelay: true,
+        // reads land in the shared buffer and are handed over here, not as 'data' chunks
+        onread: {
+          buffer: readBuffer,
+          callback: (n: number) => {
+            if (conn) conn.onRead(n);
+            return true;
+          },
+        },
+      });
       const timer = setTimeout(() => {
         s.destroy();
         reject(new LeanHttpError(`could not connect within ${timeoutMs} ms`));
@@ -198,7 +218,8 @@ export class LeanConnection {
       s.once('connect', () => {
         clearTimeout(timer);
         s.off('error', onError);
-        resolve(new LeanConnection(s));
+        conn = new LeanConnection(s);
+        resolve(conn);
       });
       const onError = (err: Error) => {
         clearTimeout(timer);
@@ -257,9 +278,20 @@ export class LeanConnection {
     this.socket.destroy();
   }
 
-  private onData(chunk: Buffer): void {
-    // usually a whole response arrives in one chunk: keep it as is, copy only to join pieces
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk], this.buf.length + chunk.length);
+  /**
+   * `n` new bytes at the start of the shared read buffer. They are consumed here: a complete
+   * response's body is copied out, an incomplete rest is kept as a copy (the buffer is
+   * overwritten by the next read of any connection).
+   */
+  private onRead(n: number): void {
+    const chunk = readBuffer.subarray(0, n);
+    const shared = this.buf.length === 0;
+    this.buf = shared ? chunk : Buffer.concat([this.buf, chunk], this.buf.length + n);
+    this.consume();
+    if (shared && this.buf.length > 0) this.buf = Buffer.from(this.buf);
+  }
+
+  private consume(): void {
     if (this.buf.length > MAX_RESPONSE_BYTES) {
       this.fail(new LeanHttpError('response too large'));
       return;
@@ -277,7 +309,8 @@ export class LeanConnection {
     }
     const total = head.bodyStart + head.length;
     if (this.buf.length < total) return;
-    const body = this.buf.subarray(head.bodyStart, total);
+    // a copy: the receive buffer may be the shared read buffer
+    const body = Buffer.from(this.buf.subarray(head.bodyStart, total));
     this.buf = this.buf.length > total ? this.buf.subarray(total) : EMPTY;
     this.head = null;
     const w = this.waiting;
