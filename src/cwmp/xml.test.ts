@@ -133,6 +133,7 @@ describe('XML namespace resolution (own, without saxes namespace mode) = saxes n
     'xsi:type unprefixed, with and without a default namespace': `<a xmlns:xsi="${XSI}"><V xsi:type="int"/><W xmlns="urn:d" xsi:type=" boolean "/></a>`,
     'entities, character references and CDATA in text': `<a>x &amp; &lt;y&gt; &#65;&#x42; <![CDATA[<c>&]]></a>`,
     'whitespace-padded namespace URI (trimmed)': `<p:a xmlns:p="  urn:p  "/>`,
+    'whitespace-padded known namespace URIs (trimmed, then the codec constants)': `<s:Envelope xmlns:s=" ${SOAP}\n" xmlns:c="\t${CWMP} "><s:Body><c:Reboot/></s:Body></s:Envelope>`,
     'comments and a processing instruction': `<?xml version="1.0"?><!-- c --><a><?pi data?><b/></a>`,
     'XML 1.1 may undeclare a prefix': `<?xml version="1.1"?><a xmlns:p="urn:p"><b xmlns:p=""><c p:x="1"/></b></a>`,
     'the same attribute on consecutive elements, its prefix redeclared in between': `<a xmlns:xsi="${XSI}" xmlns:t="urn:1"><V xsi:type="t:int"/><V xsi:type="t:int"/><b xmlns:t="urn:2"><V xsi:type="t:int"/></b><V xsi:type="t:int"/><c xmlns:xsi="urn:not-xsi"><V xsi:type="t:int"/></c></a>`,
