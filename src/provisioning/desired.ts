@@ -242,7 +242,8 @@ function plainOrNew(p: DesiredParameter, value: DesiredScalar, source: DesiredSo
  * @returns the desired state; unresolved templates are left out and listed in `issues`.
  */
 export function resolveDesired(contributions: readonly Contribution[], ctx: TemplateContext): ResolvedDesired {
-  const sorted = [...contributions].sort((a, b) => a.weight - b.weight || a.source.name.localeCompare(b.source.name));
+  // one contribution (a fleet's usual case) needs no sorted copy
+  const sorted = contributions.length < 2 ? contributions : [...contributions].sort((a, b) => a.weight - b.weight || a.source.name.localeCompare(b.source.name));
   const out: ResolvedDesired = {
     values: new Map(),
     attributes: new Map(),

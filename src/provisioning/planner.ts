@@ -842,7 +842,8 @@ export function applyStepResult(step: PlanStep, result: StepResult, session: Pla
 
 function verifyEffects(names: string[], result: JsonValue, session: PlanSession, effects: StepEffects): void {
   const list = (result as { parameters?: { name: string; value: string; type?: string }[] } | null)?.parameters ?? [];
-  const got = new Map(list.map((p) => [p.name, p]));
+  const got = new Map<string, { name: string; value: string; type?: string }>();
+  for (const p of list) got.set(p.name, p);
   for (const name of names) {
     const d = session.toVerify.get(name);
     session.toVerify.delete(name);

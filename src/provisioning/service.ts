@@ -414,7 +414,7 @@ export class ProvisioningService implements SessionHooks {
         await this.provisioning.deleteDeviceMemory(view.deviceId, [...FORGOTTEN_AT_BOOTSTRAP]);
         rawMemory = rawMemory.filter((e) => !lostAtBootstrap(e));
       }
-      this.emit('device.bootstrapped', { deviceId: view.deviceId });
+      if (this.wants('device.bootstrapped')) this.emit('device.bootstrapped', { deviceId: view.deviceId });
     }
     if (events.has('1 BOOT') && this.wants('device.booted')) this.emit('device.booted', { deviceId: view.deviceId, softwareVersion: this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion') });
     if (record && device) {
@@ -426,8 +426,9 @@ export class ProvisioningService implements SessionHooks {
     // Never in a session before (registered now, or pre-registered and silent until now): the
     // planner knows none of its values (see PlanSession.neverSeen).
     const neverSeen = registered || (device !== null && device.firstContact === null);
-    const reported = this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion');
-    if (!this.cache.knownNone('rollout')) await this.rollouts.onInform(view.deviceId, reported, events.has('1 BOOT'));
+    if (!this.cache.knownNone('rollout')) {
+      await this.rollouts.onInform(view.deviceId, this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion'), events.has('1 BOOT'));
+    }
     const bootstrapPending = record !== null && !rawMemory.some((e) => e.kind === 'bootstrap' && e.name === record.key && e.hash === String(record.revision));
     this.sessions.set(view.sessionId, {
       sessionId: view.sessionId,

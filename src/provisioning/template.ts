@@ -199,7 +199,8 @@ function lookup(expr: TemplateExpression, ctx: TemplateContext): string | null {
  */
 export function renderNodes(nodes: readonly TemplateNode[], ctx: TemplateContext): RenderResult {
   let out = '';
-  const missing: string[] = [];
+  // allocated only when a reference is missing (rendering runs for every templated value of every session)
+  let missing: string[] | null = null;
   for (const node of nodes) {
     if (node.kind === 'text') {
       out += node.text;
@@ -213,10 +214,10 @@ export function renderNodes(nodes: readonly TemplateNode[], ctx: TemplateContext
         value = f.name === 'upper' ? value.toUpperCase() : f.name === 'lower' ? value.toLowerCase() : value.trim();
       }
     }
-    if (value === null) missing.push(`${node.scope}.${node.name}`);
+    if (value === null) (missing ??= []).push(`${node.scope}.${node.name}`);
     else out += value;
   }
-  return missing.length > 0 ? { ok: false, missing } : { ok: true, value: out };
+  return missing !== null ? { ok: false, missing } : { ok: true, value: out };
 }
 
 /**

@@ -650,6 +650,7 @@ export interface ProvisioningStore {
 
   // Settings -----------------------------------------------------------------------------------
   getSetting<T>(name: string): Promise<T | null>;
+  /** Stores a setting (JSON); subscribers are told `{ kind: 'setting', id: name }` (callers cache settings). */
   putSetting(name: string, value: unknown): Promise<void>;
 
   // History ------------------------------------------------------------------------------------
