@@ -72,6 +72,20 @@ describe('decodeHttpBody', () => {
     assert.equal(decodeHttpBody(latin1, { contentType: 'text/xml; charset=iso-8859-1' }), '<a>é</a>');
   });
 
+  it('XML declaration: the usual UTF-8 one, others, and a usual prefix with more after it', () => {
+    const body = '<a>Grüße é</a>';
+    const usual = '<?xml version="1.0" encoding="UTF-8"?>';
+    assert.equal(decodeHttpBody(Buffer.from(usual + body, 'utf8'), {}), usual + body);
+    // Looks usual, is not valid UTF-8: refused like any declared charset mismatch.
+    assert.equal(code(() => decodeHttpBody(Buffer.from(usual + body, 'latin1'), {})), 'BAD_ENCODING');
+    const latin = '<?xml version="1.0" encoding="ISO-8859-1"?>';
+    assert.equal(decodeHttpBody(Buffer.from(latin + body, 'latin1'), {}), latin + body);
+    const single = "<?xml version='1.0' encoding='utf-8'?>";
+    assert.equal(decodeHttpBody(Buffer.from(single + body, 'utf8'), {}), single + body);
+    // A header charset still wins over the declaration.
+    assert.equal(decodeHttpBody(Buffer.from(usual + body, 'latin1'), { contentType: 'text/xml; charset=iso-8859-1' }), usual + body);
+  });
+
   it('no or empty Content-Encoding: the body as it is, or gzip recognised by its magic bytes', () => {
     const b = Buffer.from(XML);
     for (const contentEncoding of [undefined, '', 'identity', ' , identity']) {

@@ -63,7 +63,20 @@ export function charsetFromContentType(contentType: string | undefined): string 
   return lastCharset;
 }
 
+/** The XML declaration nearly every peer (and our builder) writes, as bytes. */
+const USUAL_XML_DECL = Buffer.from('<?xml version="1.0" encoding="UTF-8"?>', 'latin1');
+const USUAL_XML_DECL_CHARSET = 'utf-8';
+
+/** True when `bytes` start with USUAL_XML_DECL. */
+function startsWithUsualDecl(bytes: Uint8Array): boolean {
+  if (bytes.length < USUAL_XML_DECL.length) return false;
+  for (let i = 0; i < USUAL_XML_DECL.length; i++) if (bytes[i] !== USUAL_XML_DECL[i]) return false;
+  return true;
+}
+
 function charsetFromXmlDecl(bytes: Uint8Array): string | undefined {
+  // The usual declaration without a string and a regular expression (every message of a session has it).
+  if (startsWithUsualDecl(bytes)) return USUAL_XML_DECL_CHARSET;
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, XML_DECL_SNIFF_BYTES)).toString('latin1');
   const m = /^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']/.exec(head);
   return m ? m[1].toLowerCase() : undefined;
