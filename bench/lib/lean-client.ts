@@ -1,7 +1,8 @@
 /**
  * The lean HTTP side of the load generator: raw keep-alive TCP connections (Nagle off), each
- * request written as ONE buffer, and a minimal HTTP/1.1 response reader (status, Content-Length,
- * Set-Cookie, Connection). Why: on this 2-core machine the load and the server share the CPU, and
+ * request (head + body) written in ONE write, reads through net's `onread` into one shared buffer,
+ * a minimal HTTP/1.1 response reader (status, Content-Length, Set-Cookie, Connection) and one
+ * interval for all request timeouts. Why: on this 2-core machine the load and the server share the CPU, and
  * node:http's client (ClientRequest, agents, streams) cost the load process about as much CPU per
  * session as the ACS itself (measured with --cpu-prof on the storm), which would cap every figure
  * at the generator's speed. The CWMP messages are the codec's own bytes (see loadgen.ts), so the

@@ -8,7 +8,8 @@
  * Two clients (`LoadSpec.client`):
  * - `lean` (default): the codec's own messages (an Inform is built once per model by
  *   `buildEnvelope` and checked byte for byte against the codec's output for a real device, then
- *   filled in per session) over raw keep-alive sockets (lean-client.ts). On this 2-core machine the
+ *   filled in per session; fixed-content responses such as SetParameterValuesResponse likewise,
+ *   see ResponseTemplates) over raw keep-alive sockets (lean-client.ts). On this 2-core machine the
  *   load shares the CPU with the server, so the generator must cost far less than the server.
  * - `cpe`: the CPE agent's own session client (`runSession`, src/cpe/session.ts: the transport,
  *   cookies and codec of `switchboard fleet`) over node:http. Same bytes on the wire, but it costs
