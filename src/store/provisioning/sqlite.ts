@@ -118,6 +118,9 @@ function storeErrorOf(err: unknown): unknown {
   return err;
 }
 
+/** All of a device's memory, in a stable order. */
+const DEVICE_MEMORY_SQL = 'SELECT * FROM prov_device_memory WHERE device_id = ? ORDER BY kind, name';
+
 /** Device memory rows one upsert statement writes at most (a storm device's session writes ten). */
 const MEMORY_ROWS_PER_STATEMENT = 32;
 
@@ -430,13 +433,10 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 
   getDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[]): Promise<DeviceMemoryEntry[]> {
     return this.run(() => {
-      const args: string[] = [deviceId];
-      let sql = 'SELECT * FROM prov_device_memory WHERE device_id = ?';
-      if (kinds && kinds.length > 0) {
-        sql += ` AND kind IN (${kinds.map(() => '?').join(',')})`;
-        args.push(...kinds);
-      }
-      return (this.prepare(sql + ' ORDER BY kind, name').all(...args) as DeviceMemoryRow[]).map(rowToDeviceMemory);
+      // every session reads all of its device's memory: that statement's text is a constant
+      if (!kinds || kinds.length === 0) return (this.prepare(DEVICE_MEMORY_SQL).all(deviceId) as DeviceMemoryRow[]).map(rowToDeviceMemory);
+      const sql = `SELECT * FROM prov_device_memory WHERE device_id = ? AND kind IN (${kinds.map(() => '?').join(',')}) ORDER BY kind, name`;
+      return (this.prepare(sql).all(deviceId, ...kinds) as DeviceMemoryRow[]).map(rowToDeviceMemory);
     });
   }
 
