@@ -163,6 +163,50 @@ function informDeviceField(name: string) {
   return undefined;
 }
 
+/**
+ * A task handler's view of its session's device: the stored parameters, with the writes buffered in
+ * this session on top (they are newer). A class rather than an object of closures: handlers get it
+ * at every step of every task, and each closure costs its creation (and, under tsx, its naming).
+ */
+class SessionHandlerContext implements HandlerContext {
+  readonly deviceId: string;
+  readonly version: CwmpVersion;
+
+  constructor(
+    private readonly store: Store,
+    private readonly session: SessionState,
+  ) {
+    this.deviceId = session.deviceId;
+    this.version = session.version;
+  }
+
+  async storedParameters(names: string[]): Promise<Map<string, StoredParameter>> {
+    const stored = await this.store.getParameters(this.deviceId, { names });
+    const map = new Map(stored.map((p) => [p.name, p]));
+    for (const n of names) {
+      const p = this.pending(n);
+      if (p) map.set(n, { ...map.get(n), ...p });
+    }
+    return map;
+  }
+
+  storedSubtree(prefix: string): Promise<StoredParameter[]> {
+    return this.store.getParameters(this.deviceId, { prefix });
+  }
+
+  /** The latest typed write of `name` buffered in this session, as a stored parameter. */
+  private pending(name: string): StoredParameter | undefined {
+    const writes = this.session.buffer.parameters;
+    for (let i = writes.length - 1; i >= 0; i--) {
+      const w = writes[i];
+      if (w.name === name && w.type !== undefined) {
+        return { name, value: w.value ?? null, type: w.type ?? null, writable: null, notification: null, accessList: null, object: false, updatedAt: '' };
+      }
+    }
+    return undefined;
+  }
+}
+
 /** The last timestamp formatted, and its text: a session formats the same millisecond many times. */
 const lastIso = { ms: Number.NaN, text: '' };
 
@@ -228,6 +272,7 @@ export class SessionEngine {
   private readonly hooks: SessionHooks;
   private readonly maxPlanned: number;
   private readonly views = new WeakMap<SessionState, SessionView>();
+  private readonly contexts = new WeakMap<SessionState, SessionHandlerContext>();
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -991,31 +1036,14 @@ export class SessionEngine {
     session.buffer.faults.push({ ...f, deviceId: session.deviceId, at: iso(this.clock()) });
   }
 
+  /** What task handlers may read of the session's device (one per session, see SessionHandlerContext). */
   private handlerContext(session: SessionState): HandlerContext {
-    const pending = (name: string): StoredParameter | undefined => {
-      // writes buffered in this session are newer than what the store has
-      for (let i = session.buffer.parameters.length - 1; i >= 0; i--) {
-        const w = session.buffer.parameters[i];
-        if (w.name === name && w.type !== undefined) {
-          return { name, value: w.value ?? null, type: w.type ?? null, writable: null, notification: null, accessList: null, object: false, updatedAt: '' };
-        }
-      }
-      return undefined;
-    };
-    return {
-      deviceId: session.deviceId,
-      version: session.version,
-      storedParameters: async (names) => {
-        const stored = await this.store.getParameters(session.deviceId, { names });
-        const map = new Map(stored.map((p) => [p.name, p]));
-        for (const n of names) {
-          const p = pending(n);
-          if (p) map.set(n, { ...map.get(n), ...p });
-        }
-        return map;
-      },
-      storedSubtree: (prefix) => this.store.getParameters(session.deviceId, { prefix }),
-    };
+    let ctx = this.contexts.get(session);
+    if (!ctx) {
+      ctx = new SessionHandlerContext(this.store, session);
+      this.contexts.set(session, ctx);
+    }
+    return ctx;
   }
 
   private messageReply(session: SessionState, body: AcsResponse, requestId: string | undefined, notices: EngineNotice[]): EngineReply {
