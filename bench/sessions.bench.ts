@@ -22,7 +22,7 @@
  *      [--warmup=S] [--rounds=N] [--cpu-prof] (profiles the ACS and the load process during the last measurement:
  *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
  *      [--acs-node-options="--opt ..."|none] (Node/V8 options of the ACS child; default: the options
- *      `npm start` gives the ACS, ACS_NODE_OPTIONS; space-separated)
+ *      `npm start` gives the ACS, SWITCHBOARD_NODE_OPTIONS; space-separated)
  */
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';

@@ -26,7 +26,7 @@
  * recorded every task done (none failed, none left pending).
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--stand-in] [--cpu-prof]
- *      [--acs-node-options="--opt ..."|none] (default: the options `npm start` gives the ACS, ACS_NODE_OPTIONS)
+ *      [--acs-node-options="--opt ..."|none] (default: the options `npm start` gives the ACS, SWITCHBOARD_NODE_OPTIONS)
  *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only, and a table of
  *      each child's CPU per device by part of the code: bench/lib/cpuprofile.ts timeByPart)
  */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/index.ts';
 import { BenchChild } from './child.ts';
-import { ACS_NODE_OPTIONS } from '../../src/cli/node-options.ts';
+import { SWITCHBOARD_NODE_OPTIONS } from '../../src/cli/node-options.ts';
 import type { AcsChildConfig, AcsChildInfo } from './acs-child.ts';
 import type { DeviceSetSpec, LoadPlan, LoadResult, LoadSpec } from './loadgen.ts';
 
@@ -42,11 +42,11 @@ export async function profiled<T>(dir: string | null, bench: string, children: R
 
 /**
  * Reads `--acs-node-options="--opt=v ..."` (Node/V8 options of the ACS child). Without it, the ACS
- * child runs with the options `npm start` gives the ACS (ACS_NODE_OPTIONS); `--acs-node-options=none`
+ * child runs with the options `npm start` gives the ACS (SWITCHBOARD_NODE_OPTIONS); `--acs-node-options=none`
  * runs it with none. Throws when an option does not start with `--`.
  */
 export function acsNodeOptionsArg(value: string | undefined): string[] {
-  if (value === undefined) return [...ACS_NODE_OPTIONS];
+  if (value === undefined) return [...SWITCHBOARD_NODE_OPTIONS];
   if (value.trim() === 'none') return [];
   const options = value.split(/\s+/).filter((o) => o !== '');
   if (options.some((o) => !o.startsWith('--'))) throw new Error(`--acs-node-options takes Node options (each starting with --) or none, got "${value}"`);
@@ -58,9 +58,12 @@ export function startAcsChild(config: AcsChildConfig, nodeOptions: string[] = []
   return BenchChild.start<AcsChildInfo>(ACS_ENTRY, { args: [JSON.stringify(config)], nodeOptions });
 }
 
-/** Starts a load generator child with its simulated devices configured (and created when `prepare`). */
-export async function startLoadChild(devices: DeviceSetSpec, prepare = false, nodeOptions: string[] = []): Promise<BenchChild<{ pid: number }>> {
-  const child = await BenchChild.start<{ pid: number }>(LOADGEN_ENTRY, { nodeOptions });
+/**
+ * Starts a load generator child with its simulated devices configured (and created when `prepare`);
+ * by default with the Node options `switchboard fleet` runs with (SWITCHBOARD_NODE_OPTIONS).
+ */
+export async function startLoadChild(devices: DeviceSetSpec, prepare = false, nodeOptions: readonly string[] = SWITCHBOARD_NODE_OPTIONS): Promise<BenchChild<{ pid: number }>> {
+  const child = await BenchChild.start<{ pid: number }>(LOADGEN_ENTRY, { nodeOptions: [...nodeOptions] });
   await child.call('configure', { ...devices, prepare });
   return child;
 }

@@ -2,18 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { ACS_NODE_OPTIONS } from './node-options.ts';
+import { SWITCHBOARD_NODE_OPTIONS } from './node-options.ts';
 
 const root = new URL('../../', import.meta.url);
 
 test('npm start passes the ACS node options to node', () => {
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
-  assert.equal(pkg.scripts.start, `node ${ACS_NODE_OPTIONS.join(' ')} bin/switchboard.mjs acs`);
+  assert.equal(pkg.scripts.start, `node ${SWITCHBOARD_NODE_OPTIONS.join(' ')} bin/switchboard.mjs acs`);
 });
 
 test('the switchboard command passes them through its shebang', () => {
   const first = readFileSync(new URL('bin/switchboard.mjs', root), 'utf8').split('\n')[0];
-  assert.equal(first, `#!/usr/bin/env -S node ${ACS_NODE_OPTIONS.join(' ')}`);
+  assert.equal(first, `#!/usr/bin/env -S node ${SWITCHBOARD_NODE_OPTIONS.join(' ')}`);
 });
 
 test('this node accepts them and they enlarge the young generation', () => {
@@ -28,9 +28,9 @@ test('this node accepts them and they enlarge the young generation', () => {
     assert.equal(r.status, 0, r.stderr);
     return (JSON.parse(r.stdout) as { size: number }).size;
   };
-  const tuned = run(ACS_NODE_OPTIONS);
+  const tuned = run(SWITCHBOARD_NODE_OPTIONS);
   const plain = run([]);
-  assert.ok(tuned > plain, `new space with ${ACS_NODE_OPTIONS.join(' ')}: ${tuned} B, without: ${plain} B`);
+  assert.ok(tuned > plain, `new space with ${SWITCHBOARD_NODE_OPTIONS.join(' ')}: ${tuned} B, without: ${plain} B`);
 });
 
 test('the command runs with them (help exits 0)', () => {
