@@ -24,9 +24,9 @@
  * How saxes is driven (issue 9, the boot storm): namespaces are resolved here, not by saxes'
  * `xmlns` mode (see TreeParser), one parser is reused, leaves share frozen empty arrays, an
  * attribute repeated in one scope is resolved once. Codec CPU of one storm session (`npm run
- * bench -- codec`, second table, same machine and run): ACS side (parse Inform, empty POST,
- * SPVResponse, GPVResponse; build InformResponse, SPV, GPV) 194 -> 122 us, load side 137 -> 72 us;
- * GC during it 12.9 -> 9.6 ms (ACS) and 8.1 -> 3.4 ms (load) per 1,000 sessions.
+ * bench -- codec`, second table, back-to-back runs of the code before and after): ACS side (parse
+ * Inform, empty POST, SPVResponse, GPVResponse; build InformResponse, SPV, GPV) 92 -> 58 us, load
+ * side 61 -> 39 us; GC during it 3.8 -> 1.9 ms (ACS) and 2.9 -> 1.3 ms (load) per 1,000 sessions.
  *
  * Safety: the input size is checked first; a DOCTYPE or ENTITY declaration anywhere
  * is refused by a linear scan BEFORE parsing (so nothing is ever expanded; the text
