@@ -7,6 +7,7 @@
  * them. Tests pass `file: ':memory:'`.
  */
 import Database from 'better-sqlite3';
+import { openWalDatabase } from '../store/sqlite/wal.ts';
 import { newId } from './ids.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -315,9 +316,8 @@ export class SqliteUserStore implements UserStore {
 export function openSqliteUserStore(options: SqliteUserStoreOptions = {}): SqliteUserStore {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file);
+  const db = openWalDatabase(file);
   try {
-    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrateUsers(db);

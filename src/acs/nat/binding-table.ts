@@ -12,6 +12,7 @@
  * through its own connection (WAL mode lets both connections work side by side).
  */
 import Database from 'better-sqlite3';
+import { openWalDatabase } from '../../store/sqlite/wal.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { IsoTimestamp } from '../../store/types.ts';
@@ -223,9 +224,8 @@ export interface SqliteNatBindingTableOptions {
 export function openSqliteNatBindingTable(options: SqliteNatBindingTableOptions = {}): SqliteNatBindingTable {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file);
+  const db = openWalDatabase(file);
   try {
-    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(db);

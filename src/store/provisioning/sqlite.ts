@@ -8,6 +8,7 @@
  * schema never sees them. Tests pass `file: ':memory:'` (a private database).
  */
 import Database from 'better-sqlite3';
+import { openWalDatabase } from '../sqlite/wal.ts';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
@@ -980,9 +981,8 @@ export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOpti
   }
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file);
+  const db = openWalDatabase(file);
   try {
-    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrateProvisioning(db);

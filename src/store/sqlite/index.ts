@@ -39,6 +39,7 @@ import { dirname, join } from 'node:path';
 import { migrate } from './migrations.ts';
 import { RecentMap } from './recent.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
+import { openWalDatabase } from './wal.ts';
 import { buildDeviceQuery, canDrive, DRIVER_PROBE_SQL, numericOrNull, type DeviceQueryPlan } from './device-query.ts';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import {
@@ -1590,9 +1591,8 @@ export function openSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const verbose = options.verbose;
-  const db = new Database(file, verbose ? { verbose: (sql) => verbose(String(sql)) } : undefined);
+  const db = openWalDatabase(file, verbose ? { verbose: (sql) => verbose(String(sql)) } : undefined);
   try {
-    db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     // Wait instead of failing when another process (or a backup) holds the write lock briefly.
     db.pragma('busy_timeout = 5000');
