@@ -16,6 +16,7 @@
  */
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
 import { RssSampler } from './lib/child.ts';
+import { SWITCHBOARD_NODE_OPTIONS } from '../src/cli/node-options.ts';
 import { clientArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
@@ -91,7 +92,8 @@ export async function run(argv: string[]): Promise<void> {
     await writeHistory(dataDir, history, devices);
     console.log(`warm start: ${history} session records written in ${Math.round(performance.now() - t)} ms (${mib(statSync(join(dataDir, SQLITE_FILE_NAME)).size)} MiB)`);
   }
-  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB }, ['--expose-gc']);
+  // the options `npm start` gives the ACS, and --expose-gc for the live-heap samples
+  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB }, [...SWITCHBOARD_NODE_OPTIONS, '--expose-gc']);
   const heap: { atS: number; acsHeapMiB: number }[] = [];
   const t0 = Date.now();
   const load = await startLoadChild(deviceSet, true);

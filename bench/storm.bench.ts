@@ -32,7 +32,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
+import { DEFAULT_CACHE_MIB, SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
 import { fleetSerial } from '../src/cpe/fleet.ts';
 import { loadProfile } from '../src/datamodel/model.ts';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
@@ -150,17 +150,18 @@ export async function run(argv: string[]): Promise<void> {
   const profile = args.flag('cpu-prof');
   const mode: Mode = args.flag('stand-in') ? 'stand-in' : 'presets';
   const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
+  const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
   console.log(`storm: ${devices} never-seen devices boot at once, ${concurrency} sessions in flight, 10 parameters each`);
   console.log(machineLine(machine));
   console.log(`mode: ${MODES[mode]}`);
-  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}`);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; SQLite page cache bound ${cacheMiB} MiB`);
 
   const dataDir = tempDataDir('storm');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
   const deviceSet = { count: devices, models: [STORM_MODEL] };
   const token = `sb_${randomBytes(24).toString('base64url')}`;
-  const acs = await startAcsChild({ dataDir, api: mode === 'presets', apiToken: token }, acsNodeOptions);
+  const acs = await startAcsChild({ dataDir, api: mode === 'presets', apiToken: token, sqliteCacheMiB: cacheMiB }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   let storm;
   let cpu: Record<string, number>;
@@ -226,6 +227,7 @@ export async function run(argv: string[]): Promise<void> {
     parametersPerDevice: sipAccountValues(fleetSerial(1, 0)).length,
     acsRssMiB,
     acsNodeOptions,
+    sqliteCacheMiB: cacheMiB,
     acsCpuMsPerDevice: cpuMsPer(cpu.acs, devices),
     loadCpuMsPerDevice: cpuMsPer(cpu.load, devices),
     cpuProfiles: profiles,
