@@ -283,4 +283,28 @@ describe('SQLite group commit', () => {
       await store.close();
     }
   });
+  it('a write after which SQLite rolled the whole transaction back fails the batch: nothing runs outside a transaction', async () => {
+    const store = openSqliteStore({ file: ':memory:' });
+    try {
+      store.connection.exec('CREATE TABLE scratch (v TEXT)');
+      const insert = (v: string) => () => store.connection.prepare('INSERT INTO scratch VALUES (?)').run(v);
+      const results = await Promise.allSettled([
+        store.groupWrite(insert('a')),
+        // as SQLITE_FULL or an I/O error would: the transaction is gone when the write fails
+        store.groupWrite(() => {
+          store.connection.exec('ROLLBACK');
+          throw new Error('disk full');
+        }),
+        store.groupWrite(insert('c')),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+      assert.deepEqual(store.connection.prepare('SELECT v FROM scratch').all(), []);
+      assert.equal(store.connection.inTransaction, false);
+      // the store goes on
+      await store.groupWrite(insert('d'));
+      assert.deepEqual(store.connection.prepare('SELECT v FROM scratch').all(), [{ v: 'd' }]);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -95,6 +95,41 @@ describe('provisioning hooks', () => {
     await cpe.assertAllValid();
   });
 
+  it('a task the operator queues while a planned one is being stored runs after it, not before (the planned one is stored running)', async () => {
+    const { hooks } = recorder([{ payload: { type: 'getParameterValues', names: ['InternetGatewayDevice.DeviceInfo.UpTime'] } }]);
+    const base = openSqliteStore({ file: ':memory:' });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let storing!: () => void;
+    const planning = new Promise<void>((r) => (storing = r));
+    const store: Store = Object.create(base, {
+      createTask: {
+        value: async (input: Parameters<Store['createTask']>[0]) => {
+          if (input.running) {
+            storing();
+            await gate;
+          }
+          return base.createTask(input);
+        },
+      },
+    });
+    const { engine } = makeEngine({ hooks }, store);
+    const cpe = new ScriptedCpe(engine);
+    const first = cpe.informAndEmpty();
+    await planning;
+    const operator = await base.createTask({ deviceId: DEV, payload: { type: 'getRPCMethods' } });
+    assert.ok(cpe.session && engine.enqueue(cpe.session, operator));
+    release();
+    let ex = await first;
+    assert.equal(methodOf(ex), 'GetParameterValues', 'the planned task, stored running, goes first');
+    ex = await cpe.answer(ex, { method: 'GetParameterValuesResponse', parameterList: [param('InternetGatewayDevice.DeviceInfo.UpTime', '7', 'unsignedInt')] });
+    assert.equal(methodOf(ex), 'GetRPCMethods');
+    ex = await cpe.answer(ex, { method: 'GetRPCMethodsResponse', methodList: ['Inform', 'GetRPCMethods'] });
+    assert.equal(methodOf(ex), '204');
+    const { tasks } = await base.listTasks({ deviceId: DEV });
+    assert.deepEqual(tasks.map((t) => [t.type, t.status, t.attempts]).sort(), [['getParameterValues', 'done', 1], ['getRPCMethods', 'done', 1]]);
+  });
+
   it('a planned task whose RPC cannot be built for the CPE fails at once and the session goes on', async () => {
     // ScheduleDownload exists from CWMP 1.2 on: a 1.0 CPE cannot be sent one
     const { hooks } = recorder([

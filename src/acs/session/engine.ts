@@ -960,7 +960,9 @@ export class SessionEngine {
       });
       session.planned.add(task.id);
       session.seenTasks.add(task.id);
-      session.queue.push(task);
+      // first in line even when the operator queued a task while it was being stored: it is
+      // stored running, so it must be the one sent next
+      session.queue.unshift(task);
       session.startedTask = task.id;
       notices.push({ type: 'task', task });
       return true;

@@ -761,6 +761,9 @@ export class SqliteStore implements Store {
           outcomes.push({ ok: true, value: this.inTransaction(item.fn) });
         } catch (error) {
           this.forgetUncommitted(mark);
+          // SQLite itself rolled the whole transaction back (SQLITE_FULL, IOERR, NOMEM): the rest
+          // must not run outside it; the batch fails as a whole
+          if (!this.db.inTransaction) throw error;
           outcomes.push({ ok: false, error });
         }
       }
