@@ -33,7 +33,7 @@
  * - `activeSessions()`, `isInSession(deviceId)` for dashboards.
  */
 import { EventEmitter } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -58,6 +58,7 @@ import { validateTaskPayload } from './tasks/schema.ts';
 import { startNat, type NatOptions, type NatService } from './nat/index.ts';
 import { startProvisioning, type Provisioning } from '../provisioning/runtime.ts';
 import { attachWebConsole } from '../console/server/index.ts';
+import { hashToken } from '../api/auth.ts';
 
 export interface EnqueueOptions {
   /** Send a connection request right after queuing (default false). */
@@ -241,10 +242,6 @@ function isBootstrapName(name: string): boolean {
   return name === BOOTSTRAP_TOKEN_NAME || new RegExp(`^${BOOTSTRAP_TOKEN_NAME}-[0-9]+$`).test(name);
 }
 
-function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
 /**
  * Makes sure the bootstrap admin token exists in the store (by hash). A token not seen before
  * revokes the earlier bootstrap tokens and is stored as `bootstrap`, or `bootstrap-<n>` when that
@@ -264,7 +261,7 @@ export async function ensureApiToken(store: Store, dataDir: string, explicit?: s
       generated = true;
     }
   }
-  const hash = sha256Hex(token);
+  const hash = hashToken(token);
   for (let attempt = 1; !(await store.findApiTokenByHash(hash)); attempt++) {
     // A different bootstrap token than last time replaces it: the old one is revoked, and the new
     // one gets a name of its own (token names are unique: they are the audit actor).
@@ -575,7 +572,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
   } catch (err) {
     // a token nobody has seen must not stay valid: the next start generates and prints a new one
     if (generatedTokenFile) {
-      const hash = sha256Hex(readFileSync(generatedTokenFile, 'utf8').trim());
+      const hash = hashToken(readFileSync(generatedTokenFile, 'utf8').trim());
       const stored = await store.findApiTokenByHash(hash).catch(() => null);
       if (stored) await store.revokeApiToken(stored.id).catch(() => null);
       rmSync(generatedTokenFile, { force: true });

@@ -5,14 +5,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AcsUsageError, parseWorkers } from '../../src/cli/acs.ts';
 import { ensureApiToken, startAcs } from '../../src/acs/app.ts';
 import { isPostgresUrl } from '../../src/store/index.ts';
-import { openSqliteStore } from '../../src/store/sqlite/index.ts';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/index.ts';
+import { hashToken } from '../../src/api/auth.ts';
 import { StoreError, type Store } from '../../src/store/types.ts';
 
 const PG_URL = 'postgres://u@127.0.0.1:5432/db';
@@ -46,11 +46,21 @@ describe('database URL', () => {
   });
 });
 
+/** Runs `fn` with a SQLite store in a fresh data directory, both removed afterwards. */
+async function withTokenStore(fn: (store: SqliteStore, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-scale-token-'));
+  const store = openSqliteStore({ dataDir: dir });
+  try {
+    await fn(store, dir);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('bootstrap token rotation', () => {
   it('a different token revokes the previous bootstrap token and is named bootstrap-<n>', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-scale-token-'));
-    const store = openSqliteStore({ dataDir: dir });
-    try {
+    await withTokenStore(async (store, dir) => {
       await ensureApiToken(store, dir, 'first-token');
       await ensureApiToken(store, dir, 'first-token');
       let tokens = await store.listApiTokens();
@@ -63,57 +73,44 @@ describe('bootstrap token rotation', () => {
       assert.notEqual(byName.get('bootstrap')?.revokedAt, null, 'the old token is revoked');
       const second = byName.get('bootstrap-2');
       assert.ok(second && second.revokedAt === null && second.role === 'admin');
-      assert.equal(second.hash, createHash('sha256').update('second-token', 'utf8').digest('hex'));
+      assert.equal(second.hash, hashToken('second-token'));
 
       await ensureApiToken(store, dir, 'second-token');
       assert.equal((await store.listApiTokens()).length, 2, 'a restart with the same token creates nothing');
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('two instances starting together: the one that loses the race keeps the token the other stored', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-scale-token-'));
-    const store = openSqliteStore({ dataDir: dir });
-    // this instance's insert comes second: the other instance stored the same token a moment before
-    let raced = 0;
-    const racing: Store = Object.create(store);
-    racing.createApiToken = async (input) => {
-      if (raced++ === 0) {
-        await store.createApiToken(input);
-        throw new StoreError('conflict', 'api token name bootstrap exists');
-      }
-      return store.createApiToken(input);
-    };
-    try {
+    await withTokenStore(async (store, dir) => {
+      // this instance's insert comes second: the other instance stored the same token a moment before
+      let raced = 0;
+      const racing: Store = Object.create(store);
+      racing.createApiToken = async (input) => {
+        if (raced++ === 0) {
+          await store.createApiToken(input);
+          throw new StoreError('conflict', 'api token name bootstrap exists');
+        }
+        return store.createApiToken(input);
+      };
       assert.deepEqual(await ensureApiToken(racing, dir, 'shared-token'), { token: 'shared-token', generated: false });
       assert.equal(raced, 1, 'no second insert once the token is found');
       const tokens = await store.listApiTokens();
       assert.deepEqual(tokens.map((t) => [t.name, t.revokedAt === null]), [['bootstrap', true]], 'stored once and not revoked');
-      assert.equal(tokens[0].hash, createHash('sha256').update('shared-token', 'utf8').digest('hex'));
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+      assert.equal(tokens[0].hash, hashToken('shared-token'));
+    });
   });
 
   it('another kind of failure to store the token is not retried', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sb-scale-token-'));
-    const store = openSqliteStore({ dataDir: dir });
-    let calls = 0;
-    const failing: Store = Object.create(store);
-    failing.createApiToken = async () => {
-      calls++;
-      throw new StoreError('unavailable', 'database unavailable');
-    };
-    try {
+    await withTokenStore(async (store, dir) => {
+      let calls = 0;
+      const failing: Store = Object.create(store);
+      failing.createApiToken = async () => {
+        calls++;
+        throw new StoreError('unavailable', 'database unavailable');
+      };
       await assert.rejects(ensureApiToken(failing, dir, 'shared-token'), (err: unknown) => err instanceof StoreError && err.code === 'unavailable');
       assert.equal(calls, 1);
       assert.deepEqual(await store.listApiTokens(), []);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
