@@ -28,6 +28,7 @@ import { refuseDtd, XSI_NS_URI, type XmlAttr, type XmlElement } from '../src/cwm
 import type { CwmpVersion, EventStruct } from '../src/cwmp/types.ts';
 import { DeviceModel } from '../src/datamodel/model.ts';
 import { loadProfile } from '../src/datamodel/profile.ts';
+import { round } from './lib/stats.ts';
 import { sipAccountValues } from './lib/sip-accounts.ts';
 import { STORM_MODEL } from './lib/models.ts';
 
@@ -265,7 +266,6 @@ async function timeWithGc(fn: () => unknown, ms: number): Promise<{ usPerCall: n
   return { usPerCall: (busyMs * 1000) / n, gcMsPerCall: gcMs / n };
 }
 
-const round2 = (n: number): number => Math.round(n * 100) / 100;
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
@@ -311,7 +311,7 @@ export async function run(args: string[]): Promise<void> {
     informParsePerSec: opsPerSec(() => parseHandwritten(informXml), ms),
     gpvr1000ParamsParsePerSec: opsPerSec(() => parseHandwritten(gpvrXml), ms),
   };
-  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
+  const ratio = (a: number, b: number): number => round(a / b);
   const ratios = {
     informParse: ratio(chosen.informParsePerSec, baseline.informParsePerSec),
     informBuild: ratio(chosen.informBuildPerSec, baseline.informBuildPerSec),
@@ -374,10 +374,10 @@ export async function run(args: string[]): Promise<void> {
   const acs = await timeWithGc(acsSession, ms);
   const load = await timeWithGc(loadSession, ms);
   const session = {
-    acsUsPerDevice: round2(acs.usPerCall / SESSIONS_PER_ROUND),
-    acsGcMsPer1000Devices: round2((acs.gcMsPerCall * PER_THOUSAND) / SESSIONS_PER_ROUND),
-    loadUsPerDevice: round2(load.usPerCall / SESSIONS_PER_ROUND),
-    loadGcMsPer1000Devices: round2((load.gcMsPerCall * PER_THOUSAND) / SESSIONS_PER_ROUND),
+    acsUsPerDevice: round(acs.usPerCall / SESSIONS_PER_ROUND),
+    acsGcMsPer1000Devices: round((acs.gcMsPerCall * PER_THOUSAND) / SESSIONS_PER_ROUND),
+    loadUsPerDevice: round(load.usPerCall / SESSIONS_PER_ROUND),
+    loadGcMsPer1000Devices: round((load.gcMsPerCall * PER_THOUSAND) / SESSIONS_PER_ROUND),
   };
 
   const rows: [string, string, string, string, string][] = [

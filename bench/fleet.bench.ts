@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SWITCHBOARD_NODE_OPTIONS } from '../src/cli/node-options.ts';
 
 const CHILD_ENV = 'SWITCHBOARD_FLEET_BENCH_CHILD';
 const TARGET_BYTES_PER_DEVICE = 100 * 1024;
@@ -154,7 +155,8 @@ export async function run(args: string[]): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const started = Date.now();
   const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', self], {
+    // the fleet runs with the options `switchboard fleet` gives node (its shebang)
+    const p = spawn(process.execPath, [...SWITCHBOARD_NODE_OPTIONS, '--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', self], {
       env: { ...process.env, [CHILD_ENV]: '1', FLEET_BENCH_ACS: acs.url, FLEET_BENCH_ARGS: JSON.stringify(a) },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

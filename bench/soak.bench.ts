@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { DEFAULT_CACHE_MIB, openSqliteStore, SQLITE_FILE_NAME } from '../src/store/sqlite/index.ts';
 import { loadProfile } from '../src/datamodel/model.ts';
 import { fleetSerial } from '../src/cpe/fleet.ts';
+import { makeDeviceId } from '../src/store/types.ts';
 
 const DEFAULTS = { minutes: 10, devices: 10_000, rate: 200, concurrency: 100, history: 600_000 } as const;
 const SAMPLE_MS = 10_000;
@@ -64,7 +65,7 @@ async function writeHistory(dataDir: string, count: number, devices: number): Pr
         const d = i % devices;
         const p = profiles[d % profiles.length];
         const at = new Date(start + i * 1000).toISOString();
-        insert.run(`${p.oui}-${p.productClass}-${fleetSerial(1, d)}`, at, at);
+        insert.run(makeDeviceId({ ...p, serialNumber: fleetSerial(1, d) }), at, at);
       }
     })();
   } finally {
@@ -82,7 +83,7 @@ export async function run(argv: string[]): Promise<void> {
   const rate = args.number('rate', DEFAULTS.rate, true);
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
   const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
-  const history = args.number('history', DEFAULTS.history);
+  const history = args.count('history', DEFAULTS.history);
   console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };

@@ -43,6 +43,7 @@ import { ApiClient } from './lib/api-client.ts';
 import { randomBytes } from 'node:crypto';
 import { round } from './lib/stats.ts';
 import { ACS_PARTS, LOAD_PARTS, timeByPartFile } from './lib/cpuprofile.ts';
+import { makeDeviceId } from '../src/store/types.ts';
 
 const DEFAULTS = { devices: 20_000, concurrency: 300 } as const;
 const TARGET_DEVICES_PER_SEC = 1000;
@@ -64,7 +65,7 @@ function storedMatches(dataDir: string, count: number): number {
     let matching = 0;
     for (let i = 0; i < count; i++) {
       const serial = fleetSerial(1, i);
-      const id = `${p.oui}-${p.productClass}-${serial}`;
+      const id = makeDeviceId({ ...p, serialNumber: serial });
       if (sipAccountValues(serial).every((v) => get.get(id, v.name)?.value === v.value)) matching++;
     }
     return matching;
@@ -227,6 +228,7 @@ export async function run(argv: string[]): Promise<void> {
     parametersPerDevice: sipAccountValues(fleetSerial(1, 0)).length,
     acsRssMiB,
     acsNodeOptions,
+    acsExecArgv: acs.info.execArgv,
     sqliteCacheMiB: cacheMiB,
     acsCpuMsPerDevice: cpuMsPer(cpu.acs, devices),
     loadCpuMsPerDevice: cpuMsPer(cpu.load, devices),

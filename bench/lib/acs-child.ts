@@ -15,7 +15,7 @@ import pino from 'pino';
 import { startAcs, type Acs } from '../../src/acs/app.ts';
 import { loadProfile } from '../../src/datamodel/model.ts';
 import { fleetSerial } from '../../src/cpe/fleet.ts';
-import { StoreError, type TaskStatus } from '../../src/store/types.ts';
+import { makeDeviceId, StoreError, type TaskStatus } from '../../src/store/types.ts';
 import type { SqliteStore } from '../../src/store/sqlite/index.ts';
 import { serveChild } from './child.ts';
 import { sipAccountValues } from './sip-accounts.ts';
@@ -35,6 +35,8 @@ export interface AcsChildInfo {
   cwmpUrl: string;
   apiUrl: string | null;
   startMs: number;
+  /** The Node options the child runs with (what the benchmark asked for, as node received it). */
+  execArgv: string[];
 }
 
 interface DeviceRange {
@@ -83,7 +85,7 @@ serveChild(
       for (let i = 0; i < a.count; i++) {
         const serial = fleetSerial(a.serialBase ?? 1, i);
         const parameters = sipAccountValues(serial).map((v) => ({ name: v.name, value: v.value, type: v.type }));
-        await running().enqueueTask(`${p.oui}-${p.productClass}-${serial}`, { type: 'setParameterValues', parameters, parameterKey: 'storm' });
+        await running().enqueueTask(makeDeviceId({ ...p, serialNumber: serial }), { type: 'setParameterValues', parameters, parameterKey: 'storm' });
       }
       return { queued: a.count, ms: Math.round(performance.now() - t0) };
     },
@@ -121,7 +123,7 @@ serveChild(
       sqliteCacheMiB: config.sqliteCacheMiB,
       logger: pino({ level: config.logLevel ?? 'warn' }),
     });
-    return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, startMs: Math.round(performance.now() - t0) };
+    return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, startMs: Math.round(performance.now() - t0), execArgv: process.execArgv };
   },
   async () => {
     await acs?.close();

@@ -53,9 +53,9 @@ export function acsNodeOptionsArg(value: string | undefined): string[] {
   return options;
 }
 
-/** Starts the ACS in a child process. */
-export function startAcsChild(config: AcsChildConfig, nodeOptions: string[] = []): Promise<BenchChild<AcsChildInfo>> {
-  return BenchChild.start<AcsChildInfo>(ACS_ENTRY, { args: [JSON.stringify(config)], nodeOptions });
+/** Starts the ACS in a child process, by default with the Node options `npm start` gives it. */
+export function startAcsChild(config: AcsChildConfig, nodeOptions: readonly string[] = SWITCHBOARD_NODE_OPTIONS): Promise<BenchChild<AcsChildInfo>> {
+  return BenchChild.start<AcsChildInfo>(ACS_ENTRY, { args: [JSON.stringify(config)], nodeOptions: [...nodeOptions] });
 }
 
 /**

@@ -2,7 +2,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { LeanConnection, LeanConnectionPool, LeanHttpError, PostHeads, TIMEOUT_SWEEP_MS, parseResponseHead, postHead } from './lean-client.ts';
+import { LeanConnection, LeanConnectionPool, LeanHttpError, PostHeads, TIMEOUT_SWEEP_MS, parseResponseHead } from './lean-client.ts';
 
 const TIMEOUT_MS = 5_000;
 
@@ -83,14 +83,13 @@ describe('parseResponseHead', () => {
 });
 
 describe('PostHeads', () => {
-  test('builds the same heads as postHead, with and without body and cookie', () => {
+  test('builds heads with and without body and cookie', () => {
     const h = new PostHeads('/cwmp', '127.0.0.1:7547');
     assert.equal(h.head(0, null), 'POST /cwmp HTTP/1.1\r\nHost: 127.0.0.1:7547\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n');
     assert.equal(
       h.head(12, 'sid=1'),
       'POST /cwmp HTTP/1.1\r\nHost: 127.0.0.1:7547\r\nConnection: keep-alive\r\nContent-Type: text/xml; charset="utf-8"\r\nSOAPAction: \r\nCookie: sid=1\r\nContent-Length: 12\r\n\r\n',
     );
-    assert.equal(postHead('/cwmp', '127.0.0.1:7547', 12, 'sid=1'), h.head(12, 'sid=1'));
   });
 });
 
@@ -135,11 +134,11 @@ describe('LeanConnection', () => {
     const srv = await server((_req, socket) => socket.write(two));
     servers.push(srv);
     const c = await LeanConnection.open('127.0.0.1', srv.port, TIMEOUT_MS);
-    const a = await c.request(postHead('/', 'h', 0, null), null, TIMEOUT_MS);
+    const a = await c.request(new PostHeads('/', 'h').head(0, null), null, TIMEOUT_MS);
     assert.equal(a.status, 200);
     assert.equal(a.body.toString('utf8'), OK_BODY);
     assert.equal(c.usable, false);
-    await assert.rejects(c.request(postHead('/', 'h', 0, null), null, TIMEOUT_MS), /connection is closed/);
+    await assert.rejects(c.request(new PostHeads('/', 'h').head(0, null), null, TIMEOUT_MS), /connection is closed/);
   });
 
   test('Connection: close makes the connection unusable after the reply; the pool does not keep it', async () => {
@@ -147,13 +146,13 @@ describe('LeanConnection', () => {
     servers.push(srv);
     const pool = new LeanConnectionPool('127.0.0.1', srv.port, 4);
     const c = await pool.acquire(TIMEOUT_MS);
-    const reply = await c.request(postHead('/', 'h', 0, null), null, TIMEOUT_MS);
+    const reply = await c.request(new PostHeads('/', 'h').head(0, null), null, TIMEOUT_MS);
     assert.equal(reply.close, true);
     assert.equal(c.usable, false);
     pool.release(c);
     const d = await pool.acquire(TIMEOUT_MS);
     assert.notEqual(d, c);
-    await assert.rejects(c.request(postHead('/', 'h', 0, null), null, TIMEOUT_MS), /connection is closed/);
+    await assert.rejects(c.request(new PostHeads('/', 'h').head(0, null), null, TIMEOUT_MS), /connection is closed/);
     pool.release(d);
     pool.destroy();
   });
@@ -175,12 +174,12 @@ describe('LeanConnection', () => {
     const expect: Record<string, RegExp> = { '/chunked': /unsupported transfer-encoding chunked/, '/bad': /malformed response head/, '/close': /closed by the server/ };
     for (const [path, re] of Object.entries(expect)) {
       const c = await LeanConnection.open('127.0.0.1', srv.port, TIMEOUT_MS);
-      await assert.rejects(c.request(postHead(path, 'h', 0, null), null, TIMEOUT_MS), (e: unknown) => e instanceof LeanHttpError && re.test(e.message));
+      await assert.rejects(c.request(new PostHeads(path, 'h').head(0, null), null, TIMEOUT_MS), (e: unknown) => e instanceof LeanHttpError && re.test(e.message));
       assert.equal(c.usable, false, path);
     }
     const c = await LeanConnection.open('127.0.0.1', srv.port, TIMEOUT_MS);
-    const slow = c.request(postHead('/slow', 'h', 0, null), null, TIMEOUT_MS);
-    await assert.rejects(c.request(postHead('/slow', 'h', 0, null), null, TIMEOUT_MS), /already in flight/);
+    const slow = c.request(new PostHeads('/slow', 'h').head(0, null), null, TIMEOUT_MS);
+    await assert.rejects(c.request(new PostHeads('/slow', 'h').head(0, null), null, TIMEOUT_MS), /already in flight/);
     c.destroy();
     await assert.rejects(slow, /closed/);
   });
@@ -191,7 +190,7 @@ describe('LeanConnection', () => {
     const c = await LeanConnection.open('127.0.0.1', srv.port, TIMEOUT_MS);
     const timeoutMs = 100;
     const t0 = performance.now();
-    await assert.rejects(c.request(postHead('/', 'h', 0, null), null, timeoutMs), /no response within 100 ms/);
+    await assert.rejects(c.request(new PostHeads('/', 'h').head(0, null), null, timeoutMs), /no response within 100 ms/);
     const waited = performance.now() - t0;
     assert.ok(waited >= timeoutMs, `rejected after ${waited} ms`);
     assert.ok(waited < timeoutMs + 20 * TIMEOUT_SWEEP_MS, `rejected after ${waited} ms`);

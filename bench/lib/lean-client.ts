@@ -361,14 +361,9 @@ export class LeanConnectionPool {
 }
 
 /**
- * The head of a CWMP POST (what the CPE agent's transport sends: text/xml with an empty SOAPAction,
- * or an empty body), ready to write.
+ * CWMP POST heads to one URL (what the CPE agent's transport sends: text/xml with an empty
+ * SOAPAction, or an empty body): the fixed part is built once, a request adds its length and cookie.
  */
-export function postHead(path: string, host: string, bodyLength: number, cookie: string | null): string {
-  return new PostHeads(path, host).head(bodyLength, cookie);
-}
-
-/** CWMP POST heads to one URL: the fixed part is built once, a request adds its length and cookie. */
 export class PostHeads {
   private readonly withBody: string;
   private readonly empty: string;

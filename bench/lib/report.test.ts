@@ -31,6 +31,13 @@ test('formatTable aligns columns and formats numbers', () => {
   assert.deepEqual(lines, ['name             value', '-----------  ---------', 'a            1,234,567', 'longer name        1.5', 'nan                  -']);
 });
 
+test('BenchArgs counts may be 0; negative, fractional and empty counts are refused', () => {
+  assert.equal(new BenchArgs(['--history=0']).count('history', 600), 0);
+  assert.equal(new BenchArgs(['--history=500']).count('history', 600), 500);
+  assert.equal(new BenchArgs([]).count('history', 600), 600);
+  for (const bad of ['-1', '1.5', 'lots', '']) assert.throws(() => new BenchArgs([`--history=${bad}`]).count('history', 600), /--history must be a whole number/);
+});
+
 test('BenchArgs reads --name=value and --name value, flags, and refuses bad numbers', () => {
   const a = new BenchArgs(['--devices=50', '--concurrency', '8', '--cpu-prof', '--rate=2.5']);
   assert.equal(a.number('devices', 1), 50);

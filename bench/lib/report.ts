@@ -138,6 +138,15 @@ export class BenchArgs {
     return n;
   }
 
+  /** A whole number option that may be 0 (a count of things to do first), or the default. */
+  count(name: string, fallback: number): number {
+    const raw = this.value(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, 0 or more, got "${raw}"`);
+    return n;
+  }
+
   string(name: string, fallback: string): string {
     return this.value(name) ?? fallback;
   }

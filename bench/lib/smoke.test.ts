@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SWITCHBOARD_NODE_OPTIONS } from '../../src/cli/node-options.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/switchboard.mjs', import.meta.url));
 const RUN_TIMEOUT_MS = 60_000;
@@ -58,7 +59,7 @@ test('every benchmark runs at a tiny size and ends with its JSON line', { timeou
   const [ceiling, sessions, storm, inventory, soak] = await Promise.all([
     bench(['ceiling', '--devices=30', ...quick], dir),
     bench(['sessions', '--devices=30', ...quick], dir),
-    bench(['storm', '--devices=40', '--concurrency=8'], dir),
+    bench(['storm', '--devices=40', '--concurrency=8', '--sqlite-cache-mib=8'], dir),
     bench(['inventory', '--devices=120', '--queries=3'], dir),
     bench(['soak', '--minutes=0.04', '--devices=20', '--rate=10', '--history=500'], dir),
   ]);
@@ -90,6 +91,10 @@ test('every benchmark runs at a tiny size and ends with its JSON line', { timeou
     assert.equal(r.devices, 40);
     assert.equal(r.allVerified, true);
     assert.equal(r.failed, 0);
+    // the ACS child ran with the options `npm start` gives the ACS, and the cache bound asked for
+    assert.deepEqual(r.acsNodeOptions, SWITCHBOARD_NODE_OPTIONS);
+    for (const o of SWITCHBOARD_NODE_OPTIONS) assert.ok((r.acsExecArgv as string[]).includes(o), `${o} in ${String(r.acsExecArgv)}`);
+    assert.equal(r.sqliteCacheMiB, 8);
   });
 
   await t.test('inventory', () => {
