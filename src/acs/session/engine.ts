@@ -460,7 +460,6 @@ export class SessionEngine {
       informParameters: inform.parameterList,
       planned: new Set(),
       planningStopped: false,
-      startedTask: null,
       deviceStored: tasks.length > 0,
     };
     // A factory-fresh device: what we knew about its parameters no longer holds.
@@ -697,15 +696,16 @@ export class SessionEngine {
   /** Sends the next runnable task's RPC, or ends the session with 204. */
   private async nextRpc(session: SessionState, notices: EngineNotice[]): Promise<EngineReply> {
     const now = this.clock();
-    while (session.queue.length > 0 || (await this.planNext(session, notices))) {
-      const queued = session.queue.shift()!;
-      // A task provisioning just planned was stored running, for this RPC (see planNext).
-      if (queued.id === session.startedTask) {
-        session.startedTask = null;
-        const started = await this.startPlanned(session, queued, notices);
-        if (started) return started;
+    for (;;) {
+      if (session.queue.length === 0) {
+        const planned = await this.planNext(session, notices);
+        if (!planned) break;
+        // stored running for this RPC (see planNext): neither read back nor marked running again
+        const reply = await this.startAndSend(session, planned.task, planned.payload, notices, true);
+        if (reply) return reply;
         continue;
       }
+      const queued = session.queue.shift()!;
       // The operator may have cancelled it since the session started.
       const task = (await this.store.getTask(queued.id)) ?? null;
       if (!task || (task.status !== 'pending' && task.status !== 'running')) continue;
@@ -725,32 +725,25 @@ export class SessionEngine {
         this.finishTask(session, task, { status: 'failed', faultCode: null, faultString: `invalid task: ${err instanceof Error ? err.message : String(err)}` });
         continue;
       }
-      let started;
-      try {
-        started = await startTask(payload, task, this.handlerContext(session));
-      } catch (err) {
-        this.finishTask(session, task, { status: 'failed', faultCode: null, faultString: `could not build the request: ${err instanceof Error ? err.message : String(err)}` });
-        continue;
-      }
-      const reply = await this.sendRpc(session, task, started.request, started.step, false, notices);
+      const reply = await this.startAndSend(session, task, payload, notices, false);
       if (reply) return reply;
     }
     return this.completeSession(session, notices);
   }
 
   /**
-   * Sends the first RPC of a task provisioning planned a moment ago and stored already running.
-   * Returns null when it cannot be sent (the task is failed and the queue goes on).
+   * Builds the first RPC of `task` and sends it (`storedRunning`: see sendRpc). Returns null when
+   * it cannot be built or sent (the task is failed and the queue goes on).
    */
-  private async startPlanned(session: SessionState, task: Task, notices: EngineNotice[]): Promise<EngineReply | null> {
+  private async startAndSend(session: SessionState, task: Task, payload: TaskPayload, notices: EngineNotice[], storedRunning: boolean): Promise<EngineReply | null> {
     let started;
     try {
-      started = await startTask(validateTaskPayload(task.payload), task, this.handlerContext(session));
+      started = await startTask(payload, task, this.handlerContext(session));
     } catch (err) {
       this.finishTask(session, task, { status: 'failed', faultCode: null, faultString: `could not build the request: ${err instanceof Error ? err.message : String(err)}` });
       return null;
     }
-    return this.sendRpc(session, task, started.request, started.step, false, notices, true);
+    return this.sendRpc(session, task, started.request, started.step, false, notices, storedRunning);
   }
 
   /**
@@ -929,20 +922,21 @@ export class SessionEngine {
   }
 
   /**
-   * Asks provisioning for the next task when the queue is empty; stores it and queues it.
-   * Returns true when a task was queued.
+   * Asks provisioning for the next task when the queue is empty and stores it, already running:
+   * it is sent at once (nextRpc), which saves marking it so in a write of its own (a boot storm
+   * plans two tasks for every device). Returns the task and its payload, or null.
    */
-  private async planNext(session: SessionState, notices: EngineNotice[]): Promise<boolean> {
-    if (!this.hooks.nextTask || session.planningStopped || session.planned.size >= this.maxPlanned) return false;
+  private async planNext(session: SessionState, notices: EngineNotice[]): Promise<{ task: Task; payload: TaskPayload } | null> {
+    if (!this.hooks.nextTask || session.planningStopped || session.planned.size >= this.maxPlanned) return null;
     const planned = await this.callHook('nextTask', () => this.hooks.nextTask?.(this.viewOf(session)));
-    if (!planned) return false;
+    if (!planned) return null;
     let payload: TaskPayload;
     try {
       payload = validateTaskPayload(planned.payload);
     } catch (err) {
       this.log.error({ err, deviceId: session.deviceId }, 'provisioning planned an invalid task; planning stops for this session');
       session.planningStopped = true;
-      return false;
+      return null;
     }
     try {
       // a task references its device: a first-contact device must be stored first
@@ -950,8 +944,6 @@ export class SessionEngine {
         await this.checkpoint(session, notices, true);
         session.deviceStored = true;
       }
-      // Stored already running: it is sent at once (nextRpc), which saves marking it so in a
-      // write of its own (a boot storm plans two tasks for every device).
       const task = await this.store.createTask({
         deviceId: session.deviceId,
         payload: payload as unknown as JsonObject & { type: string },
@@ -960,15 +952,11 @@ export class SessionEngine {
       });
       session.planned.add(task.id);
       session.seenTasks.add(task.id);
-      // first in line even when the operator queued a task while it was being stored: it is
-      // stored running, so it must be the one sent next
-      session.queue.unshift(task);
-      session.startedTask = task.id;
       notices.push({ type: 'task', task });
-      return true;
+      return { task, payload };
     } catch (err) {
       this.log.error({ err, deviceId: session.deviceId }, 'could not store a planned task');
-      return false;
+      return null;
     }
   }
 

@@ -80,11 +80,6 @@ export interface SessionState {
   planningStopped: boolean;
   /** The device row is known to exist in the store (a planned task can reference it). */
   deviceStored: boolean;
-  /**
-   * The task provisioning planned last, stored already running (attempts 1, startedAt) because it
-   * runs at once: nothing else has seen it, so it is neither read back nor marked running again.
-   */
-  startedTask: string | null;
 }
 
 /** One HTTP POST as the engine sees it. */
