@@ -449,11 +449,16 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         await store.commitSession(inform('B1', T0));
         const b = await store.createTask({ deviceId: '000B82-HT502-B1', payload: { type: 'reboot' }, running: { at: T1 } });
         assert.deepEqual((await store.tasksToRun('000B82-HT502-B1')).map((x) => x.id), [b.id]);
-        for (const at of ['yesterday', '2025-01-01T00:00:00', '', 42 as unknown as string]) {
+        for (const at of ['yesterday', '2025-01-01T00:00:00', '', '2025-13-01T00:00:00Z', 42 as unknown as string]) {
           await rejectsWith(store.createTask({ deviceId: id, payload: { type: 'reboot' }, running: { at } }), 'invalid');
         }
+        // the same timestamps are accepted by every backend: an offset with or without a colon, a fraction
+        for (const at of ['2025-01-01T02:00:00+02:00', '2025-01-01T02:00:00+0200', '2025-01-01T00:00:00.123456Z']) {
+          const ok = await store.createTask({ deviceId: id, payload: { type: 'reboot' }, running: { at } });
+          assert.equal(Date.parse(ok.startedAt ?? ''), Date.parse(at), at);
+        }
         await rejectsWith(store.createTask({ deviceId: 'none', payload: { type: 'reboot' }, running: { at: T1 } }), 'not_found');
-        assert.equal((await store.listTasks({ deviceId: id })).tasks.length, 2);
+        assert.equal((await store.listTasks({ deviceId: id })).tasks.length, 5);
       }));
 
       it('tasksToRun() returns pending and running tasks in queue order', withStore(async (store) => {

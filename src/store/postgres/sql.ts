@@ -16,27 +16,10 @@ export class Params {
   }
 }
 
-/** Highest code point: an upper bound for "every name starting with prefix" range scans (C collation). */
-export const MAX_CHAR = String.fromCodePoint(0x10ffff);
+// shared with the SQLite backend (the same checks and bounds on both)
+export { isoParam, MAX_CHAR } from '../params.ts';
 
 // Timestamps --------------------------------------------------------------------------------------
-
-/** The shapes of ISO 8601 accepted as store timestamps (date, time, optional seconds/fraction, zone). */
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
-
-/**
- * Checks a timestamp given to the store before it reaches a `timestamptz` column. PostgreSQL would
- * otherwise accept words such as `now` or `yesterday` and store a surprising date.
- * Returns the value unchanged (null/undefined pass through).
- * @throws StoreError `invalid` for anything that is not ISO 8601 with a time zone.
- */
-export function isoParam<T extends IsoTimestamp | null | undefined>(value: T, field: string): T {
-  if (value === null || value === undefined) return value;
-  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new StoreError('invalid', `${field} must be an ISO 8601 timestamp with a time zone, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
 
 /** timestamptz as PostgreSQL prints it with DateStyle ISO: `2025-01-31 12:00:00.123456+00`, offset optional minutes/seconds. */
 const PG_TIMESTAMPTZ = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-])(\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;

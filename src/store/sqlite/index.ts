@@ -40,6 +40,7 @@ import { migrate } from './migrations.ts';
 import { RecentMap } from './recent.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
 import { openWalDatabase } from './wal.ts';
+import { isoParam, MAX_CHAR } from '../params.ts';
 import { buildDeviceQuery, canDrive, DRIVER_PROBE_SQL, numericOrNull, type DeviceQueryPlan } from './device-query.ts';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import {
@@ -430,22 +431,9 @@ const KNOWN_DEVICES = 16_384;
 /** Larger by-name reads are not remembered (an Inform carries a handful of names). */
 const RECENT_PARAMETERS_MAX_NAMES = 256;
 
-/** Highest code point: an upper bound for "every name starting with prefix" range scans. */
-const MAX_CHAR = String.fromCodePoint(0x10ffff);
-
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
-
-/** The value itself when it is an ISO 8601 timestamp with a zone. @throws StoreError `invalid` otherwise. */
-function isoTimestamp(value: unknown, field: string): IsoTimestamp {
-  if (typeof value !== 'string' || !ISO_TIMESTAMP.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new StoreError('invalid', `${field} must be an ISO 8601 timestamp with a time zone, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
 /** A FaultQuery time bound as a UTC ISO string. @throws StoreError `invalid` for anything else than an ISO timestamp with a zone. */
 function faultTimeBound(value: string, field: string): string {
-  return new Date(isoTimestamp(value, field)).toISOString();
+  return new Date(isoParam(value, field)).toISOString();
 }
 
 /**
@@ -1321,7 +1309,7 @@ export class SqliteStore implements Store {
     if (typeof input.payload?.type !== 'string' || input.payload.type === '') throw new StoreError('invalid', 'task payload needs a type');
     const maxAttempts = input.maxAttempts ?? DEFAULT_TASK_MAX_ATTEMPTS;
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new StoreError('invalid', 'maxAttempts must be a positive integer');
-    const startedAt = input.running === undefined ? null : isoTimestamp(input.running?.at, 'running.at');
+    const startedAt = input.running === undefined ? null : isoParam(input.running?.at ?? '', 'running.at');
     // group-committed like the session writes: provisioning plans a few tasks per session
     const row: Omit<TaskRow, 'id'> = {
       device_id: input.deviceId,
