@@ -87,7 +87,7 @@ export function openProvisioning(options: OpenProvisioningOptions): Provisioning
   const file = options.file ?? join(options.dataDir, SQLITE_FILE_NAME);
   const core = options.store instanceof SqliteStore && file !== ':memory:' && resolve(options.store.file) === resolve(file) ? options.store : null;
   const store = openSqliteProvisioningStore(
-    core ? { connection: core.connection, groupWrite: (fn) => core.groupWrite(fn), now: options.now } : { file, now: options.now },
+    core ? { connection: core.connection, groupWrite: (fn) => core.groupWrite(fn), groupRead: (fn) => core.groupRead(fn), now: options.now } : { file, now: options.now },
   );
   return assemble(options, store, null);
 }

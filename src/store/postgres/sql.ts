@@ -153,7 +153,6 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-/** The URL with its password replaced, for names and logs. */
 /** unique_violation (on the schema catalog) and duplicate_schema: the schema was just created by another. */
 const SCHEMA_EXISTS_CODES = new Set(['23505', '42P06']);
 
@@ -168,6 +167,7 @@ export async function createSchemaIfMissing(queryable: Pick<pg.Pool, 'query'> | 
   });
 }
 
+/** The URL with its password replaced, for names and logs. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -61,3 +61,32 @@ describe('SQLite provisioning store specifics', () => {
     }
   });
 });
+
+describe("on the core store's connection", () => {
+  it("a session's device-memory write and read join the pending core group commit", async () => {
+    const statements: string[] = [];
+    const core = openSqliteStore({ file: ':memory:', verbose: (sql) => statements.push(sql.trim()) });
+    const prov = openSqliteProvisioningStore({ connection: core.connection, groupWrite: (fn) => core.groupWrite(fn), groupRead: (fn) => core.groupRead(fn) });
+    const at = '2025-01-01T00:00:00.000Z';
+    const device = { id: '000B82-HT502-M1', manufacturer: 'Grandstream', oui: '000B82', productClass: 'HT502', serialNumber: 'M1' };
+    try {
+      await core.commitSession({ at, device });
+      statements.length = 0;
+      const entry = { deviceId: device.id, kind: 'applied' as const, name: 'Device.X', hash: 'h1', detail: null, at };
+      const [, , memory] = await Promise.all([core.commitSession({ at, device: { ...device, lastContact: at } }), prov.putDeviceMemory([entry]), prov.getDeviceMemory(device.id)]);
+      assert.deepEqual(memory, [entry], 'the read sees the write queued before it');
+      const begins = statements.filter((s) => s === 'BEGIN').length;
+      const commits = statements.filter((s) => s === 'COMMIT').length;
+      const read = statements.findIndex((s) => s.startsWith('SELECT') && s.includes('prov_device_memory'));
+      assert.deepEqual([begins, commits], [1, 1], statements.join('\n'));
+      assert.ok(statements.indexOf('BEGIN') < read && read < statements.indexOf('COMMIT'), statements.join('\n'));
+      // with nothing pending, the read runs alone
+      statements.length = 0;
+      assert.equal((await prov.getDeviceMemory(device.id)).length, 1);
+      assert.equal(statements.filter((s) => s === 'BEGIN').length, 0);
+    } finally {
+      await prov.close();
+      await core.close();
+    }
+  });
+});

@@ -100,6 +100,11 @@ export interface SqliteProvisioningStoreOptions {
    * instead of each paying a commit.
    */
   groupWrite?: <T>(fn: () => T) => Promise<T>;
+  /**
+   * With `connection`: the core store's `groupRead`, through which the reads every CWMP session
+   * makes here (device memory) join a pending session commit instead of taking the file locks alone.
+   */
+  groupRead?: <T>(fn: () => T) => Promise<T>;
 }
 
 /** True when the rollout satisfies the expectation of a conditional update (always without one). */
@@ -156,6 +161,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     /** Close the connection on `close()` (false when it is the core store's, shared). */
     private readonly ownsConnection = true,
     private readonly groupWrite: (<T>(fn: () => T) => Promise<T>) | null = null,
+    private readonly groupRead: (<T>(fn: () => T) => Promise<T>) | null = null,
   ) {
     this.db = db;
     this.name = name;
@@ -217,6 +223,13 @@ export class SqliteProvisioningStore implements ProvisioningStore {
     if (!this.groupWrite) return this.run(body);
     if (this.closed) return Promise.reject(new StoreError('unavailable', 'the provisioning store is closed'));
     return this.groupWrite(body).catch((err: unknown) => Promise.reject(storeErrorOf(err)));
+  }
+
+  /** `run` for the reads of a session: joined to a pending core group commit when sharing its connection. */
+  private runRead<T>(body: () => T): Promise<T> {
+    if (!this.groupRead) return this.run(body);
+    if (this.closed) return Promise.reject(new StoreError('unavailable', 'the provisioning store is closed'));
+    return this.groupRead(body).catch((err: unknown) => Promise.reject(storeErrorOf(err)));
   }
 
   // Presets --------------------------------------------------------------------------------------
@@ -433,7 +446,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   // Device memory --------------------------------------------------------------------------------
 
   getDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[]): Promise<DeviceMemoryEntry[]> {
-    return this.run(() => {
+    return this.runRead(() => {
       // every session reads all of its device's memory: that statement's text is a constant
       if (!kinds || kinds.length === 0) return (this.prepare(DEVICE_MEMORY_SQL).all(deviceId) as DeviceMemoryRow[]).map(rowToDeviceMemory);
       const sql = `SELECT * FROM prov_device_memory WHERE device_id = ? AND kind IN (${kinds.map(() => '?').join(',')}) ORDER BY kind, name`;
@@ -977,7 +990,7 @@ export class SqliteProvisioningStore implements ProvisioningStore {
 export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOptions = {}): SqliteProvisioningStore {
   if (options.connection) {
     migrateProvisioning(options.connection);
-    return new SqliteProvisioningStore(options.connection, `sqlite:${options.connection.name}`, options.now ?? Date.now, false, options.groupWrite ?? null);
+    return new SqliteProvisioningStore(options.connection, `sqlite:${options.connection.name}`, options.now ?? Date.now, false, options.groupWrite ?? null, options.groupRead ?? null);
   }
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

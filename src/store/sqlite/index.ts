@@ -463,7 +463,10 @@ export class SqliteStore implements Store {
    * last; see `rememberParameters`.
    */
   private readonly recentParameters = new RecentMap<string, Map<string, ParameterRow | null>>(RECENT_DEVICES);
-  /** Device rows recently read by `getDevice` or written by `createDevice` (same rules as `recentParameters`). */
+  /**
+   * Device rows recently read by `getDevice` or written by `createDevice` (see `rememberParameters`;
+   * rows learnt inside a group commit are forgotten when it rolls back: `uncommitted`).
+   */
   private readonly recentDevices = new RecentMap<string, DeviceRow>(RECENT_DEVICES);
   /**
    * Ids of devices known to exist (read by `getDevice`, written by `createDevice` or a session
@@ -1016,10 +1019,11 @@ export class SqliteStore implements Store {
    * session the Inform's parameters are read by provisioning (history of changed values) and then
    * by the commit (which of them changed). Valid because this process is the only writer of the
    * file (see the module comment) and every parameter write of a device drops its entry first
-   * (`writeParameters`, `deleteParameters`, `deleteDevice`). Only reads outside a transaction are
-   * remembered: a read inside one may see writes that are rolled back later. Device rows read by
-   * `getDevice` follow the same rules (provisioning reads the device at the Inform, the commit's
-   * `upsertDevice` compares against it; every device write drops the entry).
+   * (`writeParameters`, `deleteParameters`, `deleteDevice`). Only parameter reads outside a
+   * transaction are remembered: a read inside one may see writes that are rolled back later. Device
+   * rows are also learnt inside a group commit (`getDevice` joined to it, `createDevice`): those
+   * entries are listed in `uncommitted` and dropped when the commit rolls back (`forgetUncommitted`);
+   * provisioning reads the device at the Inform and the commit's `upsertDevice` compares against it.
    */
   private rememberParameters(deviceId: string, names: readonly string[], rows: readonly ParameterRow[]): void {
     if (this.db.inTransaction || names.length > RECENT_PARAMETERS_MAX_NAMES) return;
