@@ -205,6 +205,17 @@ export function loginThrottleContract(
         await a.fail('u:shared', t0 + 2);
         assert.equal(await b.retryAfterMs('u:shared', t0 + 2), CONTRACT_THROTTLE.blockMs);
       });
+
+      it('concurrent failures through two instances all count: the key is blocked after maxFailures of them', async () => {
+        const a = await factory.open();
+        const b = await openSibling();
+        const t0 = 4_000_000;
+        // none waits for another, as logins hitting two instances at once
+        await Promise.all(Array.from({ length: CONTRACT_THROTTLE.maxFailures }, (_, i) => (i % 2 === 0 ? a : b).fail('u:burst', t0 + i)));
+        const last = t0 + CONTRACT_THROTTLE.maxFailures - 1;
+        assert.ok((await a.retryAfterMs('u:burst', last)) > 0, 'blocked after maxFailures concurrent failures');
+        assert.ok((await b.retryAfterMs('u:burst', last)) > 0);
+      });
     }
   });
 }
