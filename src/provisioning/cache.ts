@@ -111,12 +111,6 @@ export interface CachedProvisioningStore {
    * yet, or not caching): lets a caller skip building an event nobody subscribed to.
    */
   cachedWebhooks(): readonly Webhook[] | undefined;
-  /**
-   * True when the view knows, from memory, that no record of `kind` exists (then
-   * `rolloutsOfDevice` / `findBootstrap` answer empty without a query, and a caller may skip the
-   * call); false when it does not know or some exist.
-   */
-  knownNone(kind: 'rollout' | 'bootstrap'): boolean;
 }
 
 /**
@@ -125,7 +119,7 @@ export interface CachedProvisioningStore {
  */
 export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisioningStore {
   const stats: ProvisioningCacheStats = { loads: 0 };
-  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {}, cachedWebhooks: () => undefined, knownNone: () => false };
+  if (!inner.subscribe) return { store: inner, caching: false, stats, detach: () => {}, cachedWebhooks: () => undefined };
 
   const onLoad = () => {
     stats.loads++;
@@ -246,6 +240,5 @@ export function cachedProvisioningStore(inner: ProvisioningStore): CachedProvisi
     stats,
     detach,
     cachedWebhooks: () => (detached ? undefined : webhooks.peek()),
-    knownNone: (kind) => !detached && (kind === 'rollout' ? anyRollout : anyBootstrap).peek() === false,
   };
 }

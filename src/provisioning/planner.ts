@@ -606,7 +606,7 @@ export function nextStep(desired: ResolvedDesired, known: KnownState, memory: Pl
  * For a device the ACS has never seen (`PlanSession.neverSeen`), once: when the only reads the
  * plan needs are of plain desired values (no tables in the desired state), marks them as
  * read-and-unknown so that they are written without the read.
- * @returns true when it did (the caller analyses again).
+ * @returns true when it did (the caller marks those reads done: readSkipped).
  */
 function skipFirstRead(analysis: Analysis, desired: ResolvedDesired, session: PlanSession): boolean {
   if (!session.neverSeen) return false;

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeFixture, MS, type Fixture } from '../../test/provisioning/fixtures.ts';
 import { HarnessEngine, SimDevice } from '../../test/provisioning/harness.ts';
-import type { PresetSpec } from '../store/provisioning/types.ts';
+import type { PresetSpec, WebhookEvent } from '../store/provisioning/types.ts';
 import { deviceKeys } from './service.ts';
 
 const INTERVAL = `${MS}PeriodicInformInterval`;
@@ -116,14 +116,23 @@ describe('provisioning service: a never-seen device', () => {
 
   it('emits events to listeners and subscribed webhooks, and builds none for no one', async () => {
     const seen: string[] = [];
+    // what reaches the webhook dispatcher: nothing while no one listens and no webhook subscribes
+    const published: (WebhookEvent | 'ping')[] = [];
+    const publish = f.service.webhooks.publish.bind(f.service.webhooks);
+    f.service.webhooks.publish = (event, data, only) => (published.push(event), publish(event, data, only));
+    // the first event reads the (empty) webhook list; from then on the list is known
+    await engine.session(new SimDevice('GXP2140', '000B82100089'));
+    published.length = 0;
     const d = new SimDevice('GXP2140', '000B82100090');
     await engine.session(d);
+    assert.deepEqual(published, [], 'no event built once the (empty) webhook list is known');
     assert.deepEqual((await f.p.listDeliveries({})).items, [], 'no webhook, no delivery');
     f.service.events.on('device.registered', (data) => seen.push(String(data.deviceId)));
     await f.service.provisioning.createWebhook({ name: 'w', url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(16), events: ['device.bootstrapped'], enabled: true });
     const e = new SimDevice('GXP2140', '000B82100091');
     await engine.session(e);
     assert.deepEqual(seen, [e.id]);
+    assert.ok(published.includes('device.bootstrapped') && published.includes('device.registered'), published.join(','));
     const deliveries = (await f.p.listDeliveries({})).items;
     assert.deepEqual(deliveries.map((x) => x.event), ['device.bootstrapped']);
     assert.equal((JSON.parse(deliveries[0].body) as { data: { deviceId: string } }).data.deviceId, e.id);

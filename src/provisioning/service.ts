@@ -381,8 +381,8 @@ export class ProvisioningService implements SessionHooks {
     const now = this.now();
     const events = new Set(view.events.map((e) => e.eventCode));
     let device = await this.store.getDevice(view.deviceId);
-    // no bootstrap record at all (known from memory): no call, no keys to compute
-    const record = this.cache.knownNone('bootstrap') ? null : await this.provisioning.findBootstrap(deviceKeys(view.deviceId, view.identity.serialNumber));
+    // the cached store answers from memory while no bootstrap record exists
+    const record = await this.provisioning.findBootstrap(deviceKeys(view.deviceId, view.identity.serialNumber));
     // Registered at this Inform: the ACS holds nothing about it yet (no read of stored values).
     let registered = false;
     if (!device) {
@@ -421,14 +421,11 @@ export class ProvisioningService implements SessionHooks {
       const missing = record.tags.filter((t) => !device!.tags.includes(t));
       if (missing.length > 0) device = (await this.store.updateDevice(view.deviceId, { tags: [...device.tags, ...missing] })) ?? device;
     }
-    // A device registered at this Inform has nothing stored, and nothing changed unless it says so.
-    if (view.informParameters.length > 0 && (!registered || events.has('4 VALUE CHANGE'))) await this.recordHistory(view, events, now, registered);
+    await this.recordHistory(view, events, now, registered);
     // Never in a session before (registered now, or pre-registered and silent until now): the
     // planner knows none of its values (see PlanSession.neverSeen).
     const neverSeen = registered || (device !== null && device.firstContact === null);
-    if (!this.cache.knownNone('rollout')) {
-      await this.rollouts.onInform(view.deviceId, this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion'), events.has('1 BOOT'));
-    }
+    await this.rollouts.onInform(view.deviceId, this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion'), events.has('1 BOOT'));
     const bootstrapPending = record !== null && !rawMemory.some((e) => e.kind === 'bootstrap' && e.name === record.key && e.hash === String(record.revision));
     this.sessions.set(view.sessionId, {
       sessionId: view.sessionId,
@@ -750,18 +747,15 @@ export class ProvisioningService implements SessionHooks {
       }
     }
     // 2. A rollout covering the device decides its firmware.
-    // no rollout at all (known from memory): nothing to ask the rollout manager
-    if (!this.cache.knownNone('rollout')) {
-      const identity = { id: view.deviceId, oui: view.identity.oui, productClass: view.identity.productClass, softwareVersion: version };
-      const fromRollout = await this.rollouts.planDownload(identity, ctx.requestedFirmware);
-      if (fromRollout) {
-        ctx.inflight = { kind: 'rollout', rolloutId: fromRollout.rollout.id, payload: fromRollout.payload };
-        ctx.requestedFirmware = false;
-        return { payload: fromRollout.payload, maxAttempts: 1 };
-      }
-      const inRollout = (await this.provisioning.rolloutsOfDevice(view.deviceId)).some((e) => e.device.state === 'pending' || e.device.state === 'downloading');
-      if (inRollout) return null;
+    const identity = { id: view.deviceId, oui: view.identity.oui, productClass: view.identity.productClass, softwareVersion: version };
+    const fromRollout = await this.rollouts.planDownload(identity, ctx.requestedFirmware);
+    if (fromRollout) {
+      ctx.inflight = { kind: 'rollout', rolloutId: fromRollout.rollout.id, payload: fromRollout.payload };
+      ctx.requestedFirmware = false;
+      return { payload: fromRollout.payload, maxAttempts: 1 };
     }
+    const inRollout = (await this.provisioning.rolloutsOfDevice(view.deviceId)).some((e) => e.device.state === 'pending' || e.device.state === 'downloading');
+    if (inRollout) return null;
     // 3. The firmware version presets ask for.
     if (desired.firmware && version !== null && !ctx.considered.has('firmware')) {
       ctx.considered.add('firmware');
