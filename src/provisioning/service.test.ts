@@ -125,7 +125,7 @@ describe('provisioning service: a never-seen device', () => {
     published.length = 0;
     const d = new SimDevice('GXP2140', '000B82100090');
     await engine.session(d);
-    assert.deepEqual(published, [], 'no event built once the (empty) webhook list is known');
+    assert.deepEqual([...published], [], 'no event built once the (empty) webhook list is known');
     assert.deepEqual((await f.p.listDeliveries({})).items, [], 'no webhook, no delivery');
     f.service.events.on('device.registered', (data) => seen.push(String(data.deviceId)));
     await f.service.provisioning.createWebhook({ name: 'w', url: 'http://127.0.0.1:9/hook', secret: 's'.repeat(16), events: ['device.bootstrapped'], enabled: true });
