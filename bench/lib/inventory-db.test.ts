@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.ts';
+import { SQLITE_PAGE_SIZE } from '../../src/store/sqlite/wal.ts';
 import {
   cachedInventory,
   COMMON_SEARCH_PARAMETER,
@@ -52,7 +53,7 @@ test('the generated inventory is a database the store reads like its own', async
   assert.equal(tenth.total, 3); // devices 3, 13 and 23
 });
 
-test('generation keeps the schema of the migrations, indexes included', async (t) => {
+test('generation keeps the schema of the migrations, indexes included, and the page size of a new store file', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'sb-inventory-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const dir = inventoryCacheDir(root, 3);
@@ -63,12 +64,14 @@ test('generation keeps the schema of the migrations, indexes included', async (t
   const schemaOf = (file: string) => {
     const db = new Database(file, { readonly: true });
     try {
-      return db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all();
+      return { pageSize: db.pragma('page_size', { simple: true }), schema: db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() };
     } finally {
       db.close();
     }
   };
-  openSqliteStore({ dataDir: fresh }).close();
-  assert.deepEqual(schemaOf(join(dir, 'switchboard.sqlite')), schemaOf(join(fresh, 'switchboard.sqlite')));
+  await openSqliteStore({ dataDir: fresh }).close();
+  const generated = schemaOf(join(dir, 'switchboard.sqlite'));
+  assert.deepEqual(generated, schemaOf(join(fresh, 'switchboard.sqlite')));
+  assert.equal(generated.pageSize, SQLITE_PAGE_SIZE);
   assert.ok(MIGRATIONS.length >= 1);
 });
