@@ -34,14 +34,45 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+const BUILD_LOCK = join(ROOT, 'src/console/.dist-build-lock');
+/** A build lock older than this was left by a killed test process. */
+const STALE_LOCK_MS = 5 * 60_000;
+
+function bundleIsFresh(): boolean {
+  return existsSync(DIST_INDEX) && statSync(DIST_INDEX).mtimeMs >= newestMtime(APP_DIR);
+}
+
 /**
  * Builds the console unless the bundle is newer than every source file.
+ *
+ * The browser test files run in parallel processes, and the build empties the bundle's directory
+ * first: two builds at once, or a build while another file's server serves the bundle, left a page
+ * without its script (a clean clone's full run: the login form never appeared). So the build is
+ * done under a lock (a directory, created atomically), and freshness is checked again once the
+ * lock is held: the second file finds the first one's bundle and builds nothing.
  * @throws Error with the bundler's output when the build fails.
  */
 export function ensureConsoleBuilt(): void {
-  if (existsSync(DIST_INDEX) && statSync(DIST_INDEX).mtimeMs >= newestMtime(APP_DIR)) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-console.mjs')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CONSOLE_BUILD_QUIET: '1' } });
-  if (r.status !== 0) throw new Error(`console build failed:\n${r.stdout}\n${r.stderr}`);
+  if (bundleIsFresh()) return;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      mkdirSync(BUILD_LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const held = statSync(BUILD_LOCK, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) rmSync(BUILD_LOCK, { recursive: true, force: true });
+      else Atomics.wait(pause, 0, 0, 100);
+    }
+  }
+  try {
+    if (bundleIsFresh()) return;
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-console.mjs')], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CONSOLE_BUILD_QUIET: '1' } });
+    if (r.status !== 0) throw new Error(`console build failed:\n${r.stdout}\n${r.stderr}`);
+  } finally {
+    rmSync(BUILD_LOCK, { recursive: true, force: true });
+  }
 }
 
 export interface BrowserSession {
