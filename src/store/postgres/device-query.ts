@@ -7,7 +7,8 @@ import { decodeCursor, encodeCursor, normaliseTags, pageLimit, pageOffset } from
 import { StoreError, type Device, type DeviceQuery, type DeviceSortField, type ParameterCondition } from '../types.ts';
 import { VALUE_INDEX_CHARS } from './migrations.ts';
 import { DEVICE_COLUMNS } from './columns.ts';
-import { MAX_CHAR, Params, isoParam } from './sql.ts';
+import { isoParam, MAX_CHAR } from '../params.ts';
+import { Params } from './sql.ts';
 
 const SORT_COLUMNS: Record<DeviceSortField, string> = {
   id: 'd.id',

@@ -67,13 +67,12 @@ import {
 import { AUDIT_COLUMNS, DEVICE_COLUMNS, FAULT_COLUMNS, SESSION_COLUMNS, TASK_COLUMNS, TOKEN_COLUMNS } from './columns.ts';
 import { buildPgDeviceQuery } from './device-query.ts';
 import { migratePostgres } from './migrations.ts';
+import { isoParam, MAX_CHAR } from '../params.ts';
 import {
-  MAX_CHAR,
   Params,
   TYPE_PARSERS,
   checkSchemaName,
   inTransaction,
-  isoParam,
   jsonParam,
   numericId,
   redactUrl,

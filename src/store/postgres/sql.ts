@@ -16,9 +16,6 @@ export class Params {
   }
 }
 
-// shared with the SQLite backend (the same checks and bounds on both)
-export { isoParam, MAX_CHAR } from '../params.ts';
-
 // Timestamps --------------------------------------------------------------------------------------
 
 /** timestamptz as PostgreSQL prints it with DateStyle ISO: `2025-01-31 12:00:00.123456+00`, offset optional minutes/seconds. */

@@ -23,7 +23,8 @@
 import pg from 'pg';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import { PgNotifier, type ChannelMap } from '../postgres/notify.ts';
-import { MAX_CHAR, Params, checkSchemaName, createSchemaIfMissing, inTransaction, numericId, redactUrl, statementName, toStoreError } from '../postgres/sql.ts';
+import { MAX_CHAR } from '../params.ts';
+import { Params, checkSchemaName, createSchemaIfMissing, inTransaction, numericId, redactUrl, statementName, toStoreError } from '../postgres/sql.ts';
 import { StoreError, type IsoTimestamp } from '../types.ts';
 import { ChangeListeners } from './changes.ts';
 import { PgFileContentStore } from './pg-content.ts';
