@@ -16,18 +16,17 @@
  * device: serial number, software version (10 versions), uptime, connection request URL and
  * username, parameter key, IP address, and the SIP account (as bench/lib/sip-accounts.ts).
  */
-import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrate } from '../../src/store/sqlite/migrations.ts';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/index.ts';
-import { SQLITE_PAGE_SIZE } from '../../src/store/sqlite/wal.ts';
+import { openWalDatabase } from '../../src/store/sqlite/wal.ts';
 import { DeviceModel, loadProfile } from '../../src/datamodel/model.ts';
 import { SIP_DOMAIN } from './sip-accounts.ts';
 
 /**
  * Bump when the generated content changes: cached databases of another version are rebuilt.
- * 2: pages of SQLITE_PAGE_SIZE, as the store gives a new file (version 1 had SQLite's default 4 KiB).
+ * 2: opened like a store file (openWalDatabase: its page size; version 1 had SQLite's default 4 KiB).
  */
 export const INVENTORY_DB_VERSION = 2;
 export const PARAMETERS_PER_DEVICE = 100;
@@ -180,9 +179,8 @@ export function generateInventory(dir: string, devices: number, progress?: (done
   mkdirSync(dir, { recursive: true });
   const tmpFile = join(dir, `${SQLITE_FILE_NAME}.partial`);
   const t0 = performance.now();
-  const db = new Database(tmpFile);
-  // the page size a new store file gets (wal.ts), so that the benchmark reads what the ACS writes
-  db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
+  // the store's opener: the page size a new store file gets, so that the benchmark reads what the ACS writes
+  const db = openWalDatabase(tmpFile);
   let devicesMs: number;
   let parametersMs: number;
   let indexesMs: number;

@@ -9,8 +9,7 @@
 import Database from 'better-sqlite3';
 import { openWalDatabase } from '../store/sqlite/wal.ts';
 import { newId } from './ids.ts';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { StoreError, type IsoTimestamp } from '../store/types.ts';
 import type {
   ConsoleSession,
@@ -26,7 +25,6 @@ import type {
 
 /** The core store's file name (src/store/sqlite/index.ts), so both connections open the same file. */
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
-const BUSY_TIMEOUT_MS = 5000;
 
 export interface SqliteUserStoreOptions {
   /** Data directory (the file is `switchboard.sqlite`, shared with the core store). */
@@ -315,11 +313,8 @@ export class SqliteUserStore implements UserStore {
  */
 export function openSqliteUserStore(options: SqliteUserStoreOptions = {}): SqliteUserStore {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = openWalDatabase(file);
   try {
-    db.pragma('synchronous = NORMAL');
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrateUsers(db);
   } catch (err) {
     db.close();

@@ -13,8 +13,7 @@
  */
 import Database from 'better-sqlite3';
 import { openWalDatabase } from '../../store/sqlite/wal.ts';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { IsoTimestamp } from '../../store/types.ts';
 
 /** One device's NAT binding as recorded. */
@@ -80,7 +79,6 @@ export class MemoryNatBindingTable implements NatBindingTable {
 }
 
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
-const BUSY_TIMEOUT_MS = 5000;
 
 interface NatMigration {
   version: number;
@@ -223,11 +221,8 @@ export interface SqliteNatBindingTableOptions {
  */
 export function openSqliteNatBindingTable(options: SqliteNatBindingTableOptions = {}): SqliteNatBindingTable {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = openWalDatabase(file);
   try {
-    db.pragma('synchronous = NORMAL');
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(db);
   } catch (err) {
     db.close();

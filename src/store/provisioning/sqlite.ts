@@ -9,8 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { openWalDatabase } from '../sqlite/wal.ts';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { decodeCursor, encodeCursor, normaliseTags, pageLimit } from '../cursor.ts';
 import { StoreError, type IsoTimestamp } from '../types.ts';
 import { ChangeListeners } from './changes.ts';
@@ -80,7 +79,6 @@ import type {
 
 /** The core store's file name (src/store/sqlite/index.ts), so both connections open the same file. */
 const SQLITE_FILE_NAME = 'switchboard.sqlite';
-const BUSY_TIMEOUT_MS = 5000;
 
 export interface SqliteProvisioningStoreOptions {
   /** Data directory (the file is `switchboard.sqlite`, shared with the core store). */
@@ -993,11 +991,8 @@ export function openSqliteProvisioningStore(options: SqliteProvisioningStoreOpti
     return new SqliteProvisioningStore(options.connection, `sqlite:${options.connection.name}`, options.now ?? Date.now, false, options.groupWrite ?? null, options.groupRead ?? null);
   }
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = openWalDatabase(file);
   try {
-    db.pragma('synchronous = NORMAL');
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrateProvisioning(db);
   } catch (err) {
     db.close();

@@ -34,8 +34,7 @@
  * (checkpointer.ts), so a COMMIT on the event loop only appends to the log.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { migrate } from './migrations.ts';
 import { RecentMap } from './recent.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
@@ -1584,13 +1583,8 @@ function validateDeviceWrite(w: DeviceWrite): void {
  */
 export function openSqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const file = options.file ?? join(options.dataDir ?? './data', SQLITE_FILE_NAME);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const verbose = options.verbose;
-  const db = openWalDatabase(file, verbose ? { verbose: (sql) => verbose(String(sql)) } : undefined);
+  const db = openWalDatabase(file, { synchronous: options.synchronous, verbose: options.verbose });
   try {
-    db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-    // Wait instead of failing when another process (or a backup) holds the write lock briefly.
-    db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     // Bigger page cache (negative = KiB): the parameter table is the hot set during a storm.
     const cacheMiB = options.cacheMiB ?? DEFAULT_CACHE_MIB;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openSqliteStore, SQLITE_FILE_NAME } from './index.ts';
-import { SQLITE_PAGE_SIZE, openWalDatabase } from './wal.ts';
+import { BUSY_TIMEOUT_MS, SQLITE_PAGE_SIZE, openWalDatabase } from './wal.ts';
 import { openSqliteUserStore } from '../../users/sqlite.ts';
 
 const DEVICE = { manufacturer: 'Grandstream', oui: '000B82', productClass: 'HT502', serialNumber: 'SN1' };
@@ -73,4 +73,21 @@ test('a file that is not a database is refused with an error and left as it was'
   writeFileSync(file, 'plain text, not SQLite '.repeat(20));
   assert.throws(() => openWalDatabase(file), /not a database/);
   assert.match(readFileSync(file, 'utf8'), /^plain text/);
+}));
+
+test('every connection waits for the write lock and has the durability asked for (NORMAL by default); the directory is made', withDir(async (dir) => {
+  const file = join(dir, 'a', 'b', SQLITE_FILE_NAME);
+  const settings = (db: Database.Database) => [db.pragma('synchronous', { simple: true }), db.pragma('busy_timeout', { simple: true })];
+  const plain = openWalDatabase(file);
+  assert.deepEqual(settings(plain), [1, BUSY_TIMEOUT_MS], 'NORMAL is 1');
+  plain.close();
+  const full = openWalDatabase(file, { synchronous: 'FULL' });
+  assert.deepEqual(settings(full), [2, BUSY_TIMEOUT_MS], 'FULL is 2');
+  full.close();
+  // each part's connection gets them through the opener
+  const users = openSqliteUserStore({ dataDir: dir });
+  await users.close();
+  const store = openSqliteStore({ dataDir: dir, synchronous: 'FULL' });
+  assert.deepEqual(settings(store.connection), [2, BUSY_TIMEOUT_MS]);
+  await store.close();
 }));
