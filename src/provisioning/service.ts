@@ -414,7 +414,7 @@ export class ProvisioningService implements SessionHooks {
         await this.provisioning.deleteDeviceMemory(view.deviceId, [...FORGOTTEN_AT_BOOTSTRAP]);
         rawMemory = rawMemory.filter((e) => !lostAtBootstrap(e));
       }
-      if (this.wants('device.bootstrapped')) this.emit('device.bootstrapped', { deviceId: view.deviceId });
+      this.emit('device.bootstrapped', { deviceId: view.deviceId });
     }
     if (events.has('1 BOOT') && this.wants('device.booted')) this.emit('device.booted', { deviceId: view.deviceId, softwareVersion: this.informValue(view.informParameters, 'DeviceInfo.SoftwareVersion') });
     if (record && device) {
