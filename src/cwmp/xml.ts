@@ -80,7 +80,7 @@ const COLON = 0x3a;
  * succeeds on identity instead of comparing ~40 characters.
  */
 const CANONICAL_URIS: ReadonlyMap<string, string> = new Map(
-  [SOAP_ENV_NS, SOAP_ENC_NS, XSD_NS, XSI_NS, CWMP_NAMESPACES['1.0'], CWMP_NAMESPACES['1.1'], CWMP_NAMESPACES['1.2']].map((u) => [u, u]),
+  [SOAP_ENV_NS, SOAP_ENC_NS, XSD_NS, XSI_NS, ...Object.values(CWMP_NAMESPACES)].map((u) => [u, u]),
 );
 
 /** Shared by every element without attributes / children: leaves are most of a CWMP message. */
