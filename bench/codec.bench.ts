@@ -266,7 +266,6 @@ async function timeWithGc(fn: () => unknown, ms: number): Promise<{ usPerCall: n
   return { usPerCall: (busyMs * 1000) / n, gcMsPerCall: gcMs / n };
 }
 
-
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
