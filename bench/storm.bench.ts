@@ -27,6 +27,7 @@
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--stand-in] [--cpu-prof]
  *      [--acs-node-options="--opt ..."|none] (default: the options `npm start` gives the ACS, SWITCHBOARD_NODE_OPTIONS)
+ *      [--cwmp-thread=on|off] (default on, as `npm start`: the ACS's CWMP listeners on their own thread)
  *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only, and a table of
  *      each child's CPU per device by part of the code: bench/lib/cpuprofile.ts timeByPart)
  */
@@ -36,7 +37,7 @@ import { DEFAULT_CACHE_MIB, SQLITE_FILE_NAME } from '../src/store/sqlite/index.t
 import { fleetSerial } from '../src/cpe/fleet.ts';
 import { loadProfile } from '../src/datamodel/model.ts';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
-import { acsNodeOptionsArg, clientArg, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
+import { acsNodeOptionsArg, clientArg, onOffArg, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
 import { STORM_MODEL } from './lib/models.ts';
 import { SIP_DOMAIN, sipAccountRow, sipAccountValues } from './lib/sip-accounts.ts';
 import { ApiClient } from './lib/api-client.ts';
@@ -152,17 +153,18 @@ export async function run(argv: string[]): Promise<void> {
   const mode: Mode = args.flag('stand-in') ? 'stand-in' : 'presets';
   const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
   const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
+  const cwmpThread = onOffArg('cwmp-thread', args.value('cwmp-thread'), true);
   console.log(`storm: ${devices} never-seen devices boot at once, ${concurrency} sessions in flight, 10 parameters each`);
   console.log(machineLine(machine));
   console.log(`mode: ${MODES[mode]}`);
-  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; SQLite page cache bound ${cacheMiB} MiB`);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; SQLite page cache bound ${cacheMiB} MiB; CWMP listeners on ${cwmpThread ? 'their own thread' : 'the main event loop'}`);
 
   const dataDir = tempDataDir('storm');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
   const deviceSet = { count: devices, models: [STORM_MODEL] };
   const token = `sb_${randomBytes(24).toString('base64url')}`;
-  const acs = await startAcsChild({ dataDir, api: mode === 'presets', apiToken: token, sqliteCacheMiB: cacheMiB }, acsNodeOptions);
+  const acs = await startAcsChild({ dataDir, api: mode === 'presets', apiToken: token, sqliteCacheMiB: cacheMiB, cwmpThread }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   let storm;
   let cpu: Record<string, number>;
@@ -230,6 +232,7 @@ export async function run(argv: string[]): Promise<void> {
     acsNodeOptions,
     acsExecArgv: acs.info.execArgv,
     sqliteCacheMiB: cacheMiB,
+    cwmpThread,
     acsCpuMsPerDevice: cpuMsPer(cpu.acs, devices),
     loadCpuMsPerDevice: cpuMsPer(cpu.load, devices),
     cpuProfiles: profiles,

@@ -28,6 +28,8 @@ export interface AcsChildConfig {
   logLevel?: string;
   /** SQLite page cache bound (MiB); default the ACS's. */
   sqliteCacheMiB?: number;
+  /** CWMP listeners on their own thread (default the ACS's: true). */
+  cwmpThread?: boolean;
 }
 
 export interface AcsChildInfo {
@@ -121,6 +123,7 @@ serveChild(
       host: '127.0.0.1',
       apiToken: config.apiToken,
       sqliteCacheMiB: config.sqliteCacheMiB,
+      cwmpThread: config.cwmpThread,
       logger: pino({ level: config.logLevel ?? 'warn' }),
     });
     return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, startMs: Math.round(performance.now() - t0), execArgv: process.execArgv };

@@ -22,6 +22,13 @@ export function clientArg(value: string | undefined): LoadClient {
   throw new Error(`--client must be lean or cpe, got "${value}"`);
 }
 
+/** Reads an `--name=on|off` option (`fallback` when absent). Throws on another value. */
+export function onOffArg(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new Error(`--${name} must be on or off, got "${value}"`);
+}
+
 const ACS_ENTRY = new URL('./acs-child.ts', import.meta.url);
 const LOADGEN_ENTRY = new URL('./loadgen-child.ts', import.meta.url);
 const FIXED_ENTRY = new URL('./fixed-server-child.ts', import.meta.url);

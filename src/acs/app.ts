@@ -54,6 +54,7 @@ import { SessionEngine, type EngineOptions } from './session/engine.ts';
 import type { EngineNotice } from './session/state.ts';
 import { CwmpService, type CwmpServiceOptions } from './http/cwmp-server.ts';
 import { CpeAuthenticator, type CpeAuthConfig } from './http/cpe-auth.ts';
+import { CwmpListenerThread, type ThreadListener } from './http/listener-thread.ts';
 import { validateTaskPayload } from './tasks/schema.ts';
 import { startNat, type NatOptions, type NatService } from './nat/index.ts';
 import { startProvisioning, type Provisioning } from '../provisioning/runtime.ts';
@@ -158,6 +159,12 @@ export interface AcsOptions {
   host?: string;
   /** HTTPS CWMP listener, when given. */
   tls?: AcsTlsOptions;
+  /**
+   * Run the CWMP listeners (HTTP and HTTPS) on a worker thread of their own (http/listener-thread.ts):
+   * the thread does the HTTP work, the main thread the sessions. Default true; false serves CWMP
+   * from the main thread's event loop.
+   */
+  cwmpThread?: boolean;
   /**
    * The bootstrap admin API token. When absent, the token in `<dataDir>/api-token` is used, or a new
    * one is generated, written there (mode 0600) and returned once as `generatedApiToken`.
@@ -432,21 +439,31 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     // CWMP listeners
     let cwmpUrl = '';
     let cwmpsUrl: string | null = null;
+    // the CPE keeps one connection for the whole session: keep it open as long as a session lives
+    const timeouts = { keepAliveTimeoutMs: service.idleTimeoutMs, headersTimeoutMs: service.idleTimeoutMs + 5_000, requestTimeoutMs: 120_000 };
     const keepAlive = (server: http.Server | https.Server) => {
-      // the CPE keeps one connection for the whole session: keep it open as long as a session lives
-      server.keepAliveTimeout = service.idleTimeoutMs;
-      server.headersTimeout = service.idleTimeoutMs + 5_000;
-      server.requestTimeout = 120_000;
+      server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
+      server.headersTimeout = timeouts.headersTimeoutMs;
+      server.requestTimeout = timeouts.requestTimeoutMs;
     };
     const cwmpPort = options.cwmpPort === undefined ? 7547 : options.cwmpPort;
-    if (cwmpPort !== null) {
+    const listeners: ThreadListener[] = [];
+    if (cwmpPort !== null) listeners.push({ port: cwmpPort, host });
+    if (options.tls) listeners.push({ port: options.tls.port ?? 7548, host, tls: { cert: options.tls.cert, key: options.tls.key } });
+    if (options.cwmpThread !== false && listeners.length > 0) {
+      const thread = await CwmpListenerThread.start({ listeners, handle: service.handleRequest, ...timeouts, maxRequestBytes: service.maxRequestBytes, logger: logger.child({ part: 'cwmp' }) });
+      closers.push(() => thread.close());
+      let i = 0;
+      if (cwmpPort !== null) cwmpUrl = `http://${urlHost(host)}:${thread.ports[i++]}/`;
+      if (options.tls) cwmpsUrl = `https://${urlHost(host)}:${thread.ports[i]}/`;
+    } else if (cwmpPort !== null) {
       const server = http.createServer(service.handle);
       keepAlive(server);
       const port = await listen(server, cwmpPort, host);
       closers.push(() => closeServer(server));
       cwmpUrl = `http://${urlHost(host)}:${port}/`;
     }
-    if (options.tls) {
+    if (options.tls && options.cwmpThread === false) {
       const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, service.handle);
       keepAlive(server);
       const port = await listen(server, options.tls.port ?? 7548, host);

@@ -13,7 +13,6 @@
  *   the session cookie (random, 128 bits) or the TCP connection.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
 import { buildDigestChallenge, checkDigest, createNonce, parseAuthorization } from '../../cwmp/auth.ts';
 import type { Store } from '../../store/types.ts';
 
@@ -41,7 +40,8 @@ export interface AuthRequest {
   url: string;
   /** Arrived over TLS. */
   secure: boolean;
-  socket: Socket;
+  /** The TCP connection (a Digest nonce is kept per connection). */
+  socket: object;
 }
 
 export type AuthOutcome =
@@ -63,7 +63,7 @@ export class CpeAuthenticator {
   private readonly secret: Buffer;
   private readonly maxAge: number;
   private readonly clock: () => number;
-  private readonly connectionNonces = new WeakMap<Socket, string>();
+  private readonly connectionNonces = new WeakMap<object, string>();
 
   constructor(
     private readonly config: CpeAuthConfig,

@@ -13,10 +13,12 @@
  * session when it comes from the same IP address or the old session has been idle for
  * `supersedeIdleMs` (the CPE gave up on it); otherwise it gets 503 + Retry-After (see engine.ts).
  * A bound on concurrent sessions (`maxSessions`) answers new Informs 503 + Retry-After.
+ *
+ * Two ways in: `handle`, a node:http request listener (the listener on the main event loop), and
+ * `handleRequest`, a request whose body was already read, with stand-ins for the request and the
+ * response (the listener thread, listener-thread.ts, the default of `startAcs`).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { informDeviceId, informOf, type EngineLogger, type SessionEngine } from '../session/engine.ts';
 import type { Decoded, EngineNotice, EngineReply, SessionState } from '../session/state.ts';
 import type { Task } from '../../store/types.ts';
@@ -39,6 +41,33 @@ export interface CwmpServiceOptions {
   supersedeIdleMs?: number;
   onNotices?: (notices: EngineNotice[]) => void;
   clock?: () => number;
+}
+
+/**
+ * What the service reads of a request: a node:http IncomingMessage, or the stand-in the listener
+ * thread (listener-thread.ts) builds from a message. `socket` identifies the TCP connection (the
+ * same object for every request of one connection); `encrypted` is true over TLS.
+ */
+export interface CwmpRequest {
+  method?: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+  socket: CwmpConnection;
+}
+
+/** The TCP connection of a request, compared by identity. */
+export interface CwmpConnection {
+  remoteAddress?: string;
+  encrypted?: boolean;
+}
+
+/** What the service calls on a response: a node:http ServerResponse, or the listener thread's stand-in. */
+export interface CwmpResponse {
+  readonly headersSent: boolean;
+  writeHead(status: number, headers: Record<string, string | string[]>): unknown;
+  end(): unknown;
+  end(body: string, encoding: 'utf8'): unknown;
+  destroy(): unknown;
 }
 
 interface LiveSession {
@@ -91,7 +120,7 @@ export class CwmpService {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly byDevice = new Map<string, string>();
   private readonly byIp = new Map<string, Set<string>>();
-  private readonly bySocket = new WeakMap<Socket, string>();
+  private readonly bySocket = new WeakMap<CwmpConnection, string>();
   private closing = false;
   /** Informs being authenticated/started: they count against the bound before they are sessions. */
   private starting = 0;
@@ -133,29 +162,45 @@ export class CwmpService {
     return s ? this.engine.enqueue(s, task) : false;
   }
 
+  /** Largest request body on the wire (bytes): the listener thread enforces it before sending a body on. */
+  get maxRequestBytes(): number {
+    return this.o.maxRequestBytes;
+  }
+
   /** Request listener for http.createServer / https.createServer. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    this.serve(req, res).catch((err: unknown) => {
-      this.log.error({ err }, 'CWMP request failed');
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-length': '0' });
-        res.end();
-      } else res.destroy();
-    });
+    const read = req.method === 'POST' && !this.closing ? readBody(req, this.o.maxRequestBytes) : (req.resume(), Promise.resolve(null));
+    read.then(
+      (body) => this.handleRequest(req, body, res),
+      (err: unknown) => this.failed(err, res),
+    );
   };
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /**
+   * Serves one request whose body has been read (`body` null: over `maxRequestBytes`, or not read
+   * because the method is not POST or the service is closing). Never rejects: a failure answers 500.
+   */
+  readonly handleRequest = (req: CwmpRequest, body: Buffer | null, res: CwmpResponse): void => {
+    this.serve(req, body, res).catch((err: unknown) => this.failed(err, res));
+  };
+
+  private failed(err: unknown, res: CwmpResponse): void {
+    this.log.error({ err }, 'CWMP request failed');
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-length': '0' });
+      res.end();
+    } else res.destroy();
+  }
+
+  private async serve(req: CwmpRequest, body: Buffer | null, res: CwmpResponse): Promise<void> {
     if (req.method !== 'POST') {
       send(res, 405, { allow: 'POST', 'content-type': 'text/plain' }, 'CWMP endpoint: POST only\n');
-      req.resume();
       return;
     }
     if (this.closing) {
       send(res, 503, { 'retry-after': String(this.o.busyRetryAfterSeconds), connection: 'close' }, '');
-      req.resume();
       return;
     }
-    const body = await readBody(req, this.o.maxRequestBytes);
     if (body === null) {
       this.log.warn({ remoteAddress: req.socket.remoteAddress }, 'CWMP request body too large');
       send(res, 413, { connection: 'close' }, '');
@@ -184,7 +229,7 @@ export class CwmpService {
     await run;
   }
 
-  private async onInform(req: IncomingMessage, res: ServerResponse, decoded: Decoded, deviceId: string, bound: LiveSession | null): Promise<void> {
+  private async onInform(req: CwmpRequest, res: CwmpResponse, decoded: Decoded, deviceId: string, bound: LiveSession | null): Promise<void> {
     const ip = normaliseIp(req.socket.remoteAddress);
     // the device's own open session, if any: supersede it or refuse the newcomer
     const existingId = this.byDevice.get(deviceId);
@@ -207,7 +252,7 @@ export class CwmpService {
     }
   }
 
-  private async startFromInform(req: IncomingMessage, res: ServerResponse, decoded: Decoded, deviceId: string, bound: LiveSession | null, previous: LiveSession | null): Promise<void> {
+  private async startFromInform(req: CwmpRequest, res: CwmpResponse, decoded: Decoded, deviceId: string, bound: LiveSession | null, previous: LiveSession | null): Promise<void> {
     const auth = await this.auth.authenticate(
       { authorization: header(req, 'authorization'), method: 'POST', url: req.url ?? '/', secure: isTls(req), socket: req.socket },
       deviceId,
@@ -240,7 +285,7 @@ export class CwmpService {
   }
 
   /** Finds the session a POST belongs to: by cookie, by connection, then (if allowed) by IP. */
-  private findSession(req: IncomingMessage, byIp: boolean): LiveSession | null {
+  private findSession(req: CwmpRequest, byIp: boolean): LiveSession | null {
     const cookieId = sessionIdFromCookie(header(req, 'cookie'), this.o.cookieName);
     if (cookieId) {
       const s = this.sessions.get(cookieId);
@@ -268,7 +313,7 @@ export class CwmpService {
     return null;
   }
 
-  private register(state: SessionState, req: IncomingMessage): void {
+  private register(state: SessionState, req: CwmpRequest): void {
     const ip = normaliseIp(req.socket.remoteAddress);
     const live: LiveSession = { state, ip, cookieSeen: false, chain: Promise.resolve(), timer: this.idleTimer(state.id) };
     this.sessions.set(state.id, live);
@@ -310,7 +355,7 @@ export class CwmpService {
     this.onNotices(notices);
   }
 
-  private afterReply(req: IncomingMessage, reply: EngineReply, live: LiveSession): void {
+  private afterReply(req: CwmpRequest, reply: EngineReply, live: LiveSession): void {
     if (reply.session === null || live.state.phase === 'ended') this.unregister(live);
     else {
       live.timer.refresh();
@@ -318,7 +363,7 @@ export class CwmpService {
     }
   }
 
-  private respond(res: ServerResponse, reply: EngineReply, setCookie: string | null): void {
+  private respond(res: CwmpResponse, reply: EngineReply, setCookie: string | null): void {
     const headers: Record<string, string> = { ...reply.headers };
     if (setCookie) headers['set-cookie'] = setCookie;
     send(res, reply.status, headers, reply.body);
@@ -339,17 +384,17 @@ export class CwmpService {
   }
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+function header(req: CwmpRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function remoteOf(req: IncomingMessage): string | null {
+function remoteOf(req: CwmpRequest): string | null {
   return normaliseIp(req.socket.remoteAddress);
 }
 
-function isTls(req: IncomingMessage): boolean {
-  return (req.socket as TLSSocket).encrypted === true;
+function isTls(req: CwmpRequest): boolean {
+  return req.socket.encrypted === true;
 }
 
 /**
@@ -357,7 +402,7 @@ function isTls(req: IncomingMessage): boolean {
  * in one write of one string, where a Buffer body costs a copy and a two-chunk writev. `headers` must
  * be the caller's own object: Content-Length is added to it.
  */
-function send(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: string): void {
+function send(res: CwmpResponse, status: number, headers: Record<string, string | string[]>, body: string): void {
   headers['content-length'] = String(body === '' ? 0 : Buffer.byteLength(body, 'utf8'));
   res.writeHead(status, headers);
   if (body === '') res.end();

@@ -1,0 +1,159 @@
+/**
+ * The CWMP listeners' thread (started by listener-thread.ts): node:http/https servers that read
+ * each request and post it to the main thread, then write the answers the main thread posts back.
+ * What runs here is HTTP only (connections, parsing, bodies, writing responses); every decision
+ * (sessions, authentication, the CWMP messages) is the main thread's.
+ *
+ * Messages both ways are batched: everything one event-loop turn produced goes in one postMessage.
+ * To the main thread: {k:'listening', ports}, {k:'error', message}, {k:'req', id, conn, ra, tls,
+ * method, url, headers, body} (body: a Uint8Array, or null when the method is not POST or the body
+ * is over maxRequestBytes), {k:'close', conn}. From it: {id, status,
+ * headers, body} answers, {id, destroy: true}, and {k:'stop'}.
+ * Plain JavaScript: a worker does not go through tsx's loader.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { listeners, keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxRequestBytes } = workerData;
+
+/** Answers still to come, by request id. */
+const pending = new Map();
+/** Connection ids, by socket. */
+const connections = new WeakMap();
+const sockets = new Set();
+let nextConnection = 1;
+let nextRequest = 1;
+
+let outbox = [];
+let flushScheduled = false;
+function post(message) {
+  outbox.push(message);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+function flush() {
+  flushScheduled = false;
+  const batch = outbox;
+  outbox = [];
+  if (batch.length > 0) parentPort.postMessage(batch);
+}
+
+function connectionOf(socket) {
+  let id = connections.get(socket);
+  if (id === undefined) {
+    id = nextConnection++;
+    connections.set(socket, id);
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      post({ k: 'close', conn: id });
+    });
+  }
+  return id;
+}
+
+function onRequest(tls) {
+  return (req, res) => {
+    const conn = connectionOf(req.socket);
+    // the main thread answers every request it is sent (a failure with a 500), so each entry goes
+    const send = (body) => {
+      const id = nextRequest++;
+      pending.set(id, res);
+      post({ k: 'req', id, conn, ra: req.socket.remoteAddress, tls, method: req.method, url: req.url, headers: req.headers, body });
+    };
+    const declared = Number(req.headers['content-length']);
+    if (req.method !== 'POST' || (Number.isFinite(declared) && declared > maxRequestBytes)) {
+      req.resume();
+      send(null);
+      return;
+    }
+    const chunks = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c) => {
+      if (over) return;
+      size += c.length;
+      if (size > maxRequestBytes) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (over) {
+        send(null);
+        return;
+      }
+      // the bytes alone: a view would take the whole buffer it is part of into the message (and
+      // handing the memory over costs more than copying a body of a few KiB)
+      if (chunks.length === 1) {
+        const c = chunks[0];
+        send(new Uint8Array(c.buffer, c.byteOffset, c.length).slice());
+      } else {
+        const body = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          body.set(c, at);
+          at += c.length;
+        }
+        send(body);
+      }
+    });
+    // a request aborted mid-body is simply not sent on
+    req.on('error', () => {});
+  };
+}
+
+const servers = listeners.map((l) => {
+  const server = l.tls ? https.createServer({ cert: l.tls.cert, key: l.tls.key }, onRequest(true)) : http.createServer(onRequest(false));
+  // the CPE keeps one connection for the whole session: keep it open as long as a session lives
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = requestTimeoutMs;
+  return server;
+});
+
+Promise.all(
+  servers.map(
+    (server, i) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listeners[i].port, listeners[i].host, () => {
+          server.off('error', reject);
+          resolve(server.address().port);
+        });
+      }),
+  ),
+).then(
+  (ports) => parentPort.postMessage([{ k: 'listening', ports }]),
+  (err) => {
+    parentPort.postMessage([{ k: 'error', message: String(err?.message ?? err) }]);
+    for (const s of servers) s.close();
+    parentPort.close();
+  },
+);
+
+parentPort.on('message', (batch) => {
+  for (const m of batch) {
+    if (m.k === 'stop') {
+      for (const s of servers) s.close();
+      for (const socket of sockets) socket.destroy();
+      parentPort.close();
+      return;
+    }
+    const res = pending.get(m.id);
+    if (res === undefined) continue;
+    pending.delete(m.id);
+    if (m.destroy) {
+      res.destroy();
+      continue;
+    }
+    res.writeHead(m.status, m.headers);
+    if (m.body === '') res.end();
+    else res.end(m.body, 'utf8');
+  }
+});
