@@ -23,11 +23,13 @@
  *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
  *      [--acs-node-options="--opt ..."|none] (Node/V8 options of the ACS child; default: the options
  *      `npm start` gives the ACS, SWITCHBOARD_NODE_OPTIONS; space-separated)
+ *      [--cwmp-thread=on|off] (default on, as `npm start`: the ACS's CWMP listeners on their own thread)
  */
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
 import {
   acsNodeOptionsArg,
+  onOffArg,
   cpuMsPer,
   measureCeiling,
   mib,
@@ -124,6 +126,7 @@ export async function run(argv: string[]): Promise<void> {
   const rounds = args.number('rounds', DEFAULTS.rounds);
   const profile = args.flag('cpu-prof');
   const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
+  const cwmpThread = onOffArg('cwmp-thread', args.value('cwmp-thread'), true);
   console.log(`sessions: ${devices} registered devices, ${concurrency} sessions in flight, ${warmupS} s warm-up + ${durationS} s per measurement, ${rounds} rounds of ceiling then ACS, clients: ${clients.join(', ')}`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
@@ -132,8 +135,8 @@ export async function run(argv: string[]): Promise<void> {
   const dataDir = tempDataDir('sessions');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
-  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}`);
-  const acs = await startAcsChild({ dataDir }, acsNodeOptions);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; CWMP listeners on ${cwmpThread ? 'their own thread' : 'the main event loop'}`);
+  const acs = await startAcsChild({ dataDir, cwmpThread }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   const figures: ClientFigures[] = [];
   let primeRate: number;
@@ -243,6 +246,7 @@ export async function run(argv: string[]): Promise<void> {
     durationS,
     rounds,
     acsNodeOptions,
+    cwmpThread,
     cpuProfiles: profiles,
     machine,
     at: new Date().toISOString(),
