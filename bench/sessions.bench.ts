@@ -23,7 +23,7 @@
  *      bench/results/profiles/sessions-{acs,load}.cpuprofile; summarise with bench/lib/cpuprofile.ts)
  *      [--acs-node-options="--opt ..."|none] (Node/V8 options of the ACS child; default: the options
  *      `npm start` gives the ACS, SWITCHBOARD_NODE_OPTIONS; space-separated)
- *      [--cwmp-thread=on|off] (default on, as `npm start`: the ACS's CWMP listeners on their own thread)
+ *      [--cwmp-thread=on|off] (default on, as `npm start` on SQLite: the ACS's CWMP listeners on their own thread)
  */
 import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';

@@ -11,13 +11,14 @@
  * start. A cold run with a small bound (`--history=0 --sqlite-cache-mib=4`) shows what is not cache.
  *
  * Run: npm run bench -- soak [--minutes=N] [--devices=N] [--rate=SESSIONS_PER_S] [--concurrency=N] [--sqlite-cache-mib=N] [--history=N]
+ *      [--cwmp-thread=on|off] (default on, as `npm start` on SQLite: the ACS's CWMP listeners on their own thread)
  * (defaults: 10 minutes, 10,000 devices, 200 sessions/s, at most 100 in flight, the ACS's 64 MiB cache,
  * 600,000 history records)
  */
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
 import { RssSampler } from './lib/child.ts';
 import { SWITCHBOARD_NODE_OPTIONS } from '../src/cli/node-options.ts';
-import { clientArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
+import { clientArg, onOffArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 import { statSync } from 'node:fs';
@@ -84,6 +85,7 @@ export async function run(argv: string[]): Promise<void> {
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
   const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
   const history = args.count('history', DEFAULTS.history);
+  const cwmpThread = onOffArg('cwmp-thread', args.value('cwmp-thread'), true);
   console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
@@ -94,7 +96,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log(`warm start: ${history} session records written in ${Math.round(performance.now() - t)} ms (${mib(statSync(join(dataDir, SQLITE_FILE_NAME)).size)} MiB)`);
   }
   // the options `npm start` gives the ACS, and --expose-gc for the live-heap samples
-  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB }, [...SWITCHBOARD_NODE_OPTIONS, '--expose-gc']);
+  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB, cwmpThread }, [...SWITCHBOARD_NODE_OPTIONS, '--expose-gc']);
   const heap: { atS: number; acsHeapMiB: number }[] = [];
   const t0 = Date.now();
   const load = await startLoadChild(deviceSet, true);
@@ -172,6 +174,7 @@ export async function run(argv: string[]): Promise<void> {
     acsCpuMsPerSession: cpuMsPer(cpu.acs, result.totalSessions),
     storedSessions: counts.sessions,
     sqliteCacheMiB: cacheMiB,
+    cwmpThread,
     historyRecords: history,
     databaseMiB: dbMiB,
     samples,

@@ -27,7 +27,7 @@
  *
  * Run: npm run bench -- storm [--devices=N] [--concurrency=N] [--client=lean|cpe] [--stand-in] [--cpu-prof]
  *      [--acs-node-options="--opt ..."|none] (default: the options `npm start` gives the ACS, SWITCHBOARD_NODE_OPTIONS)
- *      [--cwmp-thread=on|off] (default on, as `npm start`: the ACS's CWMP listeners on their own thread)
+ *      [--cwmp-thread=on|off] (default on, as `npm start` on SQLite: the ACS's CWMP listeners on their own thread)
  *      (--cpu-prof: bench/results/profiles/storm-{acs,load}.cpuprofile, the storm phase only, and a table of
  *      each child's CPU per device by part of the code: bench/lib/cpuprofile.ts timeByPart)
  */

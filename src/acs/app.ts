@@ -161,8 +161,11 @@ export interface AcsOptions {
   tls?: AcsTlsOptions;
   /**
    * Run the CWMP listeners (HTTP and HTTPS) on a worker thread of their own (http/listener-thread.ts):
-   * the thread does the HTTP work, the main thread the sessions. Default true; false serves CWMP
-   * from the main thread's event loop.
+   * the thread does the HTTP work, the main thread the sessions; false serves CWMP from the main
+   * thread's event loop. Default: true on SQLite, false on PostgreSQL. Measured (README, Performance):
+   * with SQLite a busy ACS's event loop is what limits it, and the thread freed it (boot storm +10%);
+   * with PostgreSQL a session waits on database round trips and processes are added for scale, and
+   * the thread's two extra hops per request cost 16-19% at 16 sessions in flight.
    */
   cwmpThread?: boolean;
   /**
@@ -214,6 +217,8 @@ export interface Acs extends AcsControl {
   readonly generatedApiToken: string | null;
   /** The NAT part (STUN bindings, path-choosing requester), when `nat` was given. */
   readonly nat: NatService | null;
+  /** Whether the CWMP listeners run on a thread of their own (`AcsOptions.cwmpThread`). */
+  readonly cwmpThread: boolean;
   readonly logger: Logger;
   /** Stops accepting sessions, ends the open ones (committing them), closes listeners and the store. */
   close(): Promise<void>;
@@ -439,6 +444,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     // CWMP listeners
     let cwmpUrl = '';
     let cwmpsUrl: string | null = null;
+    let cwmpThread = false;
     // the CPE keeps one connection for the whole session: keep it open as long as a session lives
     const timeouts = { keepAliveTimeoutMs: service.idleTimeoutMs, headersTimeoutMs: service.idleTimeoutMs + 5_000, requestTimeoutMs: 120_000 };
     const keepAlive = (server: http.Server | https.Server) => {
@@ -450,9 +456,10 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     const listeners: ThreadListener[] = [];
     if (cwmpPort !== null) listeners.push({ port: cwmpPort, host });
     if (options.tls) listeners.push({ port: options.tls.port ?? 7548, host, tls: { cert: options.tls.cert, key: options.tls.key } });
-    if (options.cwmpThread !== false && listeners.length > 0) {
+    if ((options.cwmpThread ?? !shared) && listeners.length > 0) {
       const thread = await CwmpListenerThread.start({ listeners, handle: service.handleRequest, ...timeouts, maxRequestBytes: service.maxRequestBytes, logger: logger.child({ part: 'cwmp' }) });
       closers.push(() => thread.close());
+      cwmpThread = true;
       let i = 0;
       if (cwmpPort !== null) cwmpUrl = `http://${urlHost(host)}:${thread.ports[i++]}/`;
       if (options.tls) cwmpsUrl = `https://${urlHost(host)}:${thread.ports[i]}/`;
@@ -463,7 +470,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
       closers.push(() => closeServer(server));
       cwmpUrl = `http://${urlHost(host)}:${port}/`;
     }
-    if (options.tls && options.cwmpThread === false) {
+    if (options.tls && cwmpsUrl === null) {
       const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, service.handle);
       keepAlive(server);
       const port = await listen(server, options.tls.port ?? 7548, host);
@@ -481,6 +488,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
       apiUrl: null,
       generatedApiToken: generated ? token : null,
       nat,
+      cwmpThread,
       logger,
       async enqueueTask(deviceId, payload, opts = {}) {
         const valid = validateTaskPayload(payload);

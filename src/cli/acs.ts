@@ -92,7 +92,7 @@ export function registerAcs(program: Command): void {
     .addOption(env('--workers <n>', 'ACS processes sharing the ports: a number or auto (= CPU cores); >1 needs --database', 'SWITCHBOARD_WORKERS', '1'))
     .addOption(env('--public-url <url>', 'base URL devices download files from (the HTTP port as devices reach it; default: the listen address)', 'SWITCHBOARD_PUBLIC_URL'))
     .addOption(env('--sqlite-cache-mib <n>', 'most memory the SQLite page cache may take, in MiB (SQLite only)', 'SWITCHBOARD_SQLITE_CACHE_MIB', '64'))
-    .addOption(env('--cwmp-thread <on|off>', 'serve the CWMP listeners from a thread of their own (off: from the main event loop; always off in --workers processes)', 'SWITCHBOARD_CWMP_THREAD', 'on'))
+    .addOption(env('--cwmp-thread <auto|on|off>', 'serve the CWMP listeners from a thread of their own (auto: on with SQLite, off with --database; always off in --workers processes)', 'SWITCHBOARD_CWMP_THREAD', 'auto'))
     .addOption(env('--log-level <level>', 'fatal, error, warn, info, debug, trace, silent', 'SWITCHBOARD_LOG_LEVEL', 'info'))
     .action(async (opts: AcsCliOptions) => {
       await runAcs(opts);
@@ -234,7 +234,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   const { isPostgresUrl } = await import('../store/index.ts');
   if (opts.database !== undefined && !isPostgresUrl(opts.database)) throw new AcsUsageError('--database must be a postgres:// or postgresql:// URL');
   const sqliteCacheMiB = positive('sqlite-cache-mib', opts.sqliteCacheMib);
-  if (opts.cwmpThread !== 'on' && opts.cwmpThread !== 'off') throw new AcsUsageError(`--cwmp-thread must be on or off, got ${JSON.stringify(opts.cwmpThread)}`);
+  if (!['auto', 'on', 'off'].includes(opts.cwmpThread)) throw new AcsUsageError(`--cwmp-thread must be auto, on or off, got ${JSON.stringify(opts.cwmpThread)}`);
   const fileBaseUrl = opts.publicUrl === undefined ? undefined : publicUrl(opts.publicUrl);
   const workers = await parseWorkers(opts.workers ?? '1', opts.database);
   const cluster = (await import('node:cluster')).default;
@@ -278,7 +278,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
     host: opts.host,
     tls,
     // a cluster worker's listeners share the port through the primary process, which a thread's cannot
-    cwmpThread: opts.cwmpThread === 'on' && !cluster.isWorker,
+    cwmpThread: cluster.isWorker ? false : opts.cwmpThread === 'auto' ? undefined : opts.cwmpThread === 'on',
     apiToken: opts.apiToken,
     cpeAuth,
     connectionRequest: { username: opts.crUsername, password: opts.crPassword },

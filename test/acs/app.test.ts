@@ -135,7 +135,7 @@ describe('startAcs', () => {
 describe('switchboard acs options', () => {
   const base: AcsCliOptions = {
     dataDir: './never-created', cwmpPort: '7547', httpPort: '7557', host: '127.0.0.1', tlsPort: '7548',
-    cpeAuth: 'none', sessionTimeout: '30', maxSessions: '100', logLevel: 'info', sqliteCacheMib: '64', cwmpThread: 'on',
+    cpeAuth: 'none', sessionTimeout: '30', maxSessions: '100', logLevel: 'info', sqliteCacheMib: '64', cwmpThread: 'auto',
   };
   for (const [change, message] of [
     [{ cwmpPort: '70000' }, /--cwmp-port must be a port number/],
@@ -147,7 +147,7 @@ describe('switchboard acs options', () => {
     [{ logLevel: 'loud' }, /unknown --log-level/],
     [{ sqliteCacheMib: '0' }, /--sqlite-cache-mib must be a positive integer/],
     [{ sqliteCacheMib: 'lots' }, /--sqlite-cache-mib must be a positive integer/],
-    [{ cwmpThread: 'yes' }, /--cwmp-thread must be on or off, got "yes"/],
+    [{ cwmpThread: 'yes' }, /--cwmp-thread must be auto, on or off, got "yes"/],
   ] as const) {
     it(`refuses ${JSON.stringify(change)} before starting anything`, async () => {
       await assert.rejects(runAcs({ ...base, ...change }), (err: unknown) => err instanceof AcsUsageError && message.test(err.message));

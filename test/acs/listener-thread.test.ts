@@ -6,10 +6,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { CwmpListenerThread } from '../../src/acs/http/listener-thread.ts';
+import { startAcs } from '../../src/acs/app.ts';
+import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import type { CwmpRequest, CwmpResponse } from '../../src/acs/http/cwmp-server.ts';
 import { connection } from './http-client.ts';
 
@@ -76,6 +81,28 @@ function get(url: string): Promise<number> {
 }
 
 describe('CWMP listener thread', () => {
+  it('is what startAcs uses on SQLite unless told otherwise, and only when there is a CWMP listener', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sb-listener-thread-'));
+    try {
+      const base = { dataDir, httpPort: null, host: '127.0.0.1', logger: silent } as const;
+      for (const [options, expected] of [
+        [{ cwmpPort: 0 }, true],
+        [{ cwmpPort: 0, cwmpThread: false }, false],
+        [{ cwmpPort: null }, false],
+      ] as const) {
+        const acs = await startAcs({ ...base, ...options, store: openSqliteStore({ file: ':memory:' }) });
+        try {
+          assert.equal(acs.cwmpThread, expected, JSON.stringify(options));
+          if (options.cwmpPort === 0) assert.match(acs.cwmpUrl, /^http:\/\/127\.0\.0\.1:[0-9]+\/$/);
+        } finally {
+          await acs.close();
+        }
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('hands each request over with its method, target, headers, body and connection, and sends the answer back', async () => {
     const { thread, seen, url } = await threadWith();
     try {

@@ -35,6 +35,8 @@ export interface ScaleAcsInfo {
   apiUrl: string | null;
   /** The STUN server's port, when NAT is on. */
   stunPort: number | null;
+  /** Whether its CWMP listener runs on a thread of its own. */
+  cwmpThread: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ScaleAcsConfig;
@@ -81,7 +83,7 @@ serveChild(
       cluster: { namespace: config.namespace, taskPollMs: 500 },
       logger: pino({ level: config.logLevel ?? 'warn' }),
     });
-    return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, stunPort: acs.nat?.stun?.address().port ?? null };
+    return { pid: process.pid, cwmpUrl: acs.cwmpUrl, apiUrl: acs.apiUrl, stunPort: acs.nat?.stun?.address().port ?? null, cwmpThread: acs.cwmpThread };
   },
   async () => {
     await acs?.close();

@@ -142,6 +142,8 @@ describe('cluster: users, connection requests and NAT bindings across three ACS 
     } finally {
       await c.end();
     }
+    // on PostgreSQL the CWMP listener stays on the main event loop by default (see AcsOptions.cwmpThread)
+    assert.deepEqual(children.map((ch) => ch.info.cwmpThread), [false, false, false]);
   });
 
   it('a user created through instance A logs in through instance B (and C sees the session)', async () => {

@@ -16,7 +16,7 @@
  *
  * Two ways in: `handle`, a node:http request listener (the listener on the main event loop), and
  * `handleRequest`, a request whose body was already read, with stand-ins for the request and the
- * response (the listener thread, listener-thread.ts, the default of `startAcs`).
+ * response (the listener thread, listener-thread.ts, the default of `startAcs` on SQLite).
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { informDeviceId, informOf, type EngineLogger, type SessionEngine } from '../session/engine.ts';

@@ -3,7 +3,7 @@
  * thread accepts the connections, parses HTTP, reads the bodies and writes the responses; each
  * request comes to this thread as a message and goes to `CwmpService.handleRequest` with stand-ins
  * for the request and the response. The service, the session engine and the store stay on the main
- * thread, unchanged.
+ * thread, unchanged. `startAcs` uses it on SQLite unless told otherwise (`AcsOptions.cwmpThread`).
  *
  * Why: a boot storm keeps the ACS's event loop busy, and node:http's own work (sockets, parsing,
  * stream machinery, the write system calls) was about a quarter of it. On the thread, that work
