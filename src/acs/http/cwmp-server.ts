@@ -23,6 +23,7 @@ import { informDeviceId, informOf, type EngineLogger, type SessionEngine } from 
 import type { Decoded, EngineNotice, EngineReply, SessionState } from '../session/state.ts';
 import type { Task } from '../../store/types.ts';
 import type { CpeAuthenticator } from './cpe-auth.ts';
+import { readBody } from './read-body.mjs';
 
 export interface CwmpServiceOptions {
   engine: SessionEngine;
@@ -407,32 +408,4 @@ function send(res: CwmpResponse, status: number, headers: Record<string, string 
   res.writeHead(status, headers);
   if (body === '') res.end();
   else res.end(body, 'utf8');
-}
-
-/** Reads the whole body; null when it exceeds `limit` bytes (the rest is discarded). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      resolve(null);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(c);
-    });
-    // a CWMP message usually arrives in one chunk: it is the body as is (no copy)
-    req.on('end', () => resolve(over ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
 }

@@ -14,6 +14,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
+import { readBody } from './read-body.mjs';
 
 const { listeners, keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxRequestBytes } = workerData;
 
@@ -58,53 +59,24 @@ function connectionOf(socket) {
 function onRequest(tls) {
   return (req, res) => {
     const conn = connectionOf(req.socket);
-    // the main thread answers every request it is sent (a failure with a 500), so each entry goes
+    // the main thread answers every request it is sent (a failure with a 500): each entry is removed then
     const send = (body) => {
       const id = nextRequest++;
       pending.set(id, res);
       post({ k: 'req', id, conn, ra: req.socket.remoteAddress, tls, method: req.method, url: req.url, headers: req.headers, body });
     };
-    const declared = Number(req.headers['content-length']);
-    if (req.method !== 'POST' || (Number.isFinite(declared) && declared > maxRequestBytes)) {
+    if (req.method !== 'POST') {
       req.resume();
       send(null);
       return;
     }
-    const chunks = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c) => {
-      if (over) return;
-      size += c.length;
-      if (size > maxRequestBytes) {
-        over = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (over) {
-        send(null);
-        return;
-      }
+    readBody(req, maxRequestBytes).then(
       // the bytes alone: a view would take the whole buffer it is part of into the message (and
       // handing the memory over costs more than copying a body of a few KiB)
-      if (chunks.length === 1) {
-        const c = chunks[0];
-        send(new Uint8Array(c.buffer, c.byteOffset, c.length).slice());
-      } else {
-        const body = new Uint8Array(size);
-        let at = 0;
-        for (const c of chunks) {
-          body.set(c, at);
-          at += c.length;
-        }
-        send(body);
-      }
-    });
-    // a request aborted mid-body is simply not sent on
-    req.on('error', () => {});
+      (body) => send(body === null ? null : new Uint8Array(body.buffer, body.byteOffset, body.length).slice()),
+      // a request aborted mid-body is simply not sent on
+      () => {},
+    );
   };
 }
 

@@ -1,0 +1,4 @@
+import type { IncomingMessage } from 'node:http';
+
+/** See read-body.mjs. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null>;

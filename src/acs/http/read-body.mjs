@@ -1,0 +1,37 @@
+/**
+ * Reading a CWMP request's body, shared by the listener on the main event loop (cwmp-server.ts) and
+ * the listener thread (listener-worker.mjs). Plain JavaScript so that the thread, which does not go
+ * through tsx's loader, can import it; read-body.d.mts gives its types.
+ */
+
+/**
+ * Reads the whole body of `req` (a node:http IncomingMessage). Resolves null when it exceeds `limit`
+ * bytes, by its Content-Length (then nothing is read) or while reading (the rest is discarded).
+ * A body that arrived in one chunk (a CWMP message usually does) is that chunk as is, no copy.
+ * Rejects when the request fails (aborted mid-body).
+ */
+export function readBody(req, limit) {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      resolve(null);
+      return;
+    }
+    const chunks = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(over ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
