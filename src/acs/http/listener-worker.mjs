@@ -22,7 +22,6 @@ const { listeners, keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxRe
 const pending = new Map();
 /** Connection ids, by socket. */
 const connections = new WeakMap();
-const sockets = new Set();
 let nextConnection = 1;
 let nextRequest = 1;
 
@@ -47,11 +46,7 @@ function connectionOf(socket) {
   if (id === undefined) {
     id = nextConnection++;
     connections.set(socket, id);
-    sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      post({ k: 'close', conn: id });
-    });
+    socket.once('close', () => post({ k: 'close', conn: id }));
   }
   return id;
 }
@@ -112,8 +107,10 @@ Promise.all(
 parentPort.on('message', (batch) => {
   for (const m of batch) {
     if (m.k === 'stop') {
-      for (const s of servers) s.close();
-      for (const socket of sockets) socket.destroy();
+      for (const s of servers) {
+        s.close();
+        s.closeAllConnections();
+      }
       parentPort.close();
       return;
     }
