@@ -470,7 +470,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
       closers.push(() => closeServer(server));
       cwmpUrl = `http://${urlHost(host)}:${port}/`;
     }
-    if (options.tls && cwmpsUrl === null) {
+    if (options.tls && !cwmpThread) {
       const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, service.handle);
       keepAlive(server);
       const port = await listen(server, options.tls.port ?? 7548, host);
