@@ -46,6 +46,17 @@ export interface AcsCliOptions extends NatCliOptions {
   cwmpThread: string;
 }
 
+/**
+ * Reads `--cwmp-thread auto|on|off` into `AcsOptions.cwmpThread`: auto leaves the choice to startAcs
+ * (on with SQLite, off with PostgreSQL). Always false in a cluster worker (`--workers`): its
+ * listeners share the port through the primary process, which a thread's listener cannot.
+ */
+export function cwmpThreadOption(value: string, clusterWorker: boolean): boolean | undefined {
+  if (value !== 'auto' && value !== 'on' && value !== 'off') throw new AcsUsageError(`--cwmp-thread must be auto, on or off, got ${JSON.stringify(value)}`);
+  if (clusterWorker) return false;
+  return value === 'auto' ? undefined : value === 'on';
+}
+
 /** A bad command line: printed as `switchboard: <message>`, exit status 1. */
 export class AcsUsageError extends Error {
   constructor(message: string) {
@@ -234,10 +245,10 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
   const { isPostgresUrl } = await import('../store/index.ts');
   if (opts.database !== undefined && !isPostgresUrl(opts.database)) throw new AcsUsageError('--database must be a postgres:// or postgresql:// URL');
   const sqliteCacheMiB = positive('sqlite-cache-mib', opts.sqliteCacheMib);
-  if (!['auto', 'on', 'off'].includes(opts.cwmpThread)) throw new AcsUsageError(`--cwmp-thread must be auto, on or off, got ${JSON.stringify(opts.cwmpThread)}`);
   const fileBaseUrl = opts.publicUrl === undefined ? undefined : publicUrl(opts.publicUrl);
   const workers = await parseWorkers(opts.workers ?? '1', opts.database);
   const cluster = (await import('node:cluster')).default;
+  const cwmpThread = cwmpThreadOption(opts.cwmpThread, cluster.isWorker);
   if (workers > 1 && cluster.isPrimary && opts.database) {
     await runPrimary(opts, workers, opts.database);
     return;
@@ -277,8 +288,7 @@ export async function runAcs(opts: AcsCliOptions): Promise<void> {
     httpPort,
     host: opts.host,
     tls,
-    // a cluster worker's listeners share the port through the primary process, which a thread's cannot
-    cwmpThread: cluster.isWorker ? false : opts.cwmpThread === 'auto' ? undefined : opts.cwmpThread === 'on',
+    cwmpThread,
     apiToken: opts.apiToken,
     cpeAuth,
     connectionRequest: { username: opts.crUsername, password: opts.crPassword },

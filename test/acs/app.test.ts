@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startAcs, API_TOKEN_FILE } from '../../src/acs/app.ts';
-import { runAcs, AcsUsageError, type AcsCliOptions } from '../../src/cli/acs.ts';
+import { runAcs, AcsUsageError, cwmpThreadOption, type AcsCliOptions } from '../../src/cli/acs.ts';
 import { openSqliteStore } from '../../src/store/sqlite/index.ts';
 import { connection, post, xml } from './http-client.ts';
 import { informMessage, deviceIdOf } from './engine-harness.ts';
@@ -154,4 +154,10 @@ describe('switchboard acs options', () => {
       assert.equal(existsSync('./never-created'), false);
     });
   }
+  it('--cwmp-thread: auto leaves the choice to startAcs, on and off decide, a --workers process never has the thread', () => {
+    assert.equal(cwmpThreadOption('auto', false), undefined);
+    assert.equal(cwmpThreadOption('on', false), true);
+    assert.equal(cwmpThreadOption('off', false), false);
+    for (const value of ['auto', 'on', 'off']) assert.equal(cwmpThreadOption(value, true), false, value);
+  });
 });
