@@ -39,6 +39,8 @@ export class FakeAcs implements AcsControl {
   waitsStarted = 0;
   resultFor: (task: Task) => JsonValue = (task) => ({ echo: task.type });
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Sessions under way, awaited by `stop` so that none touches a closed store. */
+  private readonly sessions = new Set<Promise<void>>();
 
   constructor(readonly store: Store) {}
 
@@ -92,7 +94,8 @@ export class FakeAcs implements AcsControl {
     if (this.mode === 'answers' && this.connectionRequestResult.status === 'ok') {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        void this.runSession(deviceId);
+        const session = this.runSession(deviceId).finally(() => this.sessions.delete(session));
+        this.sessions.add(session);
       }, FAKE_SESSION_DELAY_MS);
       this.timers.add(timer);
     }
@@ -117,9 +120,11 @@ export class FakeAcs implements AcsControl {
     return this.inSession.has(deviceId);
   }
 
-  stop(): void {
+  /** Cancels the sessions not yet begun and waits for those under way. */
+  async stop(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    await Promise.allSettled([...this.sessions]);
   }
 }
 
@@ -181,7 +186,7 @@ export async function setup(options: Partial<BuildApiOptions> = {}, acsFactory?:
       });
     },
     close: async () => {
-      fake.stop();
+      await fake.stop();
       await app.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });

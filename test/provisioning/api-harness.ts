@@ -47,7 +47,7 @@ export async function setupApi(options: { listen?: boolean } = {}): Promise<ApiH
       return app.inject({ method: method as 'GET', url, headers, ...(payload !== undefined ? { payload } : {}) });
     },
     close: async () => {
-      acs.stop();
+      await acs.stop();
       await app.close();
       await close();
     },
