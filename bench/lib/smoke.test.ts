@@ -16,7 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { SWITCHBOARD_NODE_OPTIONS } from '../../src/cli/node-options.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/switchboard.mjs', import.meta.url));
-const RUN_TIMEOUT_MS = 60_000;
+/**
+ * Per run. The five runs share the machine with each other and with another test file: 47 s on this
+ * 2-core machine, and over 60 s (the bound this replaced) with one more busy process.
+ */
+const RUN_TIMEOUT_MS = 150_000;
 
 /** Runs `switchboard bench <args>` and resolves its stdout (rejects on a non-zero exit). */
 function bench(args: string[], resultsDir: string): Promise<string> {
