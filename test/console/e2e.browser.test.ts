@@ -76,13 +76,16 @@ describe('console end to end: real ACS, simulated devices, chromium', { skip: un
       connectionRequestPassword: CR_PASSWORD,
     });
     await fleet.start();
-    // Wait for every device's first Inform.
-    for (let i = 0; i < 100; i++) {
+    // Wait for every device's first session to be stored. A device is listed from its Inform on (the
+    // ACS registers it then); its parameters, the connection request URL the search below uses among
+    // them, come with the session's commit, which a loaded machine may delay.
+    const firstSessionsStored = () => devices.length === DEVICES && devices.every((d) => d.connectionRequestUrl);
+    for (let i = 0; i < 300; i++) {
       devices = (await api<{ devices: ApiDevice[] }>('GET', '/api/devices')).devices;
-      if (devices.length === DEVICES) break;
+      if (firstSessionsStored()) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.equal(devices.length, DEVICES);
+    assert.ok(firstSessionsStored(), `devices and their connection request URLs: ${JSON.stringify(devices.map((d) => [d.id, d.connectionRequestUrl]))}`);
     // The fleet's connection request usernames are the serial numbers (zero-touch would set them).
     for (const d of devices.slice(1)) {
       await api('PATCH', `/api/devices/${encodeURIComponent(d.id)}`, { credentials: { connectionRequestUsername: d.serialNumber, connectionRequestPassword: CR_PASSWORD } });
