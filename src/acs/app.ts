@@ -55,6 +55,7 @@ import type { EngineNotice } from './session/state.ts';
 import { CwmpService, type CwmpServiceOptions } from './http/cwmp-server.ts';
 import { CpeAuthenticator, type CpeAuthConfig } from './http/cpe-auth.ts';
 import { CwmpListenerThread, type ThreadListener } from './http/listener-thread.ts';
+import { createListenerServer } from './http/listener-common.mjs';
 import { validateTaskPayload } from './tasks/schema.ts';
 import { startNat, type NatOptions, type NatService } from './nat/index.ts';
 import { startProvisioning, type Provisioning } from '../provisioning/runtime.ts';
@@ -442,40 +443,30 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     const wake = (deviceId: string): Promise<ConnectionRequestResult> => (nat ? nat.request(deviceId) : requester.request(deviceId));
 
     // CWMP listeners
-    let cwmpUrl = '';
-    let cwmpsUrl: string | null = null;
-    let cwmpThread = false;
     // the CPE keeps one connection for the whole session: keep it open as long as a session lives
     const timeouts = { keepAliveTimeoutMs: service.idleTimeoutMs, headersTimeoutMs: service.idleTimeoutMs + 5_000, requestTimeoutMs: 120_000 };
-    const keepAlive = (server: http.Server | https.Server) => {
-      server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
-      server.headersTimeout = timeouts.headersTimeoutMs;
-      server.requestTimeout = timeouts.requestTimeoutMs;
-    };
     const cwmpPort = options.cwmpPort === undefined ? 7547 : options.cwmpPort;
     const listeners: ThreadListener[] = [];
     if (cwmpPort !== null) listeners.push({ port: cwmpPort, host });
     if (options.tls) listeners.push({ port: options.tls.port ?? 7548, host, tls: { cert: options.tls.cert, key: options.tls.key } });
-    if ((options.cwmpThread ?? !shared) && listeners.length > 0) {
+    const cwmpThread = (options.cwmpThread ?? !shared) && listeners.length > 0;
+    let ports: number[] = [];
+    if (cwmpThread) {
       const thread = await CwmpListenerThread.start({ listeners, handle: service.handleRequest, ...timeouts, maxRequestBytes: service.maxRequestBytes, logger: logger.child({ part: 'cwmp' }) });
       closers.push(() => thread.close());
-      cwmpThread = true;
-      let i = 0;
-      if (cwmpPort !== null) cwmpUrl = `http://${urlHost(host)}:${thread.ports[i++]}/`;
-      if (options.tls) cwmpsUrl = `https://${urlHost(host)}:${thread.ports[i]}/`;
-    } else if (cwmpPort !== null) {
-      const server = http.createServer(service.handle);
-      keepAlive(server);
-      const port = await listen(server, cwmpPort, host);
-      closers.push(() => closeServer(server));
-      cwmpUrl = `http://${urlHost(host)}:${port}/`;
+      ports = thread.ports;
+    } else {
+      for (const l of listeners) {
+        const server = createListenerServer(l, service.handle, timeouts);
+        ports.push(await listen(server, l.port, host));
+        closers.push(() => closeServer(server));
+      }
     }
-    if (options.tls && !cwmpThread) {
-      const server = https.createServer({ cert: options.tls.cert, key: options.tls.key }, service.handle);
-      keepAlive(server);
-      const port = await listen(server, options.tls.port ?? 7548, host);
-      closers.push(() => closeServer(server));
-      cwmpsUrl = `https://${urlHost(host)}:${port}/`;
+    let cwmpUrl = '';
+    let cwmpsUrl: string | null = null;
+    for (const [i, l] of listeners.entries()) {
+      if (l.tls) cwmpsUrl = `https://${urlHost(host)}:${ports[i]}/`;
+      else cwmpUrl = `http://${urlHost(host)}:${ports[i]}/`;
     }
     // ends sessions before the listeners close (closers run in reverse order)
     closers.push(() => service.closeAll('ACS shutting down'));

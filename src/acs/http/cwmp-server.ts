@@ -23,7 +23,7 @@ import { informDeviceId, informOf, type EngineLogger, type SessionEngine } from 
 import type { Decoded, EngineNotice, EngineReply, SessionState } from '../session/state.ts';
 import type { Task } from '../../store/types.ts';
 import type { CpeAuthenticator } from './cpe-auth.ts';
-import { readBody } from './read-body.mjs';
+import { readBody } from './listener-common.mjs';
 
 export interface CwmpServiceOptions {
   engine: SessionEngine;

@@ -11,10 +11,8 @@
  * headers, body} answers, {id, destroy: true}, and {k:'stop'}.
  * Plain JavaScript: a worker does not go through tsx's loader.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
-import { readBody } from './read-body.mjs';
+import { createListenerServer, readBody } from './listener-common.mjs';
 
 const { listeners, keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxRequestBytes } = workerData;
 
@@ -75,14 +73,8 @@ function onRequest(tls) {
   };
 }
 
-const servers = listeners.map((l) => {
-  const server = l.tls ? https.createServer({ cert: l.tls.cert, key: l.tls.key }, onRequest(true)) : http.createServer(onRequest(false));
-  // the CPE keeps one connection for the whole session: keep it open as long as a session lives
-  server.keepAliveTimeout = keepAliveTimeoutMs;
-  server.headersTimeout = headersTimeoutMs;
-  server.requestTimeout = requestTimeoutMs;
-  return server;
-});
+const timeouts = { keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs };
+const servers = listeners.map((l) => createListenerServer(l, onRequest(l.tls !== undefined), timeouts));
 
 Promise.all(
   servers.map(

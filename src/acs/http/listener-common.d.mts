@@ -1,0 +1,19 @@
+import type http from 'node:http';
+import type https from 'node:https';
+
+/** The connection timeouts of a CWMP listener's server (ms). */
+export interface ListenerTimeouts {
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/** See listener-common.mjs. */
+export function createListenerServer(
+  listener: { tls?: { cert: string | Buffer; key: string | Buffer } },
+  onRequest: http.RequestListener,
+  timeouts: ListenerTimeouts,
+): http.Server | https.Server;
+
+/** See listener-common.mjs. */
+export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null>;
