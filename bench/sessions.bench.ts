@@ -29,7 +29,8 @@ import { join } from 'node:path';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
 import {
   acsNodeOptionsArg,
-  onOffArg,
+  cwmpThreadArg,
+  cwmpThreadLine,
   cpuMsPer,
   measureCeiling,
   mib,
@@ -126,7 +127,7 @@ export async function run(argv: string[]): Promise<void> {
   const rounds = args.number('rounds', DEFAULTS.rounds);
   const profile = args.flag('cpu-prof');
   const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
-  const cwmpThread = onOffArg('cwmp-thread', args.value('cwmp-thread'), true);
+  const cwmpThread = cwmpThreadArg(args.value('cwmp-thread'));
   console.log(`sessions: ${devices} registered devices, ${concurrency} sessions in flight, ${warmupS} s warm-up + ${durationS} s per measurement, ${rounds} rounds of ceiling then ACS, clients: ${clients.join(', ')}`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };
@@ -135,7 +136,7 @@ export async function run(argv: string[]): Promise<void> {
   const dataDir = tempDataDir('sessions');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;
   let profiles: Record<string, string> = {};
-  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; CWMP listeners on ${cwmpThread ? 'their own thread' : 'the main event loop'}`);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; ${cwmpThreadLine(cwmpThread)}`);
   const acs = await startAcsChild({ dataDir, cwmpThread }, acsNodeOptions);
   const load = await startLoadChild(deviceSet, true);
   const figures: ClientFigures[] = [];

@@ -18,7 +18,7 @@
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
 import { RssSampler } from './lib/child.ts';
 import { SWITCHBOARD_NODE_OPTIONS } from '../src/cli/node-options.ts';
-import { clientArg, onOffArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
+import { clientArg, cwmpThreadArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 import { statSync } from 'node:fs';
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<void> {
   const concurrency = args.number('concurrency', DEFAULTS.concurrency);
   const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
   const history = args.count('history', DEFAULTS.history);
-  const cwmpThread = onOffArg('cwmp-thread', args.value('cwmp-thread'), true);
+  const cwmpThread = cwmpThreadArg(args.value('cwmp-thread'));
   console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
   console.log(machineLine(machine));
   const deviceSet = { count: devices, models: SESSION_MODELS };

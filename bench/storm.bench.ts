@@ -37,7 +37,7 @@ import { DEFAULT_CACHE_MIB, SQLITE_FILE_NAME } from '../src/store/sqlite/index.t
 import { fleetSerial } from '../src/cpe/fleet.ts';
 import { loadProfile } from '../src/datamodel/model.ts';
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable, RESULTS_DIR } from './lib/report.ts';
-import { acsNodeOptionsArg, clientArg, onOffArg, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
+import { acsNodeOptionsArg, clientArg, cwmpThreadArg, cwmpThreadLine, cpuMsPer, profiled, withCpu, mib, removeDir, runLoad, startAcsChild, startLoadChild, tempDataDir } from './lib/harness.ts';
 import { STORM_MODEL } from './lib/models.ts';
 import { SIP_DOMAIN, sipAccountRow, sipAccountValues } from './lib/sip-accounts.ts';
 import { ApiClient } from './lib/api-client.ts';
@@ -153,11 +153,11 @@ export async function run(argv: string[]): Promise<void> {
   const mode: Mode = args.flag('stand-in') ? 'stand-in' : 'presets';
   const acsNodeOptions = acsNodeOptionsArg(args.value('acs-node-options'));
   const cacheMiB = args.number('sqlite-cache-mib', DEFAULT_CACHE_MIB);
-  const cwmpThread = onOffArg('cwmp-thread', args.value('cwmp-thread'), true);
+  const cwmpThread = cwmpThreadArg(args.value('cwmp-thread'));
   console.log(`storm: ${devices} never-seen devices boot at once, ${concurrency} sessions in flight, 10 parameters each`);
   console.log(machineLine(machine));
   console.log(`mode: ${MODES[mode]}`);
-  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; SQLite page cache bound ${cacheMiB} MiB; CWMP listeners on ${cwmpThread ? 'their own thread' : 'the main event loop'}`);
+  console.log(`ACS node options: ${acsNodeOptions.join(' ') || 'none'}; SQLite page cache bound ${cacheMiB} MiB; ${cwmpThreadLine(cwmpThread)}`);
 
   const dataDir = tempDataDir('storm');
   const profileDir = profile ? join(RESULTS_DIR, 'profiles') : null;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acsNodeOptionsArg, onOffArg } from './harness.ts';
+import { acsNodeOptionsArg, cwmpThreadArg } from './harness.ts';
 import { SWITCHBOARD_NODE_OPTIONS } from '../../src/cli/node-options.ts';
 
 test('--acs-node-options: the switchboard options by default, none, or a list of options', () => {
@@ -10,9 +10,9 @@ test('--acs-node-options: the switchboard options by default, none, or a list of
   assert.throws(() => acsNodeOptionsArg('--expose-gc 64'), /--acs-node-options takes Node options.*"--expose-gc 64"/);
 });
 
-test('--name=on|off options: on, off, the fallback when absent, an error otherwise', () => {
-  assert.equal(onOffArg('cwmp-thread', 'on', false), true);
-  assert.equal(onOffArg('cwmp-thread', 'off', true), false);
-  assert.equal(onOffArg('cwmp-thread', undefined, true), true);
-  assert.throws(() => onOffArg('cwmp-thread', 'yes', true), /--cwmp-thread must be on or off, got "yes"/);
+test('--cwmp-thread=on|off: on, off, on when absent, an error otherwise', () => {
+  assert.equal(cwmpThreadArg('on'), true);
+  assert.equal(cwmpThreadArg('off'), false);
+  assert.equal(cwmpThreadArg(undefined), true);
+  assert.throws(() => cwmpThreadArg('yes'), /--cwmp-thread must be on or off, got "yes"/);
 });

@@ -22,11 +22,19 @@ export function clientArg(value: string | undefined): LoadClient {
   throw new Error(`--client must be lean or cpe, got "${value}"`);
 }
 
-/** Reads an `--name=on|off` option (`fallback` when absent). Throws on another value. */
-export function onOffArg(name: string, value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
+/**
+ * Reads `--cwmp-thread=on|off` (storm, sessions, soak): whether the ACS serves CWMP from its listener
+ * thread. Absent: on, as `npm start` on SQLite. Throws on another value.
+ */
+export function cwmpThreadArg(value: string | undefined): boolean {
+  if (value === undefined) return true;
   if (value === 'on' || value === 'off') return value === 'on';
-  throw new Error(`--${name} must be on or off, got "${value}"`);
+  throw new Error(`--cwmp-thread must be on or off, got "${value}"`);
+}
+
+/** Where the ACS serves CWMP, as the benchmarks' header lines say it. */
+export function cwmpThreadLine(on: boolean): string {
+  return `CWMP listeners on ${on ? 'their own thread' : 'the main event loop'}`;
 }
 
 const ACS_ENTRY = new URL('./acs-child.ts', import.meta.url);
