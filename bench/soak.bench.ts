@@ -18,7 +18,7 @@
 import { BenchArgs, emitResult, machineInfo, machineLine, printTable } from './lib/report.ts';
 import { RssSampler } from './lib/child.ts';
 import { SWITCHBOARD_NODE_OPTIONS } from '../src/cli/node-options.ts';
-import { clientArg, cwmpThreadArg, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
+import { clientArg, cwmpThreadArg, cwmpThreadLine, cpuMsPer, mib, removeDir, runLoad, sqliteCounts, startAcsChild, startLoadChild, tempDataDir, withCpu } from './lib/harness.ts';
 import { SESSION_MODELS } from './lib/models.ts';
 import { round } from './lib/stats.ts';
 import { statSync } from 'node:fs';
@@ -88,6 +88,9 @@ export async function run(argv: string[]): Promise<void> {
   const cwmpThread = cwmpThreadArg(args.value('cwmp-thread'));
   console.log(`soak: ${devices} devices, ${rate} periodic sessions/s for ${minutes} min, RSS sampled every ${SAMPLE_MS / 1000} s`);
   console.log(machineLine(machine));
+  // the options `npm start` gives the ACS, and --expose-gc for the live-heap samples
+  const acsNodeOptions = [...SWITCHBOARD_NODE_OPTIONS, '--expose-gc'];
+  console.log(`ACS node options: ${acsNodeOptions.join(' ')}; SQLite page cache bound ${cacheMiB} MiB; ${cwmpThreadLine(cwmpThread)}`);
   const deviceSet = { count: devices, models: SESSION_MODELS };
   const dataDir = tempDataDir('soak');
   if (history > 0) {
@@ -95,8 +98,7 @@ export async function run(argv: string[]): Promise<void> {
     await writeHistory(dataDir, history, devices);
     console.log(`warm start: ${history} session records written in ${Math.round(performance.now() - t)} ms (${mib(statSync(join(dataDir, SQLITE_FILE_NAME)).size)} MiB)`);
   }
-  // the options `npm start` gives the ACS, and --expose-gc for the live-heap samples
-  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB, cwmpThread }, [...SWITCHBOARD_NODE_OPTIONS, '--expose-gc']);
+  const acs = await startAcsChild({ dataDir, sqliteCacheMiB: cacheMiB, cwmpThread }, acsNodeOptions);
   const heap: { atS: number; acsHeapMiB: number }[] = [];
   const t0 = Date.now();
   const load = await startLoadChild(deviceSet, true);
