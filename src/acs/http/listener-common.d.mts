@@ -17,3 +17,13 @@ export function createListenerServer(
 
 /** See listener-common.mjs. */
 export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | null>;
+
+/** See listener-common.mjs. */
+export interface MessageBatcher<T> {
+  push(message: T): void;
+  flush(): void;
+  clear(): void;
+}
+
+/** See listener-common.mjs. */
+export function messageBatcher<T>(post: (batch: T[]) => void): MessageBatcher<T>;

@@ -1,6 +1,7 @@
 /**
  * What the CWMP listener on the main event loop (app.ts, cwmp-server.ts) and the listener thread
- * (listener-worker.mjs) share: creating a listener's server and reading a request's body. Plain
+ * (listener-worker.mjs) share: creating a listener's server and reading a request's body; and what the
+thread and its owner on the main thread (listener-thread.ts) share: batching their messages. Plain
  * JavaScript so that the thread, which does not go through tsx's loader, can import it;
  * listener-common.d.mts gives its types.
  */
@@ -50,4 +51,35 @@ export function readBody(req, limit) {
     req.on('end', () => resolve(over ? null : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
+}
+
+/**
+ * Batches the messages one side of the listener thread sends the other: `push` keeps a message,
+ * and at the end of the event-loop turn (setImmediate) `post` gets every message of the turn in
+ * one array, so that a busy turn crosses the threads once instead of once per request or answer.
+ * `flush` posts what waits at once (before closing); `clear` forgets it (its thread died).
+ */
+export function messageBatcher(post) {
+  let outbox = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (outbox.length === 0) return;
+    const batch = outbox;
+    outbox = [];
+    post(batch);
+  };
+  return {
+    push(message) {
+      outbox.push(message);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+    clear() {
+      outbox = [];
+    },
+  };
 }

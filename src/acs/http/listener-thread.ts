@@ -19,6 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EngineLogger } from '../session/engine.ts';
 import type { CwmpConnection, CwmpRequest, CwmpResponse } from './cwmp-server.ts';
+import { messageBatcher } from './listener-common.mjs';
 
 const WORKER_URL = new URL('./listener-worker.mjs', import.meta.url);
 const RESTART_MIN_MS = 100;
@@ -98,8 +99,8 @@ export class CwmpListenerThread {
   /** Counts the threads started: an answer meant for a thread that died is not sent to the next. */
   private generation = 0;
   private readonly connections = new Map<number, CwmpConnection>();
-  private outbox: ToWorker[] = [];
-  private flushScheduled = false;
+  /** Answers for the current thread, posted once per event-loop turn. */
+  private readonly outbox = messageBatcher<ToWorker>((batch) => this.worker?.postMessage(batch));
   private stopping = false;
   private restartDelayMs = RESTART_MIN_MS;
   private startedAt = Date.now();
@@ -126,7 +127,7 @@ export class CwmpListenerThread {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const worker = this.worker;
     if (worker === null) return;
-    this.flush();
+    this.outbox.flush();
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage([{ k: 'stop' }] satisfies ToWorker[]);
     const timer = setTimeout(() => void worker.terminate(), 5_000);
@@ -196,7 +197,7 @@ export class CwmpListenerThread {
         if (this.stopping || worker !== this.worker) return;
         o.logger.error({ code, restartInMs: this.restartDelayMs }, 'CWMP listener thread exited; starting a new one');
         this.connections.clear();
-        this.outbox = [];
+        this.outbox.clear();
         this.restart();
       });
     });
@@ -241,24 +242,8 @@ export class CwmpListenerThread {
     const body = m.body === null ? null : Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
     const generation = this.generation;
     const send = (answer: ToWorker) => {
-      if (generation === this.generation) this.send(answer);
+      if (generation === this.generation) this.outbox.push(answer);
     };
     this.options.handle(req, body, new ThreadResponse(send, m.id));
-  }
-
-  private send(m: ToWorker): void {
-    this.outbox.push(m);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.outbox.length === 0 || this.worker === null) return;
-    const batch = this.outbox;
-    this.outbox = [];
-    this.worker.postMessage(batch);
   }
 }

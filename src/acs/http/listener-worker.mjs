@@ -12,7 +12,7 @@
  * Plain JavaScript: a worker does not go through tsx's loader.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createListenerServer, readBody } from './listener-common.mjs';
+import { createListenerServer, messageBatcher, readBody } from './listener-common.mjs';
 
 const { listeners, keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxRequestBytes } = workerData;
 
@@ -23,21 +23,8 @@ const connections = new WeakMap();
 let nextConnection = 1;
 let nextRequest = 1;
 
-let outbox = [];
-let flushScheduled = false;
-function post(message) {
-  outbox.push(message);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flush);
-  }
-}
-function flush() {
-  flushScheduled = false;
-  const batch = outbox;
-  outbox = [];
-  if (batch.length > 0) parentPort.postMessage(batch);
-}
+const outbox = messageBatcher((batch) => parentPort.postMessage(batch));
+const post = (message) => outbox.push(message);
 
 function connectionOf(socket) {
   let id = connections.get(socket);
