@@ -452,7 +452,7 @@ export async function startAcs(options: AcsOptions = {}): Promise<Acs> {
     const cwmpThread = (options.cwmpThread ?? !shared) && listeners.length > 0;
     let ports: number[] = [];
     if (cwmpThread) {
-      const thread = await CwmpListenerThread.start({ listeners, handle: service.handleRequest, ...timeouts, maxRequestBytes: service.maxRequestBytes, logger: logger.child({ part: 'cwmp' }) });
+      const thread = await CwmpListenerThread.start({ listeners, handle: service.handleRequest, timeouts, maxRequestBytes: service.maxRequestBytes, logger: logger.child({ part: 'cwmp' }) });
       closers.push(() => thread.close());
       ports = thread.ports;
     } else {

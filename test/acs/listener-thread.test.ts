@@ -38,9 +38,7 @@ async function threadWith(options: { hold?: boolean; maxRequestBytes?: number; p
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), 'x-list': ['a', 'b'] });
       res.end(text, 'utf8');
     },
-    keepAliveTimeoutMs: 5_000,
-    headersTimeoutMs: 10_000,
-    requestTimeoutMs: 10_000,
+    timeouts: { keepAliveTimeoutMs: 5_000, headersTimeoutMs: 10_000, requestTimeoutMs: 10_000 },
     maxRequestBytes: options.maxRequestBytes ?? 1024,
     logger: silent,
   });

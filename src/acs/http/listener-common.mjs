@@ -1,7 +1,7 @@
 /**
  * What the CWMP listener on the main event loop (app.ts, cwmp-server.ts) and the listener thread
  * (listener-worker.mjs) share: creating a listener's server and reading a request's body; and what the
-thread and its owner on the main thread (listener-thread.ts) share: batching their messages. Plain
+ * thread and its owner on the main thread (listener-thread.ts) share: batching their messages. Plain
  * JavaScript so that the thread, which does not go through tsx's loader, can import it;
  * listener-common.d.mts gives its types.
  */

@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EngineLogger } from '../session/engine.ts';
 import type { CwmpConnection, CwmpRequest, CwmpResponse } from './cwmp-server.ts';
-import { messageBatcher } from './listener-common.mjs';
+import { messageBatcher, type ListenerTimeouts } from './listener-common.mjs';
 
 const WORKER_URL = new URL('./listener-worker.mjs', import.meta.url);
 const RESTART_MIN_MS = 100;
@@ -40,9 +40,8 @@ export interface ListenerThreadOptions {
   listeners: ThreadListener[];
   /** Called with each request; `body` null when not read (not POST, or over `maxRequestBytes`). */
   handle: (req: CwmpRequest, body: Buffer | null, res: CwmpResponse) => void;
-  keepAliveTimeoutMs: number;
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
+  /** The connection timeouts of the thread's servers (createListenerServer). */
+  timeouts: ListenerTimeouts;
   maxRequestBytes: number;
   logger: EngineLogger;
 }
@@ -153,9 +152,7 @@ export class CwmpListenerThread {
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
       workerData: {
         listeners,
-        keepAliveTimeoutMs: o.keepAliveTimeoutMs,
-        headersTimeoutMs: o.headersTimeoutMs,
-        requestTimeoutMs: o.requestTimeoutMs,
+        timeouts: o.timeouts,
         maxRequestBytes: o.maxRequestBytes,
       },
     });

@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createListenerServer, messageBatcher, readBody } from './listener-common.mjs';
 
-const { listeners, keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxRequestBytes } = workerData;
+const { listeners, timeouts, maxRequestBytes } = workerData;
 
 /** Answers still to come, by request id. */
 const pending = new Map();
@@ -60,7 +60,6 @@ function onRequest(tls) {
   };
 }
 
-const timeouts = { keepAliveTimeoutMs, headersTimeoutMs, requestTimeoutMs };
 const servers = listeners.map((l) => createListenerServer(l, onRequest(l.tls !== undefined), timeouts));
 
 Promise.all(
