@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { request } from 'node:http';
+import net from 'node:net';
 import pino from 'pino';
 import { buildBasicAuthorization, buildDigestAuthorization, parseAuthenticate, selectChallenge, type DigestChallenge } from '../../src/cwmp/auth.ts';
 import { startAcs, type Acs, type AcsOptions } from '../../src/acs/app.ts';
@@ -279,6 +280,29 @@ for (const cwmpThread of [true, false]) {
         assert.equal(t?.status, 'pending');
         assert.match(t?.faultString ?? '', /no response to GetRPCMethods/);
         c.destroy();
+      } finally {
+        await acs.close();
+      }
+    });
+
+    it('keeps an idle connection open for the session idle timeout, then closes it', async () => {
+      const acs = await acsWith({ sessions: { idleTimeoutMs: 300 } });
+      try {
+        const { port } = new URL(acs.cwmpUrl);
+        const socket = net.connect(Number(port), '127.0.0.1');
+        let received = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => (received += d));
+        const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+        const answered = new Promise<number>((resolve) => socket.once('data', () => resolve(Date.now())));
+        socket.write('POST / HTTP/1.1\r\nHost: acs\r\nContent-Length: 0\r\n\r\n');
+        const at = await answered;
+        const timedOut = new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), 4_000).unref());
+        const end = await Promise.race([closed, timedOut]);
+        assert.match(received, /^HTTP\/1\.1 204 /, 'an empty POST outside a session');
+        assert.notEqual(end, 'still open', 'the server closes the idle connection (Node would wait 5 s by itself)');
+        assert.ok((end as number) - at >= 200, `closed ${(end as number) - at} ms after the answer, not before the idle timeout`);
+        socket.destroy();
       } finally {
         await acs.close();
       }
