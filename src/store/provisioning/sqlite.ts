@@ -125,18 +125,9 @@ function storeErrorOf(err: unknown): unknown {
 /** All of a device's memory, in a stable order. */
 const DEVICE_MEMORY_SQL = 'SELECT * FROM prov_device_memory WHERE device_id = ? ORDER BY kind, name';
 
-/** Device memory rows one upsert statement writes at most (a storm device's session writes ten). */
-const MEMORY_ROWS_PER_STATEMENT = 32;
-
-/**
- * The upsert of `rows` device memory rows in one statement (multi-row VALUES: measured faster
- * than one statement per row, and than INSERT ... SELECT FROM json_each). SQLite applies the rows
- * in order, so a later row for the same (device, kind, name) updates the one an earlier inserted.
- */
-function putDeviceMemorySql(rows: number): string {
-  return `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}
-    ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`;
-}
+/** The upsert of one device memory row. */
+const PUT_DEVICE_MEMORY_SQL = `INSERT INTO prov_device_memory (device_id, kind, name, hash, detail, at) VALUES (?, ?, ?, ?, ?, ?)
+  ON CONFLICT (device_id, kind, name) DO UPDATE SET hash = excluded.hash, detail = excluded.detail, at = excluded.at`;
 
 /** Distinct SQL texts whose prepared statements are kept (see `prepare`). */
 const STATEMENT_CACHE_LIMIT = 256;
@@ -146,8 +137,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   readonly name: string;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  /** `putDeviceMemory`'s statements by row count (1..MEMORY_ROWS_PER_STATEMENT). */
-  private readonly memoryStatements: Database.Statement[] = [];
+  /** `putDeviceMemory`'s statement, prepared on first use. */
+  private putMemoryStatement: Database.Statement | undefined;
   private readonly clock: () => number;
   private readonly changes = new ChangeListeners();
   private closed = false;
@@ -453,35 +444,19 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   }
 
   /**
-   * One statement per MEMORY_ROWS_PER_STATEMENT entries (a session's batch is one statement; the
-   * statement per row count is prepared once), in a transaction when there are several.
+   * One single-row upsert per entry, in one transaction: the group commit's when the store shares
+   * the core store's connection (a failed batch is rolled back whole there), its own otherwise.
+   * Not one multi-row statement: SQLite copies every page such a statement changes into a
+   * statement journal first (it could fail half-way), see the core store's `upsertParameters`.
    */
   putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
     if (entries.length === 0) return this.run(() => undefined);
-    return this.runWrite(() => {
-      if (entries.length <= MEMORY_ROWS_PER_STATEMENT) this.putMemoryRows(entries, 0, entries.length);
-      else {
-        this.db.transaction(() => {
-          for (let i = 0; i < entries.length; i += MEMORY_ROWS_PER_STATEMENT) this.putMemoryRows(entries, i, Math.min(entries.length, i + MEMORY_ROWS_PER_STATEMENT));
-        })();
-      }
-    });
-  }
-
-  /** Upserts entries[from, to) with one statement. */
-  private putMemoryRows(entries: DeviceMemoryEntry[], from: number, to: number): void {
-    const count = to - from;
-    let st = this.memoryStatements[count];
-    if (st === undefined) {
-      st = this.db.prepare(putDeviceMemorySql(count));
-      this.memoryStatements[count] = st;
-    }
-    const args: (string | null)[] = [];
-    for (let i = from; i < to; i++) {
-      const e = entries[i];
-      args.push(e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at);
-    }
-    st.run(args);
+    const put = () => {
+      const st = (this.putMemoryStatement ??= this.db.prepare(PUT_DEVICE_MEMORY_SQL));
+      for (const e of entries) st.run(e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at);
+    };
+    if (this.groupWrite) return this.runWrite(put);
+    return this.run(entries.length === 1 ? put : () => this.db.transaction(put)());
   }
 
   deleteDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[], name?: string): Promise<number> {
