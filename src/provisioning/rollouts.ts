@@ -472,7 +472,6 @@ export class RolloutManager {
       const claimed = await this.p.claimDownloadSlot(rollout.id, device.id, rollout.maxConcurrent, {
         phase: 'sent',
         commandKey,
-        startedAt: this.iso(),
         detail: 'Download sent',
       });
       if (!claimed) continue;

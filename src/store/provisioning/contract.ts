@@ -182,9 +182,12 @@ export function runProvisioningContract(name: string, backend: ProvisioningBacke
       assert.equal(claimed.phase, 'sent');
       await p.updateRolloutDevice(r.id, claimed.deviceId, { state: 'succeeded', phase: null });
       assert.equal(await p.claimDownloadSlot(r.id, claimed.deviceId, 3, {}), null);
-      // the finished device freed a slot
+      // the finished device freed a slot; the claim is stamped when the slot is taken
       const pending = (await p.listRolloutDevices(r.id, { states: ['pending'] })).items[0];
-      assert.equal((await other.claimDownloadSlot(r.id, pending.deviceId, 3, {}))?.state, 'downloading');
+      const before = Date.now();
+      const taken = await other.claimDownloadSlot(r.id, pending.deviceId, 3, {});
+      assert.equal(taken?.state, 'downloading');
+      assert.ok(taken.startedAt !== null && Date.parse(taken.startedAt) >= before && Date.parse(taken.startedAt) <= Date.now(), `startedAt ${taken.startedAt}`);
       const next = (await p.listRolloutDevices(r.id, { states: ['pending'] })).items[0];
       assert.equal(await p.claimDownloadSlot(r.id, next.deviceId, 3, {}), null, 'full again');
       assert.equal(await p.claimDownloadSlot('nope', next.deviceId, 3, {}), null, 'unknown rollout');

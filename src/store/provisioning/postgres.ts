@@ -687,7 +687,9 @@ export class PostgresProvisioningStore implements ProvisioningStore {
       const [busy] = await this.rows<{ n: number }>(c, "SELECT COUNT(*)::int AS n FROM prov_rollout_devices WHERE rollout_id = $1 AND state = 'downloading'", [rolloutId]);
       if (busy.n >= maxConcurrent) return null;
       const p = new Params();
-      const sets = deviceSets(p, { ...update, state: 'downloading' }, this.now());
+      // stamped now, under the lock: after the finish of the device whose slot this takes
+      const at = this.now();
+      const sets = deviceSets(p, { startedAt: at, ...update, state: 'downloading' }, at);
       const [r] = await this.rows<RolloutDeviceRow>(
         c,
         `UPDATE prov_rollout_devices SET ${sets} WHERE rollout_id = ${p.add(rolloutId, 'text')} AND device_id = ${p.add(deviceId, 'text')} AND state = 'pending' RETURNING *`,

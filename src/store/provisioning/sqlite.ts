@@ -655,7 +655,8 @@ export class SqliteProvisioningStore implements ProvisioningStore {
         if (busy >= maxConcurrent) return null;
         const cur = this.prepare('SELECT state FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as { state: string } | undefined;
         if (!cur || cur.state !== 'pending') return null;
-        this.applyDeviceUpdate(rolloutId, deviceId, { ...update, state: 'downloading' });
+        // stamped now, under the lock: after the finish of the device whose slot this takes
+        this.applyDeviceUpdate(rolloutId, deviceId, { startedAt: this.now(), ...update, state: 'downloading' });
         return rowToRolloutDevice(this.prepare('SELECT * FROM prov_rollout_devices WHERE rollout_id = ? AND device_id = ?').get(rolloutId, deviceId) as RolloutDeviceRow);
       }).immediate(),
     );

@@ -604,7 +604,9 @@ export interface ProvisioningStore {
   /**
    * Atomically moves a `pending` device to `downloading` when fewer than `maxConcurrent` devices of
    * the rollout are `downloading`. Resolves the updated device, or null when no slot is free or the
-   * device is not pending.
+   * device is not pending. `startedAt` defaults to the store's clock when the slot is taken: a time
+   * read by the caller before it waited for the rollout's lock may precede the finish of the device
+   * whose slot it takes (another ACS instance's).
    */
   claimDownloadSlot(rolloutId: string, deviceId: string, maxConcurrent: number, update: RolloutDeviceUpdate): Promise<RolloutDevice | null>;
   /**
