@@ -24,6 +24,7 @@
 import type { TaskPayload } from '../acs/tasks/schema.ts';
 import type { AcsRequest, EventStruct, ParameterValueStruct } from '../cwmp/types.ts';
 import type {
+  DeviceContact,
   DeviceIdentity,
   JsonObject,
   ParameterDelete,
@@ -43,6 +44,8 @@ export interface SessionView {
   readonly informParameters: readonly ParameterValueStruct[];
   readonly cwmpVersion: string;
   readonly remoteAddress: string | null;
+  /** What the Inform tells about the device besides its identity, as the session will store it. */
+  readonly contact?: Readonly<DeviceContact>;
   /** What the ACS knows about the device's parameters: the store plus this session's uncommitted answers. */
   parameters(selection?: ParameterSelection): Promise<StoredParameter[]>;
   /** Buffers a fault record into the session's commit (e.g. a value the device accepted but did not apply). */

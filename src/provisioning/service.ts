@@ -394,7 +394,7 @@ export class ProvisioningService implements SessionHooks {
       const tags = [...(record?.tags ?? [])];
       if (!record && policy === 'quarantine') tags.push(QUARANTINE_TAG);
       try {
-        device = await this.store.createDevice({ ...view.identity, tags });
+        device = await this.store.createDevice({ ...view.identity, tags, contact: view.contact });
         registered = true;
       } catch (err) {
         if (!(err instanceof StoreError && err.code === 'conflict')) throw err;

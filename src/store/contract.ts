@@ -110,6 +110,28 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(red.credentials.acsPasswordSet, true);
       }));
 
+      it('createDevice() at an Inform stores what it tells, as the session commit would; that commit then changes nothing', withStore(async (store) => {
+        const contact = { lastContact: T0, lastBootstrap: T0, sourceAddress: '192.0.2.7', softwareVersion: '1.0.3.10', connectionRequestUrl: 'http://192.0.2.7:7547/', cwmpVersion: '1.4' };
+        const d = await store.createDevice({ ...identity('C1'), tags: ['new'], contact });
+        assert.equal(d.firstContact, T0);
+        assert.equal(d.lastContact, T0);
+        assert.equal(d.lastBootstrap, T0);
+        assert.equal(d.lastBoot, null);
+        assert.equal(d.sourceAddress, '192.0.2.7');
+        assert.equal(d.softwareVersion, '1.0.3.10');
+        assert.equal(d.hardwareVersion, null);
+        assert.equal(d.connectionRequestUrl, 'http://192.0.2.7:7547/');
+        assert.equal(d.cwmpVersion, '1.4');
+        assert.deepEqual(await store.getDevice(d.id), d);
+        // the session's own commit of the same Inform: the device as registered
+        const r = await store.commitSession({ at: T0, device: { ...deviceWrite('C1'), ...contact } });
+        assert.equal(r.created, false);
+        assert.deepEqual(await store.getDevice(d.id), d);
+        // a later session moves lastContact only
+        await store.commitSession(inform('C1', T1));
+        assert.deepEqual(await store.getDevice(d.id), { ...d, lastContact: T1 });
+      }));
+
       it('createDevice() conflicts with a device a session created, and with a concurrent twin; works again after deleteDevice()', withStore(async (store) => {
         const id = '000B82-HT502-P1';
         await store.commitSession(inform('P1', T0));

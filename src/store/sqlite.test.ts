@@ -98,6 +98,26 @@ describe('SQLite group commit', () => {
     return { store, statements, count };
   };
 
+  it('a device registered at its Inform with what it tells is not written again by that session\'s commit', async () => {
+    const { store, statements, count } = tracedStore();
+    try {
+      const contact = { lastContact: T0, sourceAddress: '192.0.2.7', softwareVersion: '1.0.3.10', cwmpVersion: '1.4' };
+      // registered with the Inform's contact fields: the commit finds the row as it would write it
+      await store.createDevice({ ...device('R'), contact });
+      statements.length = 0;
+      await store.commitSession({ at: T0, device: { ...device('R'), ...contact } });
+      assert.equal(count('UPDATE DEVICES'), 0, statements.join('\n'));
+      // registered without them (a pre-registration): the commit sets them
+      await store.createDevice(device('Q'));
+      statements.length = 0;
+      await store.commitSession({ at: T0, device: { ...device('Q'), ...contact } });
+      assert.equal(count('UPDATE DEVICES'), 1, statements.join('\n'));
+      assert.equal((await store.getDevice(device('Q').id))?.firstContact, T0);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('commits a batch without a savepoint per write when no write fails', async () => {
     const { store, statements, count } = tracedStore();
     try {

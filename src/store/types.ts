@@ -136,10 +136,22 @@ export interface DevicePatch {
   credentials?: Partial<DeviceCredentials>;
 }
 
-/** Pre-registration of a device through the API (e.g. to give it per-device credentials). */
+/** What an Inform tells about a device besides its identity: the fields of a `DeviceWrite` a session stores. */
+export type DeviceContact = Omit<DeviceWrite, 'id' | keyof DeviceIdentity>;
+
+/**
+ * A device to register: pre-registration through the API (e.g. to give it per-device credentials),
+ * or a first-contact device at its Inform (provisioning).
+ */
 export interface NewDevice extends DeviceIdentity {
   tags?: string[];
   credentials?: Partial<DeviceCredentials>;
+  /**
+   * Registered at an Inform: what it tells, stored with the row as the session's commit would
+   * (`firstContact` from `lastContact`), so that commit finds nothing left to change. None for a
+   * pre-registration: the device has not been in contact.
+   */
+  contact?: DeviceContact;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -901,6 +901,7 @@ export class SessionEngine {
         informParameters: session.informParameters,
         cwmpVersion: session.version,
         remoteAddress: session.remoteAddress,
+        contact: session.deviceWrite,
         parameters: async (selection = {}) => {
           // a buffered wipe of the whole tree (0 BOOTSTRAP) hides every stored row: do not read them
           const wiped = session.buffer.deletes.some((d) => d.prefix === '' && !d.except?.length);

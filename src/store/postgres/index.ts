@@ -603,23 +603,34 @@ export class PostgresStore implements Store {
     const id = `${input.oui}-${input.productClass}-${input.serialNumber}`;
     const tags = normaliseTags(input.tags ?? []);
     const c = input.credentials ?? {};
+    const p = new Params();
+    const values = [
+      p.add(id, 'text'),
+      p.add(input.manufacturer, 'text'),
+      p.add(input.oui, 'text'),
+      p.add(input.productClass, 'text'),
+      p.add(input.serialNumber, 'text'),
+      p.add(tags, 'text[]'),
+      p.add(c.acsUsername ?? null, 'text'),
+      p.add(c.acsPassword ?? null, 'text'),
+      p.add(c.connectionRequestUsername ?? null, 'text'),
+      p.add(c.connectionRequestPassword ?? null, 'text'),
+    ];
+    // registered at an Inform: what it tells, as the session's commit would store it
+    const contact = input.contact ?? {};
+    const present = DEVICE_WRITE_FIELDS.filter((f) => contact[f] !== undefined);
+    const cols: string[] = present.map((f) => DEVICE_WRITE_COLUMNS[f].column);
+    for (const f of present) values.push(p.add(contact[f], DEVICE_WRITE_COLUMNS[f].type));
+    if (present.includes('lastContact')) {
+      cols.push('first_contact');
+      values.push(values[10 + present.indexOf('lastContact')]);
+    }
     const [row] = await this.rows<DeviceRow>(
       this.pool,
-      `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, tags, acs_username, acs_password, cr_username, cr_password)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10)
+      `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, tags, acs_username, acs_password, cr_username, cr_password${cols.map((col) => `, ${col}`).join('')})
+       VALUES (${values.join(', ')})
        ON CONFLICT (id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
-      [
-        id,
-        input.manufacturer,
-        input.oui,
-        input.productClass,
-        input.serialNumber,
-        tags,
-        c.acsUsername ?? null,
-        c.acsPassword ?? null,
-        c.connectionRequestUsername ?? null,
-        c.connectionRequestPassword ?? null,
-      ],
+      p.values,
     );
     if (!row) throw new StoreError('conflict', `device ${id} exists`);
     return rowToDevice(row);

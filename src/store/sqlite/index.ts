@@ -156,6 +156,13 @@ interface DeviceRow {
   cr_password: string | null;
 }
 
+/** Every column of `devices` (the INSERT of `createDevice` binds a whole DeviceRow). */
+const DEVICE_COLUMNS = Object.keys({
+  id: 1, manufacturer: 1, oui: 1, product_class: 1, serial_number: 1, first_contact: 1, last_contact: 1, last_boot: 1,
+  last_bootstrap: 1, source_address: 1, software_version: 1, hardware_version: 1, connection_request_url: 1,
+  udp_connection_request_address: 1, cwmp_version: 1, tags: 1, acs_username: 1, acs_password: 1, cr_username: 1, cr_password: 1,
+} satisfies Record<keyof DeviceRow, 1>);
+
 interface ParameterRow {
   name: string;
   value: string | null;
@@ -540,9 +547,9 @@ export class SqliteStore implements Store {
     return {
       getDevice: db.prepare<[string], DeviceRow>('SELECT * FROM devices WHERE id = ?'),
       deviceExists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM devices WHERE id = ?'),
-      insertDevice: db.prepare(
-        `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, tags, acs_username, acs_password, cr_username, cr_password)
-         VALUES (@id, @manufacturer, @oui, @productClass, @serialNumber, @tags, @acsUsername, @acsPassword, @crUsername, @crPassword)`,
+      // every column, bound by name from a DeviceRow
+      insertDevice: db.prepare<[DeviceRow]>(
+        `INSERT INTO devices (${DEVICE_COLUMNS.join(', ')}) VALUES (${DEVICE_COLUMNS.map((c) => `@${c}`).join(', ')})`,
       ),
       setDeviceTags: db.prepare('UPDATE devices SET tags = ? WHERE id = ?'),
       setDeviceCredentials: db.prepare(
@@ -828,25 +835,26 @@ export class SqliteStore implements Store {
     }
     const tags = normaliseTags(input.tags ?? []);
     const c = input.credentials ?? {};
+    const contact = input.contact ?? {};
     // The row as inserted: returned and remembered without reading it back (provisioning
-    // registers every unknown device at its first Inform, and the session commit that follows
-    // compares against this row).
+    // registers every unknown device at its first Inform, with what the Inform tells, and the
+    // session commit that follows compares against this row: nothing left to update).
     const row: DeviceRow = {
       id,
       manufacturer: input.manufacturer,
       oui: input.oui,
       product_class: input.productClass,
       serial_number: input.serialNumber,
-      first_contact: null,
-      last_contact: null,
-      last_boot: null,
-      last_bootstrap: null,
-      source_address: null,
-      software_version: null,
-      hardware_version: null,
-      connection_request_url: null,
-      udp_connection_request_address: null,
-      cwmp_version: null,
+      first_contact: contact.lastContact ?? null,
+      last_contact: contact.lastContact ?? null,
+      last_boot: contact.lastBoot ?? null,
+      last_bootstrap: contact.lastBootstrap ?? null,
+      source_address: contact.sourceAddress ?? null,
+      software_version: contact.softwareVersion ?? null,
+      hardware_version: contact.hardwareVersion ?? null,
+      connection_request_url: contact.connectionRequestUrl ?? null,
+      udp_connection_request_address: contact.udpConnectionRequestAddress ?? null,
+      cwmp_version: contact.cwmpVersion ?? null,
       tags: JSON.stringify(tags),
       acs_username: c.acsUsername ?? null,
       acs_password: c.acsPassword ?? null,
@@ -856,18 +864,7 @@ export class SqliteStore implements Store {
     // group-committed: a storm registers every new device; no existence query, the key decides
     await this.write(() => {
       try {
-        this.s.insertDevice.run({
-          id,
-          manufacturer: row.manufacturer,
-          oui: row.oui,
-          productClass: row.product_class,
-          serialNumber: row.serial_number,
-          tags: row.tags,
-          acsUsername: row.acs_username,
-          acsPassword: row.acs_password,
-          crUsername: row.cr_username,
-          crPassword: row.cr_password,
-        });
+        this.s.insertDevice.run(row);
       } catch (err) {
         if (isPrimaryKeyViolation(err)) throw new StoreError('conflict', `device ${id} exists`);
         throw err;
