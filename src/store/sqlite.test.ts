@@ -118,6 +118,24 @@ describe('SQLite group commit', () => {
     }
   });
 
+  it('stores a new device\'s parameters with single-row statements, none that SQLite must journal', async () => {
+    const { store, statements, count } = tracedStore();
+    try {
+      const parameters = Array.from({ length: 17 }, (_, i) => ({ name: `Device.X.${i}`, value: String(i), type: 'string' }));
+      statements.length = 0;
+      await store.commitSession(inform('J', T0, { parameters }));
+      // a statement writing several rows that may fail half-way (NOT NULL, STRICT types) copies every
+      // page it changes into a statement journal first; one row per statement needs none
+      const inserts = statements.filter((sql) => /^\s*INSERT INTO parameters/i.test(sql));
+      assert.equal(inserts.length, 17);
+      for (const sql of inserts) assert.equal(sql.match(/\(\s*'/g)?.length ?? 0, 1, sql);
+      assert.equal(count('COMMIT'), 1);
+      assert.deepEqual((await store.getParameters('000B82-HT502-J', {})).map((p) => p.value).sort(), parameters.map((p) => p.value).sort());
+    } finally {
+      await store.close();
+    }
+  });
+
   it('commits a batch without a savepoint per write when no write fails', async () => {
     const { store, statements, count } = tracedStore();
     try {
