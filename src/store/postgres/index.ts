@@ -29,6 +29,7 @@ import {
   type AuditPage,
   type AuditQuery,
   type Device,
+  type DeviceContact,
   type DevicePage,
   type DevicePatch,
   type DeviceQuery,
@@ -416,14 +417,22 @@ function mergeTaskUpdates(updates: readonly TaskUpdate[]): TaskUpdate[] {
   return [...byId.values()];
 }
 
+/**
+ * The DeviceWrite fields `w` gives: their columns and placeholders (added to `p`), and the
+ * placeholder of `lastContact` (a new row's first contact) or null.
+ */
+function contactColumns(p: Params, w: DeviceContact): { cols: string[]; values: string[]; lastContact: string | null } {
+  const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
+  const values = present.map((f) => p.add(w[f], DEVICE_WRITE_COLUMNS[f].type));
+  const lastContactAt = present.indexOf('lastContact');
+  return { cols: present.map((f) => DEVICE_WRITE_COLUMNS[f].column), values, lastContact: lastContactAt >= 0 ? values[lastContactAt] : null };
+}
+
 /** INSERT ... ON CONFLICT for the device, returning whether it was inserted. */
 function deviceUpsertSql(p: Params, w: DeviceWrite): string {
-  const present = DEVICE_WRITE_FIELDS.filter((f) => w[f] !== undefined);
   const base = [p.add(w.id, 'text'), p.add(w.manufacturer, 'text'), p.add(w.oui, 'text'), p.add(w.productClass, 'text'), p.add(w.serialNumber, 'text')];
-  const values = present.map((f) => p.add(w[f], DEVICE_WRITE_COLUMNS[f].type));
-  const cols = present.map((f) => DEVICE_WRITE_COLUMNS[f].column);
-  const lastContactAt = present.indexOf('lastContact');
-  const firstContact = lastContactAt >= 0 ? values[lastContactAt] : 'NULL::timestamptz';
+  const { cols, values, lastContact } = contactColumns(p, w);
+  const firstContact = lastContact ?? 'NULL::timestamptz';
   const updates = [
     'manufacturer = excluded.manufacturer',
     'oui = excluded.oui',
@@ -604,31 +613,27 @@ export class PostgresStore implements Store {
     const tags = normaliseTags(input.tags ?? []);
     const c = input.credentials ?? {};
     const p = new Params();
-    const values = [
-      p.add(id, 'text'),
-      p.add(input.manufacturer, 'text'),
-      p.add(input.oui, 'text'),
-      p.add(input.productClass, 'text'),
-      p.add(input.serialNumber, 'text'),
-      p.add(tags, 'text[]'),
-      p.add(c.acsUsername ?? null, 'text'),
-      p.add(c.acsPassword ?? null, 'text'),
-      p.add(c.connectionRequestUsername ?? null, 'text'),
-      p.add(c.connectionRequestPassword ?? null, 'text'),
-    ];
+    // column -> placeholder
+    const insert: Record<string, string> = {
+      id: p.add(id, 'text'),
+      manufacturer: p.add(input.manufacturer, 'text'),
+      oui: p.add(input.oui, 'text'),
+      product_class: p.add(input.productClass, 'text'),
+      serial_number: p.add(input.serialNumber, 'text'),
+      tags: p.add(tags, 'text[]'),
+      acs_username: p.add(c.acsUsername ?? null, 'text'),
+      acs_password: p.add(c.acsPassword ?? null, 'text'),
+      cr_username: p.add(c.connectionRequestUsername ?? null, 'text'),
+      cr_password: p.add(c.connectionRequestPassword ?? null, 'text'),
+    };
     // registered at an Inform: what it tells, as the session's commit would store it
-    const contact = input.contact ?? {};
-    const present = DEVICE_WRITE_FIELDS.filter((f) => contact[f] !== undefined);
-    const cols: string[] = present.map((f) => DEVICE_WRITE_COLUMNS[f].column);
-    for (const f of present) values.push(p.add(contact[f], DEVICE_WRITE_COLUMNS[f].type));
-    if (present.includes('lastContact')) {
-      cols.push('first_contact');
-      values.push(values[10 + present.indexOf('lastContact')]);
-    }
+    const contact = contactColumns(p, input.contact ?? {});
+    contact.cols.forEach((col, i) => (insert[col] = contact.values[i]));
+    if (contact.lastContact !== null) insert.first_contact = contact.lastContact;
     const [row] = await this.rows<DeviceRow>(
       this.pool,
-      `INSERT INTO devices (id, manufacturer, oui, product_class, serial_number, tags, acs_username, acs_password, cr_username, cr_password${cols.map((col) => `, ${col}`).join('')})
-       VALUES (${values.join(', ')})
+      `INSERT INTO devices (${Object.keys(insert).join(', ')})
+       VALUES (${Object.values(insert).join(', ')})
        ON CONFLICT (id) DO NOTHING RETURNING ${DEVICE_COLUMNS}`,
       p.values,
     );

@@ -51,6 +51,7 @@ import {
   type AuditPage,
   type AuditQuery,
   type Device,
+  type DeviceContact,
   type DevicePage,
   type DevicePatch,
   type DeviceQuery,
@@ -370,6 +371,13 @@ const DEVICE_WRITE_COLUMNS = {
 } as const satisfies Partial<Record<keyof DeviceWrite, string>>;
 type DeviceWriteField = keyof typeof DEVICE_WRITE_COLUMNS;
 const DEVICE_WRITE_FIELDS = Object.keys(DEVICE_WRITE_COLUMNS) as DeviceWriteField[];
+
+/** The DeviceWrite fields' columns of a row, from `contact` (null where it gives none). */
+function contactColumns(contact: DeviceContact): Pick<DeviceRow, (typeof DEVICE_WRITE_COLUMNS)[DeviceWriteField]> {
+  const columns: Partial<Record<(typeof DEVICE_WRITE_COLUMNS)[DeviceWriteField], string | null>> = {};
+  for (const f of DEVICE_WRITE_FIELDS) columns[DEVICE_WRITE_COLUMNS[f]] = contact[f] ?? null;
+  return columns as Pick<DeviceRow, (typeof DEVICE_WRITE_COLUMNS)[DeviceWriteField]>;
+}
 
 const PARAMETER_WRITE_COLUMNS = {
   value: 'value',
@@ -846,15 +854,7 @@ export class SqliteStore implements Store {
       product_class: input.productClass,
       serial_number: input.serialNumber,
       first_contact: contact.lastContact ?? null,
-      last_contact: contact.lastContact ?? null,
-      last_boot: contact.lastBoot ?? null,
-      last_bootstrap: contact.lastBootstrap ?? null,
-      source_address: contact.sourceAddress ?? null,
-      software_version: contact.softwareVersion ?? null,
-      hardware_version: contact.hardwareVersion ?? null,
-      connection_request_url: contact.connectionRequestUrl ?? null,
-      udp_connection_request_address: contact.udpConnectionRequestAddress ?? null,
-      cwmp_version: contact.cwmpVersion ?? null,
+      ...contactColumns(contact),
       tags: JSON.stringify(tags),
       acs_username: c.acsUsername ?? null,
       acs_password: c.acsPassword ?? null,
