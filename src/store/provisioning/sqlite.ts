@@ -137,8 +137,6 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   readonly name: string;
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
-  /** `putDeviceMemory`'s statement, prepared on first use. */
-  private putMemoryStatement: Database.Statement | undefined;
   private readonly clock: () => number;
   private readonly changes = new ChangeListeners();
   private closed = false;
@@ -452,11 +450,10 @@ export class SqliteProvisioningStore implements ProvisioningStore {
   putDeviceMemory(entries: DeviceMemoryEntry[]): Promise<void> {
     if (entries.length === 0) return this.run(() => undefined);
     const put = () => {
-      const st = (this.putMemoryStatement ??= this.db.prepare(PUT_DEVICE_MEMORY_SQL));
+      const st = this.prepare(PUT_DEVICE_MEMORY_SQL);
       for (const e of entries) st.run(e.deviceId, e.kind, e.name, e.hash, e.detail === null ? null : JSON.stringify(e.detail), e.at);
     };
-    if (this.groupWrite) return this.runWrite(put);
-    return this.run(entries.length === 1 ? put : () => this.db.transaction(put)());
+    return this.runWrite(this.groupWrite ? put : () => this.db.transaction(put)());
   }
 
   deleteDeviceMemory(deviceId: string, kinds?: DeviceMemoryKind[], name?: string): Promise<number> {
